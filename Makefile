@@ -1,0 +1,27 @@
+# ecs-reactor — the README's commands. Everything runs offline once crates are fetched.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Bounded property / fuzz cases in CI; raise locally with `make test PROPTEST_CASES=10000`.
+export PROPTEST_CASES ?= 256
+
+.PHONY: test fmt-check clippy unit build explain-all
+
+## make test — format check, lints as errors, then every test (unit, property, CLI integration).
+test: fmt-check clippy
+	$(CARGO) test --workspace --all-targets --locked
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+build:
+	$(CARGO) build --workspace --locked
+
+## make explain-all — the judgement of every sample event, one line each.
+explain-all: build
+	@for f in events/stopped-*.json; do \
+	  printf '%-45s ' "$$f"; ./target/debug/ecs-reactor explain "$$f" --policy events/job-nightly-report.json \
+	    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["action"], "-", d["rule"])'; \
+	done

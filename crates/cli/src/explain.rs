@@ -1,0 +1,131 @@
+//! `ecs-reactor explain EVENT_FILE`: the classifier's judgement of one STOPPED event, offline.
+//!
+//! It calls the same two functions the classifier Lambda does (`judge_stopped_task`, then `decide`), so
+//! what it prints is what the reactor did, given the same policy and attempt number.
+
+use crate::args::ExplainArgs;
+use crate::failure::{read_input, Failure};
+use reactor_core::judge::essential_containers;
+use reactor_core::{
+    decide, judge_stopped_task, parse_task_state_change, AttemptRef, History, Jitter, JobRequest,
+    RetryPolicy, UpperBound,
+};
+use serde_json::{json, Value};
+
+pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
+    let text = read_input(&args.event)?;
+    let event = parse_task_state_change(&text)
+        .map_err(|e| Failure::BadInput(format!("{}: {e}", args.event)))?;
+    let task = &event.detail;
+    if !task.is_stopped() {
+        return Err(Failure::BadInput(format!(
+            "{}: task is {}, not STOPPED: only stopped tasks are judged",
+            args.event, task.last_status
+        )));
+    }
+    let (policy, job_essentials) = match &args.policy {
+        Some(path) => load_policy(path)?,
+        None => (RetryPolicy::default(), None),
+    };
+    let (named, source) = if !args.essential.is_empty() {
+        (Some(args.essential.clone()), "--essential")
+    } else if let Some(names) = job_essentials {
+        (Some(names), "job essentialContainers")
+    } else {
+        (None, "none given: every container counts (pass --essential or a job with essentialContainers)")
+    };
+    let attempt_ref = task
+        .started_by
+        .as_deref()
+        .and_then(|s| s.parse::<AttemptRef>().ok());
+    let attempt = args
+        .attempt
+        .or(attempt_ref.as_ref().map(|r| r.attempt))
+        .unwrap_or(1);
+    let history = History {
+        attempt,
+        disruptions: args.disruptions.min(attempt.saturating_sub(1)),
+    };
+
+    let verdict = judge_stopped_task(task, &policy, named.as_deref());
+    let decision = decide(verdict, history, &policy, &mut UpperBound);
+
+    let essentials = essential_containers(task, named.as_deref());
+    let containers: Vec<Value> = task
+        .containers
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "exitCode": c.exit_code,
+                "reason": c.reason,
+                "essential": essentials.iter().any(|e| e.name == c.name),
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "action": decision.action,
+        "rule": decision.rule,
+        "ruleId": decision.rule_id,
+        "reason": decision.reason,
+        "countsAsAttempt": decision.counts_as_attempt,
+        "evidence": decision.verdict.evidence,
+        "attempt": attempt,
+        "maxAttempts": policy.max_attempts,
+        "task": {
+            "taskArn": task.task_arn,
+            "lastStatus": task.last_status,
+            "stopCode": task.stop_code,
+            "stoppedReason": task.stopped_reason,
+            "startedBy": task.started_by,
+            "version": task.version,
+            "containers": containers,
+        },
+        "essentialContainers": { "names": essentials.iter().map(|c| &c.name).collect::<Vec<_>>(), "from": source },
+    });
+    let obj = out
+        .as_object_mut()
+        .ok_or_else(|| Failure::BadInput("internal: output is not an object".into()))?;
+    if let Some(hint) = &decision.verdict.hint {
+        obj.insert("hint".into(), json!(hint));
+    }
+    if let Some(delay) = decision.delay_seconds {
+        obj.insert("delaySeconds".into(), json!(delay));
+        let min = if policy.jitter == Jitter::Full {
+            0
+        } else {
+            delay
+        };
+        obj.insert(
+            "jitter".into(),
+            json!({ "strategy": policy.jitter, "minSeconds": min, "maxSeconds": delay }),
+        );
+    }
+    if let Some(next) = decision.next_attempt {
+        obj.insert("nextAttempt".into(), json!(next));
+    }
+    if decision.verdict.action != decision.action {
+        obj.insert("verdict".into(), json!({ "action": decision.verdict.action, "ruleId": decision.verdict.rule_id, "rule": decision.verdict.rule }));
+    }
+    if let Some(r) = attempt_ref {
+        obj.insert("runId".into(), json!(r.run_id));
+    }
+    serde_json::to_string_pretty(&out).map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+/// A policy file is either a whole job request or just its `retry` object.
+fn load_policy(path: &str) -> Result<(RetryPolicy, Option<Vec<String>>), Failure> {
+    let text = read_input(path)?;
+    let bad = |e: String| Failure::BadInput(format!("{path}: {e}"));
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let is_job = value.get("runTask").is_some() || value.get("job").is_some();
+    if is_job {
+        let job = JobRequest::from_value(value).map_err(|e| bad(e.to_string()))?;
+        Ok((job.retry, job.essential_containers))
+    } else {
+        let policy =
+            reactor_core::job::retry_policy_from_value(value).map_err(|e| bad(e.to_string()))?;
+        Ok((policy, None))
+    }
+}

@@ -1,0 +1,38 @@
+//! Why a command did not do its job, and the exit code scripts can rely on.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit codes: 0 done; 2 the command line is wrong (clap's own); 3 an input file is unreadable or invalid.
+#[derive(Debug)]
+pub enum Failure {
+    /// An input file could not be read or is not what it should be.
+    BadInput(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::BadInput(_) => ExitCode::from(3),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Errors from serde can span lines; the contract is one line.
+            Failure::BadInput(message) => f.write_str(&message.replace('\n', " ")),
+        }
+    }
+}
+
+/// Reads a file, `-` meaning standard input.
+pub fn read_input(path: &str) -> Result<String, Failure> {
+    let read = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    read.map_err(|e| Failure::BadInput(format!("{path}: cannot read: {e}")))
+}

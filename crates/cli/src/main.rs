@@ -1,0 +1,30 @@
+//! `ecs-reactor`: on-call's command line. Each subcommand lives in its own module; `main` only parses the
+//! arguments, runs the command and turns its error into a one-line message and an exit code.
+
+mod args;
+mod explain;
+mod failure;
+mod rules;
+mod validate;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Explain(a) => explain::run(&a),
+        args::Command::Rules(a) => rules::run(&a),
+        args::Command::Validate(a) => validate::run(&a),
+    };
+    match result {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("ecs-reactor: {failure}");
+            failure.exit_code()
+        }
+    }
+}

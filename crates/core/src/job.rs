@@ -1,0 +1,735 @@
+//! The job request: an ECS RunTask request plus a retry policy, as the starter receives it.
+//!
+//! Strict on purpose: a job is written once by a person and then runs unattended for months, so every
+//! unknown field and bad value is rejected up front, before any side effect, with a message that names the
+//! field and the rule (`retry.backoffRate must be >= 1.0`, `unknown field retry.intervalSecond, did you mean
+//! intervalSeconds?`). All problems are reported at once.
+
+use crate::policy::RetryPolicy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// RunTask refuses overrides longer than this (ECS API reference).
+pub const MAX_OVERRIDES_CHARS: usize = 8192;
+/// Longest job name: the run id, and so `startedBy` (≤ 128 chars), is built from it.
+pub const MAX_JOB_NAME_LEN: usize = 64;
+/// Longest attempt timeout we accept: 14 days.
+pub const MAX_TIMEOUT_SECONDS: u32 = 14 * 86_400;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobRequest {
+    /// Name of the job: letters, digits, `-` and `_`. Runs, alarms and notifications are named after it.
+    pub job: String,
+    pub run_task: RunTask,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// Containers whose exit decides success. When absent, the task definition's essential containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential_containers: Option<Vec<String>>,
+    /// Longest time one attempt may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+}
+
+/// The part of ECS `RunTask` a job may set, in the ECS JSON API's camelCase. `startedBy` and `clientToken`
+/// are ecs-reactor's own (they identify the attempt); `count` is always one task per attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunTask {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    pub task_definition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<LaunchType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_configuration: Option<NetworkConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<TaskOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_constraints: Option<Vec<PlacementConstraint>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_strategy: Option<Vec<PlacementStrategy>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagate_tags: Option<PropagateTags>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    #[serde(
+        default,
+        rename = "enableECSManagedTags",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_ecs_managed_tags: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_execute_command: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+    /// Accepted only as 1: each attempt is one task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Reserved; present only so that the error can say why.
+    #[serde(default, skip_serializing)]
+    pub started_by: Option<serde_json::Value>,
+    /// Reserved; present only so that the error can say why.
+    #[serde(default, skip_serializing)]
+    pub client_token: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LaunchType {
+    Ec2,
+    Fargate,
+    External,
+    ManagedInstances,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CapacityProviderStrategyItem {
+    pub capacity_provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkConfiguration {
+    pub awsvpc_configuration: AwsVpcConfiguration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsVpcConfiguration {
+    pub subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_public_ip: Option<AssignPublicIp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AssignPublicIp {
+    Enabled,
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskOverride {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_overrides: Vec<ContainerOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<EphemeralStorage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerOverride {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Vec<KeyValuePair>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_files: Option<Vec<EnvironmentFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_requirements: Option<Vec<ResourceRequirement>>,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyValuePair {
+    pub name: String,
+    pub value: String,
+}
+
+/// Environment values may be secrets: never printed, not even in debug output.
+impl fmt::Debug for KeyValuePair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}=<redacted>", self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentFile {
+    pub value: String,
+    #[serde(rename = "type")]
+    pub kind: EnvironmentFileType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvironmentFileType {
+    #[serde(rename = "s3")]
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRequirement {
+    pub value: String,
+    #[serde(rename = "type")]
+    pub kind: ResourceType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResourceType {
+    #[serde(rename = "GPU")]
+    Gpu,
+    InferenceAccelerator,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EphemeralStorage {
+    pub size_in_gi_b: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementConstraint {
+    #[serde(rename = "type")]
+    pub kind: PlacementConstraintType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PlacementConstraintType {
+    DistinctInstance,
+    MemberOf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementStrategy {
+    #[serde(rename = "type")]
+    pub kind: PlacementStrategyType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PlacementStrategyType {
+    Random,
+    Spread,
+    Binpack,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PropagateTags {
+    TaskDefinition,
+    Service,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// Every problem found in a job request, each naming its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid job request: {}", problems.join("; "))]
+pub struct JobError {
+    pub problems: Vec<String>,
+}
+
+impl JobRequest {
+    /// Parses and validates a job request from JSON text.
+    pub fn from_json(json: &str) -> Result<JobRequest, JobError> {
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| JobError {
+            problems: vec![format!("not valid JSON: {e}")],
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Parses and validates a job request from a JSON value (e.g. the `detail` of a schedule event).
+    pub fn from_value(value: serde_json::Value) -> Result<JobRequest, JobError> {
+        let job: JobRequest = deserialize_strict(value)?;
+        let problems = job.problems();
+        if problems.is_empty() {
+            Ok(job)
+        } else {
+            Err(JobError { problems })
+        }
+    }
+
+    /// Semantic checks serde cannot express.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !is_name(&self.job, MAX_JOB_NAME_LEN) {
+            problems.push(format!(
+                "job must be 1-{MAX_JOB_NAME_LEN} letters, digits, '-' or '_' (got {:?})",
+                self.job
+            ));
+        }
+        self.run_task.validate(&mut problems);
+        self.retry.validate("retry.", &mut problems);
+        if let Some(names) = &self.essential_containers {
+            if names.is_empty() {
+                problems.push(
+                    "essentialContainers must name at least one container when present".into(),
+                );
+            }
+            check_unique("essentialContainers", names.iter(), &mut problems);
+        }
+        if let Some(t) = self.timeout_seconds {
+            if t == 0 || t > MAX_TIMEOUT_SECONDS {
+                problems.push(format!(
+                    "timeoutSeconds must be between 1 and {MAX_TIMEOUT_SECONDS} (got {t})"
+                ));
+            }
+        }
+        problems
+    }
+}
+
+impl RunTask {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.started_by.is_some() {
+            problems.push(
+                "runTask.startedBy is set by ecs-reactor (ecs-reactor/<run>/<attempt>, it identifies the attempt) and cannot be given".into(),
+            );
+        }
+        if self.client_token.is_some() {
+            problems.push(
+                "runTask.clientToken is set by ecs-reactor (one per attempt) and cannot be given"
+                    .into(),
+            );
+        }
+        if let Some(count) = self.count {
+            if count != 1 {
+                problems.push(format!(
+                    "runTask.count must be 1: each attempt is one task (got {count})"
+                ));
+            }
+        }
+        if !is_task_definition(&self.task_definition) {
+            problems.push(format!(
+                "runTask.taskDefinition must be family, family:revision or a task-definition ARN (got {:?})",
+                self.task_definition
+            ));
+        }
+        if let Some(cluster) = &self.cluster {
+            if cluster.is_empty() {
+                problems.push(
+                    "runTask.cluster must not be empty (leave it out for the default cluster)"
+                        .into(),
+                );
+            }
+        }
+        let strategy = self
+            .capacity_provider_strategy
+            .as_deref()
+            .unwrap_or_default();
+        if self.launch_type.is_some() && self.capacity_provider_strategy.is_some() {
+            problems.push(
+                "runTask.launchType and runTask.capacityProviderStrategy cannot both be set".into(),
+            );
+        }
+        if self.capacity_provider_strategy.is_some() && strategy.is_empty() {
+            problems.push(
+                "runTask.capacityProviderStrategy must hold at least one provider when present"
+                    .into(),
+            );
+        }
+        if strategy.len() > 20 {
+            problems.push(format!(
+                "runTask.capacityProviderStrategy may hold at most 20 providers (got {})",
+                strategy.len()
+            ));
+        }
+        for (i, item) in strategy.iter().enumerate() {
+            if item.capacity_provider.is_empty() {
+                problems.push(format!(
+                    "runTask.capacityProviderStrategy[{i}].capacityProvider must not be empty"
+                ));
+            }
+            if item.weight.is_some_and(|w| w > 1000) {
+                problems.push(format!(
+                    "runTask.capacityProviderStrategy[{i}].weight must be between 0 and 1000"
+                ));
+            }
+            if item.base.is_some_and(|b| b > 100_000) {
+                problems.push(format!(
+                    "runTask.capacityProviderStrategy[{i}].base must be between 0 and 100000"
+                ));
+            }
+        }
+        let fargate = self.launch_type == Some(LaunchType::Fargate)
+            || strategy
+                .iter()
+                .any(|s| s.capacity_provider.starts_with("FARGATE"));
+        match &self.network_configuration {
+            None if fargate => problems.push(
+                "runTask.networkConfiguration.awsvpcConfiguration is required on Fargate (tasks use awsvpc networking)".into(),
+            ),
+            None => {}
+            Some(net) => {
+                let vpc = &net.awsvpc_configuration;
+                if vpc.subnets.is_empty() || vpc.subnets.len() > 16 {
+                    problems.push(format!(
+                        "runTask.networkConfiguration.awsvpcConfiguration.subnets must hold 1 to 16 subnets (got {})",
+                        vpc.subnets.len()
+                    ));
+                }
+                if vpc.security_groups.as_ref().is_some_and(|g| g.len() > 5) {
+                    problems.push("runTask.networkConfiguration.awsvpcConfiguration.securityGroups may hold at most 5 groups".into());
+                }
+            }
+        }
+        if let Some(overrides) = &self.overrides {
+            overrides.validate(problems);
+        }
+        if let Some(tags) = &self.tags {
+            // ECS allows 50 tags per task; ecs-reactor adds its own (run, attempt, job).
+            if tags.len() > 45 {
+                problems.push(format!(
+                    "runTask.tags may hold at most 45 tags, ecs-reactor adds its own (got {})",
+                    tags.len()
+                ));
+            }
+            for (i, tag) in tags.iter().enumerate() {
+                let key = tag.key.to_ascii_lowercase();
+                if tag.key.is_empty() || tag.key.len() > 128 || tag.value.len() > 256 {
+                    problems.push(format!("runTask.tags[{i}] must have a key of 1-128 and a value of at most 256 characters"));
+                }
+                if key.starts_with("aws:") || key.starts_with("ecs-reactor:") {
+                    problems.push(format!(
+                        "runTask.tags[{i}].key {:?} uses a reserved prefix (aws:, ecs-reactor:)",
+                        tag.key
+                    ));
+                }
+            }
+            check_unique("runTask.tags[].key", tags.iter().map(|t| &t.key), problems);
+        }
+    }
+}
+
+impl TaskOverride {
+    fn validate(&self, problems: &mut Vec<String>) {
+        // Serialised as RunTask would send it; ECS counts the characters of this JSON.
+        let size = serde_json::to_string(self)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_OVERRIDES_CHARS {
+            problems.push(format!("runTask.overrides must be at most {MAX_OVERRIDES_CHARS} characters of JSON (got {size})"));
+        }
+        for (i, c) in self.container_overrides.iter().enumerate() {
+            if c.name.is_empty() {
+                problems.push(format!(
+                    "runTask.overrides.containerOverrides[{i}].name must not be empty"
+                ));
+            }
+            for (j, kv) in c.environment.iter().flatten().enumerate() {
+                if kv.name.is_empty() {
+                    problems.push(format!("runTask.overrides.containerOverrides[{i}].environment[{j}].name must not be empty"));
+                }
+            }
+        }
+        check_unique(
+            "runTask.overrides.containerOverrides[].name",
+            self.container_overrides.iter().map(|c| &c.name),
+            problems,
+        );
+    }
+}
+
+fn check_unique<'a>(
+    field: &str,
+    names: impl Iterator<Item = &'a String>,
+    problems: &mut Vec<String>,
+) {
+    let mut seen = BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            problems.push(format!("{field} names {name:?} twice"));
+        }
+    }
+}
+
+fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn is_task_definition(s: &str) -> bool {
+    if let Some(rest) = s.strip_prefix("arn:") {
+        return rest.contains(":task-definition/") && s.len() <= 1600;
+    }
+    let (family, revision) = match s.split_once(':') {
+        Some((f, r)) => (f, Some(r)),
+        None => (s, None),
+    };
+    is_name(family, 255)
+        && revision.is_none_or(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Parses and validates a bare retry policy (the `retry` object of a job), e.g. for `ecs-reactor explain
+/// --policy`.
+pub fn retry_policy_from_value(value: serde_json::Value) -> Result<RetryPolicy, JobError> {
+    let policy: RetryPolicy = deserialize_strict(value)?;
+    let mut problems = Vec::new();
+    policy.validate("", &mut problems);
+    if problems.is_empty() {
+        Ok(policy)
+    } else {
+        Err(JobError { problems })
+    }
+}
+
+/// Deserializes with the path of the failing field in the message, rewritten into the words a person
+/// uses: `runTask.taskDefinition is required`, `unknown field retry.intervalSecond, did you mean
+/// intervalSeconds?`.
+pub(crate) fn deserialize_strict<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, JobError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        JobError {
+            problems: vec![humanize(&path, &message)],
+        }
+    })
+}
+
+fn humanize(path: &str, message: &str) -> String {
+    let (prefix, here) = if path == "." {
+        (String::new(), "the top level".to_owned())
+    } else {
+        (format!("{path}."), path.to_owned())
+    };
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return format!("{prefix}{field} is required");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        // serde: "unknown field `x`, expected one of `a`, `b`" or "…, expected `a`".
+        let field = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest
+            .split('`')
+            .skip(1)
+            .filter(|s| !s.contains(',') && !s.contains(' '))
+            .collect();
+        let expected: Vec<&str> = expected.into_iter().filter(|s| !s.is_empty()).collect();
+        let field_path = if path == "." {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        let mut out = format!("unknown field {field_path} at {here}");
+        if let Some(close) = closest(field, &expected) {
+            out.push_str(&format!(", did you mean {close}?"));
+        } else if !expected.is_empty() {
+            out.push_str(&format!(" (expected one of: {})", expected.join(", ")));
+        }
+        return out;
+    }
+    if path == "." {
+        message.to_owned()
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+/// The expected name closest to a misspelled one, if it is close enough to be a typo.
+fn closest<'a>(wrong: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let wrong = wrong.to_ascii_lowercase();
+    expected
+        .iter()
+        .map(|e| (edit_distance(&wrong, &e.to_ascii_lowercase()), *e))
+        .filter(|(d, e)| *d <= 2.max(e.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn example() -> Value {
+        json!({ "job": "nightly-report",
+          "runTask": { "cluster": "jobs", "taskDefinition": "report:7", "launchType": "FARGATE",
+                       "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"]}},
+                       "overrides": {"containerOverrides": [{"name": "app", "command": ["run", "--date", "today"]}]} },
+          "retry": { "maxAttempts": 4, "intervalSeconds": 30, "backoffRate": 2.0, "maxDelaySeconds": 900, "jitter": "FULL",
+                     "rules": [ {"onExitCode": "2", "action": "RETRY_NOW"},
+                                {"onStatusReason": "CannotPullContainerError*", "action": "RETRY_LATER"},
+                                {"onReason": "OutOfMemoryError*", "action": "FAIL"} ] },
+          "timeoutSeconds": 3600 })
+    }
+
+    /// Applies `edit` to the design's example job and returns the problems.
+    fn problems_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
+        let mut v = example();
+        edit(&mut v);
+        match JobRequest::from_value(v) {
+            Ok(_) => vec![],
+            Err(e) => e.problems,
+        }
+    }
+
+    #[test]
+    fn the_design_example_is_valid() {
+        let job = JobRequest::from_value(example()).unwrap();
+        assert_eq!(job.retry.max_attempts, 4);
+        assert_eq!(job.retry.rules.len(), 3);
+        // It survives a round trip through its own serialisation (the run record stores it).
+        let again = JobRequest::from_value(serde_json::to_value(&job).unwrap()).unwrap();
+        assert_eq!(again, job);
+    }
+
+    #[test]
+    fn defaults_when_retry_is_absent() {
+        let job =
+            JobRequest::from_json(r#"{"job":"j","runTask":{"taskDefinition":"td"}}"#).unwrap();
+        assert_eq!(job.retry, RetryPolicy::default());
+        assert_eq!(
+            (
+                job.retry.max_attempts,
+                job.retry.interval_seconds,
+                job.retry.max_delay_seconds
+            ),
+            (3, 30, 900)
+        );
+    }
+
+    #[test]
+    fn every_error_names_the_field() {
+        type Edit = fn(&mut Value);
+        #[rustfmt::skip]
+        let cases: &[(Edit, &str)] = &[
+            (|v| { v["retyr"] = json!({}); }, "unknown field retyr at the top level, did you mean retry?"),
+            (|v| { v["retry"]["intervalSecond"] = json!(1); }, "unknown field retry.intervalSecond at retry, did you mean intervalSeconds?"),
+            (|v| { v["runTask"]["zzz"] = json!(1); }, "unknown field runTask.zzz at runTask (expected one of: cluster, taskDefinition"),
+            (|v| { v["runTask"].as_object_mut().unwrap().remove("taskDefinition"); }, "runTask.taskDefinition is required"),
+            (|v| { v.as_object_mut().unwrap().remove("job"); }, "job is required"),
+            (|v| { v["retry"]["backoffRate"] = json!(0.5); }, "retry.backoffRate must be >= 1.0 (got 0.5)"),
+            (|v| { v["retry"]["backoffRate"] = json!(11); }, "retry.backoffRate must be <= 10"),
+            (|v| { v["retry"]["maxAttempts"] = json!(0); }, "retry.maxAttempts must be between 1 and 100 (got 0)"),
+            (|v| { v["retry"]["maxAttempts"] = json!(-1); }, "retry.maxAttempts: invalid value: integer `-1`"),
+            (|v| { v["retry"]["maxAttempts"] = json!("4"); }, "retry.maxAttempts: invalid type: string \"4\""),
+            (|v| { v["retry"]["intervalSeconds"] = json!(0); }, "retry.intervalSeconds must be between 1 and 86400 (got 0)"),
+            (|v| { v["retry"]["maxDelaySeconds"] = json!(700000); }, "retry.maxDelaySeconds must be between 1 and 604800"),
+            (|v| { v["retry"]["jitter"] = json!("HALF"); }, "retry.jitter: unknown variant `HALF`, expected `FULL` or `NONE`"),
+            (|v| { v["retry"]["rules"][0]["action"] = json!("RETRY"); }, "retry.rules[0].action: must be one of SUCCEED, RETRY_NOW, RETRY_LATER, FAIL (got \"RETRY\") (AWS Batch's RETRY is RETRY_LATER here)"),
+            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!("two"); }, "retry.rules[0].onExitCode must be digits, '-' and '*' (got \"two\")"),
+            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!(2); }, "retry.rules[0].onExitCode: invalid type: integer `2`, expected a string"),
+            (|v| { v["retry"]["rules"][1] = json!({"action": "FAIL"}); }, "retry.rules[1].: a rule needs at least one of onExitCode"),
+            (|v| { v["retry"]["rules"][1] = json!({"onStopCode": "EssentialContainerExitted", "action": "FAIL"}); }, "retry.rules[1].onStopCode \"EssentialContainerExitted\" is not a known stop code"),
+            (|v| { v["retry"]["rules"][1] = json!({"onStatusReason": "x", "container": "app", "action": "FAIL"}); }, "retry.rules[1].container needs onExitCode or onReason"),
+            (|v| { v["retry"]["rules"][1] = json!({"onExitCode": "1", "action": "FAIL", "evaluate": true}); }, "unknown field retry.rules[1].evaluate"),
+            (|v| { v["job"] = json!("nightly report"); }, "job must be 1-64 letters, digits, '-' or '_' (got \"nightly report\")"),
+            (|v| { v["job"] = json!("x".repeat(65)); }, "job must be 1-64 letters"),
+            (|v| { v["runTask"]["taskDefinition"] = json!("report:latest"); }, "runTask.taskDefinition must be family, family:revision or a task-definition ARN"),
+            (|v| { v["runTask"]["launchType"] = json!("fargate"); }, "runTask.launchType: unknown variant `fargate`"),
+            (|v| { v["runTask"]["capacityProviderStrategy"] = json!([{"capacityProvider": "FARGATE_SPOT"}]); }, "runTask.launchType and runTask.capacityProviderStrategy cannot both be set"),
+            (|v| { v["runTask"].as_object_mut().unwrap().remove("networkConfiguration"); }, "runTask.networkConfiguration.awsvpcConfiguration is required on Fargate"),
+            (|v| { v["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"] = json!([]); }, "subnets must hold 1 to 16 subnets (got 0)"),
+            (|v| { v["runTask"]["startedBy"] = json!("me"); }, "runTask.startedBy is set by ecs-reactor"),
+            (|v| { v["runTask"]["clientToken"] = json!("t"); }, "runTask.clientToken is set by ecs-reactor"),
+            (|v| { v["runTask"]["count"] = json!(2); }, "runTask.count must be 1: each attempt is one task (got 2)"),
+            (|v| { v["runTask"]["overrides"]["containerOverrides"][0]["command"] = json!(["x".repeat(9000)]); }, "runTask.overrides must be at most 8192 characters of JSON"),
+            (|v| { v["runTask"]["overrides"]["containerOverrides"][1] = json!({"name": "app"}); }, "runTask.overrides.containerOverrides[].name names \"app\" twice"),
+            (|v| { v["runTask"]["overrides"]["containerOverrides"][0]["environment"] = json!([{"name": "A"}]); }, "runTask.overrides.containerOverrides[0].environment[0].value is required"),
+            (|v| { v["runTask"]["tags"] = json!([{"key": "aws:x", "value": "y"}]); }, "runTask.tags[0].key \"aws:x\" uses a reserved prefix"),
+            (|v| { v["essentialContainers"] = json!([]); }, "essentialContainers must name at least one container"),
+            (|v| { v["essentialContainers"] = json!(["app", "app"]); }, "essentialContainers names \"app\" twice"),
+            (|v| { v["timeoutSeconds"] = json!(0); }, "timeoutSeconds must be between 1 and 1209600 (got 0)"),
+            (|v| { v["runTask"] = json!("report:7"); }, "runTask: invalid type: string \"report:7\", expected struct RunTask"),
+        ];
+        for (i, (edit, want)) in cases.iter().enumerate() {
+            let problems = problems_after(edit);
+            assert!(
+                problems.iter().any(|p| p.contains(want)),
+                "case {i}: want {want:?} in {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn all_semantic_problems_are_reported_at_once() {
+        let problems = problems_after(|v| {
+            v["retry"]["maxAttempts"] = json!(0);
+            v["retry"]["backoffRate"] = json!(0.5);
+            v["job"] = json!("");
+        });
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn environment_values_never_show_in_debug_output() {
+        let kv = KeyValuePair {
+            name: "DB_PASSWORD".into(),
+            value: "hunter2".into(),
+        };
+        assert_eq!(format!("{kv:?}"), "DB_PASSWORD=<redacted>");
+    }
+
+    #[test]
+    fn task_definition_forms() {
+        #[rustfmt::skip]
+        let cases: &[(&str, bool)] = &[
+            ("report", true), ("report:7", true), ("report_v2-x:12", true),
+            ("arn:aws:ecs:us-east-1:123456789012:task-definition/report:7", true),
+            ("", false), ("report:", false), ("report:latest", false), ("re port", false),
+            ("arn:aws:ecs:us-east-1:123456789012:cluster/jobs", false),
+        ];
+        for &(s, want) in cases {
+            assert_eq!(is_task_definition(s), want, "{s:?}");
+        }
+    }
+}

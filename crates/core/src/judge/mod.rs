@@ -1,0 +1,481 @@
+//! Where a STOPPED task is judged.
+//!
+//! Two steps, both pure:
+//! 1. [`judge_stopped_task`] (or [`judge_launch`] for a RunTask that started nothing) finds the rule that
+//!    applies: a clean success first, then the job's rules in order, then the built-in table
+//!    ([`crate::builtin`]). The result is a [`Verdict`]: an action, the rule, and the evidence it matched.
+//! 2. [`decide`] applies the run's budget to the verdict: free relaunches after disruptions (bounded by
+//!    `maxDisruptions`), counted attempts (bounded by `maxAttempts`, then FAIL "attempts exhausted"), and the
+//!    backoff delay of a RETRY_LATER, with jitter from an injected source.
+//!
+//! Success is judged by the essential containers only: a sidecar killed with 137 after the main container
+//! exited 0 is not a failure. Which containers are essential is not in the event; the caller passes the
+//! job's `essentialContainers` or the task definition's, and without either every container counts.
+
+use crate::builtin::{BuiltinRule, LaunchMatcher, Matcher, LAUNCH_RULES, STOPPED_TASK_RULES};
+use crate::event::{Container, StopCode, Task};
+use crate::glob::Glob;
+use crate::policy::{Action, JitterSource, RetryPolicy, Rule};
+use serde::Serialize;
+
+#[cfg(test)]
+mod tests;
+
+/// Id of the rule that recognises a clean success.
+pub const SUCCESS_RULE_ID: &str = "essential-containers-exited-0";
+/// Id of the budget rule that turns a retry into FAIL.
+pub const EXHAUSTED_RULE_ID: &str = "attempts-exhausted";
+
+/// Which rule applies to what happened, before the run's budget is considered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verdict {
+    pub action: Action,
+    /// `retry.rules[N]` for a job rule, the built-in id otherwise.
+    pub rule_id: String,
+    /// The rule in words.
+    pub rule: String,
+    /// The fact that matched, quoted from the event.
+    pub evidence: String,
+    /// Capacity taken away: a free relaunch.
+    pub disruption: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Where the run stands when this attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    /// 1-based number of the attempt that ended (every launch is an attempt, free or counted).
+    pub attempt: u32,
+    /// How many earlier attempts ended in a disruption and were relaunched for free.
+    pub disruptions: u32,
+}
+
+impl History {
+    pub const FIRST: History = History {
+        attempt: 1,
+        disruptions: 0,
+    };
+
+    /// Counted attempts used, this one included.
+    pub fn counted(&self) -> u32 {
+        self.attempt.saturating_sub(self.disruptions).max(1)
+    }
+}
+
+/// What to do, with everything a person needs to agree with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub action: Action,
+    pub rule_id: String,
+    pub rule: String,
+    /// One sentence: what happened and what follows.
+    pub reason: String,
+    /// Whether this attempt used up one of `maxAttempts`.
+    pub counts_as_attempt: bool,
+    /// For RETRY_LATER: seconds until the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<u32>,
+    /// For a retry: the number of the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<u32>,
+    /// What the rule said before the budget was applied (differs when attempts are exhausted).
+    pub verdict: Verdict,
+}
+
+/// The essential containers of `task`: those named (when at least one of them is in the task), else all.
+pub fn essential_containers<'t>(task: &'t Task, named: Option<&[String]>) -> Vec<&'t Container> {
+    let chosen: Vec<&Container> = match named {
+        Some(names) => task
+            .containers
+            .iter()
+            .filter(|c| names.contains(&c.name))
+            .collect(),
+        None => Vec::new(),
+    };
+    if chosen.is_empty() {
+        task.containers.iter().collect()
+    } else {
+        chosen
+    }
+}
+
+/// Judges a STOPPED task. `essential` names the essential containers (job or task definition); `None`
+/// means every container counts.
+pub fn judge_stopped_task(
+    task: &Task,
+    policy: &RetryPolicy,
+    essential: Option<&[String]>,
+) -> Verdict {
+    let essentials = essential_containers(task, essential);
+    if let Some(verdict) = clean_success(task, &essentials) {
+        return verdict;
+    }
+    for (index, rule) in policy.rules.iter().enumerate() {
+        if let Some(evidence) = job_rule_matches(rule, task, &essentials) {
+            return Verdict {
+                action: rule.action,
+                rule_id: format!("retry.rules[{index}]"),
+                rule: format!("job rule retry.rules[{index}]: {}", rule.describe()),
+                evidence,
+                disruption: false,
+                hint: None,
+            };
+        }
+    }
+    for rule in STOPPED_TASK_RULES {
+        if let Some(evidence) = builtin_matches(rule, task, &essentials) {
+            return builtin_verdict(rule, evidence);
+        }
+    }
+    // Unreachable in practice: the table ends with a rule that matches anything.
+    Verdict {
+        action: Action::RetryLater,
+        rule_id: "unrecognised-stop".into(),
+        rule: "the task stopped for a reason ecs-reactor does not recognise".into(),
+        evidence: describe_stop(task),
+        disruption: false,
+        hint: None,
+    }
+}
+
+/// Success needs an ordinary stop (an essential container exited, or no stop code at all) and every
+/// essential container at exit code 0. A task stopped by Spot or by a user whose containers exit 0 on
+/// SIGTERM did not finish its work.
+fn clean_success(task: &Task, essentials: &[&Container]) -> Option<Verdict> {
+    let ordinary_stop = matches!(
+        task.stop_code,
+        None | Some(StopCode::EssentialContainerExited)
+    );
+    let all_zero = !essentials.is_empty() && essentials.iter().all(|c| c.exit_code == Some(0));
+    (ordinary_stop && all_zero).then(|| Verdict {
+        action: Action::Succeed,
+        rule_id: SUCCESS_RULE_ID.into(),
+        rule: "every essential container exited 0".into(),
+        evidence: format!(
+            "{} exited 0",
+            essentials
+                .iter()
+                .map(|c| format!("container {:?}", c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        disruption: false,
+        hint: None,
+    })
+}
+
+/// A job rule matches when all its conditions hold. Container conditions without `container` look at the
+/// essential containers that did not exit 0: for SUCCEED every one of them must match (a rule "exit 3 is
+/// fine" must not hide another container's crash), for the other actions one is enough.
+fn job_rule_matches(rule: &Rule, task: &Task, essentials: &[&Container]) -> Option<String> {
+    let mut evidence = Vec::new();
+    if let Some(p) = &rule.on_stop_code {
+        let code = task.stop_code.as_ref()?;
+        if !p.matches(code.as_str()) {
+            return None;
+        }
+        evidence.push(format!("stopCode {code}"));
+    }
+    if let Some(p) = &rule.on_status_reason {
+        let reason = task.stopped_reason.as_deref()?;
+        if !p.matches(reason) {
+            return None;
+        }
+        evidence.push(format!("stoppedReason {reason:?}"));
+    }
+    if rule.on_exit_code.is_some() || rule.on_reason.is_some() {
+        let candidates: Vec<&Container> = match &rule.container {
+            Some(name) => task.containers.iter().filter(|c| &c.name == name).collect(),
+            None => essentials
+                .iter()
+                .copied()
+                .filter(|c| c.exit_code != Some(0))
+                .collect(),
+        };
+        let fits = |c: &&&Container| {
+            rule.on_exit_code
+                .as_ref()
+                .is_none_or(|p| c.exit_code.is_some_and(|code| p.matches(&code.to_string())))
+                && rule
+                    .on_reason
+                    .as_ref()
+                    .is_none_or(|p| c.reason.as_deref().is_some_and(|r| p.matches(r)))
+        };
+        let matched: Vec<&&Container> = candidates.iter().filter(fits).collect();
+        let ok = if rule.action == Action::Succeed {
+            !candidates.is_empty() && matched.len() == candidates.len()
+        } else {
+            !matched.is_empty()
+        };
+        if !ok {
+            return None;
+        }
+        evidence.extend(matched.iter().map(|c| describe_container(c)));
+    }
+    Some(evidence.join("; "))
+}
+
+fn builtin_matches(rule: &BuiltinRule, task: &Task, essentials: &[&Container]) -> Option<String> {
+    let by_code = |codes: &[&str]| {
+        let code = task.stop_code.as_ref()?;
+        codes
+            .contains(&code.as_str())
+            .then(|| format!("stopCode {code}"))
+    };
+    let by_reason = |patterns: &[&str]| reason_matches(patterns, task, essentials);
+    match rule.matcher {
+        Matcher::StopCode(codes) => by_code(codes),
+        Matcher::Reason(patterns) => by_reason(patterns),
+        Matcher::ReasonOnFargate(patterns) => {
+            if task.launch_type.as_deref() == Some("FARGATE")
+                || task
+                    .capacity_provider_name
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("FARGATE"))
+            {
+                by_reason(patterns)
+            } else {
+                None
+            }
+        }
+        Matcher::StopCodeOrReason(codes, patterns) => {
+            by_code(codes).or_else(|| by_reason(patterns))
+        }
+        Matcher::EssentialExitNonZero => essentials
+            .iter()
+            .find(|c| c.exit_code.is_some_and(|code| code != 0))
+            .map(|c| describe_container(c)),
+        Matcher::FailedToStart => {
+            (task.stop_code == Some(StopCode::TaskFailedToStart)).then(|| describe_stop(task))
+        }
+        Matcher::Anything => Some(describe_stop(task)),
+    }
+}
+
+/// The first reason text (stoppedReason, then each essential container's) matched by any pattern.
+fn reason_matches(patterns: &[&str], task: &Task, essentials: &[&Container]) -> Option<String> {
+    let globs: Vec<Glob> = patterns.iter().map(|p| Glob::new_ignore_case(p)).collect();
+    let hit = |text: &str| globs.iter().any(|g| g.matches(text));
+    if let Some(reason) = task.stopped_reason.as_deref().filter(|r| hit(r)) {
+        return Some(format!("stoppedReason {reason:?}"));
+    }
+    essentials
+        .iter()
+        .find(|c| c.reason.as_deref().is_some_and(hit))
+        .map(|c| describe_container(c))
+}
+
+fn builtin_verdict(rule: &BuiltinRule, evidence: String) -> Verdict {
+    Verdict {
+        action: rule.action,
+        rule_id: rule.id.into(),
+        rule: rule.description.into(),
+        evidence,
+        disruption: rule.disruption,
+        hint: Some(rule.hint.into()),
+    }
+}
+
+fn describe_container(c: &Container) -> String {
+    let exit = match c.exit_code {
+        Some(code) => format!("exited {code}"),
+        None => "has no exit code".to_owned(),
+    };
+    match &c.reason {
+        Some(reason) => format!("container {:?} {exit}, reason {reason:?}", c.name),
+        None => format!("container {:?} {exit}", c.name),
+    }
+}
+
+fn describe_stop(task: &Task) -> String {
+    let code = task.stop_code.as_ref().map_or("none", |c| c.as_str());
+    match &task.stopped_reason {
+        Some(reason) => format!("stopCode {code}, stoppedReason {reason:?}"),
+        None => format!("stopCode {code}, no stoppedReason"),
+    }
+}
+
+/// One entry of RunTask's `failures[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LaunchFailure {
+    #[serde(default)]
+    pub arn: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// A RunTask call that started no task.
+#[derive(Debug, Clone, Copy)]
+pub enum LaunchProblem<'a> {
+    /// A 200 response whose `failures[]` explains why no task was started.
+    Failures(&'a [LaunchFailure]),
+    /// An error response: the error code (`ThrottlingException`) and message.
+    ApiError { code: &'a str, message: &'a str },
+}
+
+/// Judges a launch that started no task, by the built-in launch table.
+pub fn judge_launch(problem: LaunchProblem<'_>) -> Verdict {
+    for rule in LAUNCH_RULES {
+        if let Some(evidence) = rule
+            .matchers
+            .iter()
+            .find_map(|m| launch_matches(*m, problem))
+        {
+            return Verdict {
+                action: rule.action,
+                rule_id: rule.id.into(),
+                rule: rule.description.into(),
+                evidence,
+                disruption: false,
+                hint: Some(rule.hint.into()),
+            };
+        }
+    }
+    Verdict {
+        action: Action::RetryLater,
+        rule_id: "launch-failed".into(),
+        rule: "the launch failed for a reason ecs-reactor does not recognise".into(),
+        evidence: describe_launch(problem),
+        disruption: false,
+        hint: None,
+    }
+}
+
+fn launch_matches(matcher: LaunchMatcher, problem: LaunchProblem<'_>) -> Option<String> {
+    match (matcher, problem) {
+        (LaunchMatcher::FailureReason(patterns), LaunchProblem::Failures(failures)) => {
+            failures.iter().enumerate().find_map(|(i, f)| {
+                patterns
+                    .iter()
+                    .any(|p| Glob::new_ignore_case(p).matches(&f.reason))
+                    .then(|| {
+                        let detail = f
+                            .detail
+                            .as_deref()
+                            .map(|d| format!(", detail {d:?}"))
+                            .unwrap_or_default();
+                        format!("failures[{i}].reason {:?}{detail}", f.reason)
+                    })
+            })
+        }
+        (LaunchMatcher::ApiError(codes, messages), LaunchProblem::ApiError { code, message }) => {
+            let code_ok = codes.iter().any(|c| Glob::new(c).matches(code));
+            let message_ok = messages
+                .iter()
+                .any(|m| Glob::new_ignore_case(m).matches(message));
+            (code_ok && message_ok).then(|| format!("{code}: {message}"))
+        }
+        (LaunchMatcher::AnyProblem, problem) => Some(describe_launch(problem)),
+        _ => None,
+    }
+}
+
+fn describe_launch(problem: LaunchProblem<'_>) -> String {
+    match problem {
+        LaunchProblem::Failures([]) => "RunTask started no task and reported no failure".into(),
+        LaunchProblem::Failures(failures) => failures
+            .iter()
+            .map(|f| format!("failure {:?}", f.reason))
+            .collect::<Vec<_>>()
+            .join(", "),
+        LaunchProblem::ApiError { code, message } => format!("{code}: {message}"),
+    }
+}
+
+/// Applies the run's budget to a verdict: free relaunches, counted attempts, backoff.
+pub fn decide(
+    verdict: Verdict,
+    history: History,
+    policy: &RetryPolicy,
+    jitter: &mut dyn JitterSource,
+) -> Decision {
+    let counted = history.counted();
+    let max = policy.max_attempts;
+    match verdict.action {
+        Action::Succeed => final_decision(verdict, format!("attempt {} succeeded", history.attempt)),
+        Action::Fail => final_decision(verdict, format!("attempt {} failed; not retried", history.attempt)),
+        Action::RetryNow if verdict.disruption && history.disruptions < policy.max_disruptions => Decision {
+            action: Action::RetryNow,
+            rule_id: verdict.rule_id.clone(),
+            rule: verdict.rule.clone(),
+            reason: format!(
+                "capacity was taken away; relaunching now without counting an attempt ({} of {} free relaunches used)",
+                history.disruptions + 1,
+                policy.max_disruptions
+            ),
+            counts_as_attempt: false,
+            delay_seconds: None,
+            next_attempt: Some(history.attempt + 1),
+            verdict,
+        },
+        Action::RetryNow | Action::RetryLater if counted >= max => {
+            let after_disruptions = if verdict.disruption {
+                format!(", {} free relaunches after disruptions used too", history.disruptions)
+            } else {
+                String::new()
+            };
+            Decision {
+                action: Action::Fail,
+                rule_id: EXHAUSTED_RULE_ID.into(),
+                rule: format!("attempts exhausted: {counted} of {max} used (the last: {})", verdict.rule),
+                reason: format!(
+                    "attempt {} would have been retried ({}), but the run has used all {max} attempts{after_disruptions}",
+                    history.attempt,
+                    verdict.action
+                ),
+                counts_as_attempt: true,
+                delay_seconds: None,
+                next_attempt: None,
+                verdict,
+            }
+        }
+        Action::RetryNow => {
+            let over = if verdict.disruption {
+                format!("; the {} free relaunches after disruptions are used up, so this one counts", policy.max_disruptions)
+            } else {
+                String::new()
+            };
+            Decision {
+                action: Action::RetryNow,
+                rule_id: verdict.rule_id.clone(),
+                rule: verdict.rule.clone(),
+                reason: format!("retrying now: attempt {counted} of {max} used{over}"),
+                counts_as_attempt: true,
+                delay_seconds: None,
+                next_attempt: Some(history.attempt + 1),
+                verdict,
+            }
+        }
+        Action::RetryLater => {
+            let delay = policy.delay_seconds(counted, jitter.fraction());
+            Decision {
+                action: Action::RetryLater,
+                rule_id: verdict.rule_id.clone(),
+                rule: verdict.rule.clone(),
+                reason: format!("retrying in {delay} s: attempt {counted} of {max} used"),
+                counts_as_attempt: true,
+                delay_seconds: Some(delay),
+                next_attempt: Some(history.attempt + 1),
+                verdict,
+            }
+        }
+    }
+}
+
+fn final_decision(verdict: Verdict, reason: String) -> Decision {
+    Decision {
+        action: verdict.action,
+        rule_id: verdict.rule_id.clone(),
+        rule: verdict.rule.clone(),
+        reason,
+        counts_as_attempt: !verdict.disruption,
+        delay_seconds: None,
+        next_attempt: None,
+        verdict,
+    }
+}

@@ -1,0 +1,33 @@
+//! The decision engine of ecs-reactor: pure functions from what happened to what to do next.
+//!
+//! No AWS SDK, no async, no clock and no randomness of its own: time and jitter are passed in, so every
+//! decision can be replayed by `ecs-reactor explain` and checked by a table of cases.
+//!
+//! A map of the crate:
+//! - [`event`]: the `ECS Task State Change` event, lenient about what ECS adds, exact about what we need.
+//! - [`job`]: the job request (RunTask + retry policy), strictly validated with errors that name the field.
+//! - [`policy`]: the retry policy (Step Functions field names, AWS Batch-style rules), backoff and jitter.
+//! - [`builtin`]: the built-in rule table, what an experienced ECS operator knows about stopped tasks and
+//!   failed launches.
+//! - [`judge`]: **where a STOPPED task is judged** ([`judge::judge_stopped_task`]), where a failed launch is
+//!   judged ([`judge::judge_launch`]), and where the run's budget turns a verdict into a decision
+//!   ([`judge::decide`]).
+//! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
+//! - [`glob`]: the `*` patterns rules are written in.
+
+pub mod builtin;
+pub mod event;
+pub mod glob;
+pub mod job;
+pub mod judge;
+pub mod policy;
+pub mod started_by;
+
+pub use event::{parse_task_state_change, EventError, StopCode, Task, TaskStateChangeEvent};
+pub use job::{JobError, JobRequest};
+pub use judge::{
+    decide, judge_launch, judge_stopped_task, Decision, History, LaunchFailure, LaunchProblem,
+    Verdict,
+};
+pub use policy::{Action, Jitter, JitterSource, RetryPolicy, Rule, SplitMix64, UpperBound};
+pub use started_by::AttemptRef;
