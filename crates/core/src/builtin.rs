@@ -127,7 +127,7 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
     rule(
         "image-pull-rate-limited",
         "the registry or an AWS API refused the call: rate limit (toomanyrequests, Rate exceeded)",
-        Reason(&["*toomanyrequests*", "*too many requests*", "*pull rate limit*", "*rate exceeded*", "*rate limit exceeded*"]),
+        Reason(&["*toomanyrequests*", "*too many requests*", "*pull rate limit*", "*rate exceeded*"]),
         RetryLater,
         "pull from ECR (pull-through cache) instead of Docker Hub, or authenticate the pulls",
     ),
@@ -198,13 +198,6 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         ]),
         Fail,
         "check the secret / parameter ARNs in the task definition (region and version suffix included)",
-    ),
-    rule(
-        "image-digest-mismatch",
-        "the pulled image did not match its digest",
-        Reason(&["*digest mismatch*", "*does not match digest*", "*unexpected digest*"]),
-        Fail,
-        "pin the image by a digest that exists, or by tag",
     ),
     rule(
         "entrypoint-invalid",

@@ -527,34 +527,25 @@ pub(crate) fn deserialize_strict<T: serde::de::DeserializeOwned>(
 }
 
 fn humanize(path: &str, message: &str) -> String {
-    let (prefix, here) = if path == "." {
-        (String::new(), "the top level".to_owned())
-    } else {
-        (format!("{path}."), path.to_owned())
-    };
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or_default();
-        return format!("{prefix}{field} is required");
+        return if path == "." { format!("{field} is required") } else { format!("{path}.{field} is required") };
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
-        // serde: "unknown field `x`, expected one of `a`, `b`" or "…, expected `a`".
-        let field = rest.split('`').next().unwrap_or_default();
-        let expected: Vec<&str> = rest
-            .split('`')
-            .skip(1)
-            .filter(|s| !s.contains(',') && !s.contains(' '))
-            .collect();
-        let expected: Vec<&str> = expected.into_iter().filter(|s| !s.is_empty()).collect();
-        let field_path = if path == "." {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
+        // serde: "unknown field `x`, expected one of `a`, `b`" or "…, expected `a`"; the path ends with `x`.
+        let mut quoted = rest.split('`');
+        let field = quoted.next().unwrap_or_default();
+        let expected: Vec<&str> = quoted.filter(|s| !s.is_empty() && !s.contains(',') && !s.contains(' ')).collect();
+        let parent = path.strip_suffix(field).map(|p| p.trim_end_matches('.')).filter(|p| !p.is_empty() && *p != ".");
+        let (field_path, here) = match parent {
+            Some(parent) => (format!("{parent}.{field}"), parent.to_owned()),
+            None => (field.to_owned(), "the top level".to_owned()),
         };
         let mut out = format!("unknown field {field_path} at {here}");
-        if let Some(close) = closest(field, &expected) {
-            out.push_str(&format!(", did you mean {close}?"));
-        } else if !expected.is_empty() {
-            out.push_str(&format!(" (expected one of: {})", expected.join(", ")));
+        match closest(field, &expected) {
+            Some(close) => out.push_str(&format!(", did you mean {close}?")),
+            None if !expected.is_empty() => out.push_str(&format!(" (expected one of: {})", expected.join(", "))),
+            None => {}
         }
         return out;
     }
@@ -683,7 +674,7 @@ mod tests {
             (|v| { v["runTask"]["clientToken"] = json!("t"); }, "runTask.clientToken is set by ecs-reactor"),
             (|v| { v["runTask"]["count"] = json!(2); }, "runTask.count must be 1: each attempt is one task (got 2)"),
             (|v| { v["runTask"]["overrides"]["containerOverrides"][0]["command"] = json!(["x".repeat(9000)]); }, "runTask.overrides must be at most 8192 characters of JSON"),
-            (|v| { v["runTask"]["overrides"]["containerOverrides"][1] = json!({"name": "app"}); }, "runTask.overrides.containerOverrides[].name names \"app\" twice"),
+            (|v| { v["runTask"]["overrides"]["containerOverrides"].as_array_mut().unwrap().push(json!({"name": "app"})); }, "runTask.overrides.containerOverrides[].name names \"app\" twice"),
             (|v| { v["runTask"]["overrides"]["containerOverrides"][0]["environment"] = json!([{"name": "A"}]); }, "runTask.overrides.containerOverrides[0].environment[0].value is required"),
             (|v| { v["runTask"]["tags"] = json!([{"key": "aws:x", "value": "y"}]); }, "runTask.tags[0].key \"aws:x\" uses a reserved prefix"),
             (|v| { v["essentialContainers"] = json!([]); }, "essentialContainers must name at least one container"),
