@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Bounded property / fuzz cases in CI; raise locally with `make test PROPTEST_CASES=10000`.
 export PROPTEST_CASES ?= 256
 
-.PHONY: test fmt-check clippy unit build explain-all
+.PHONY: test demo fmt-check clippy build
 
 ## make test — format check, lints as errors, then every test (unit, property, CLI integration).
 test: fmt-check clippy
@@ -19,8 +19,8 @@ clippy:
 build:
 	$(CARGO) build --workspace --locked
 
-## make explain-all — the judgement of every sample event, one line each.
-explain-all: build
+## make demo — the judgement of every sample STOPPED event, one line each (offline).
+demo: build
 	@for f in events/stopped-*.json; do \
 	  printf '%-45s ' "$$f"; ./target/debug/ecs-reactor explain "$$f" --policy events/job-nightly-report.json \
 	    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["action"], "-", d["rule"])'; \

@@ -1,1 +1,10 @@
-//! placeholder
+//! The workspace's one integration test binary: runs the built `ecs-reactor` like a user would.
+//!
+//! Modules by subject; each test names the files and flags it uses, so a failure reads like a bug report.
+
+// Test code: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod explain;
+mod readme;

@@ -10,7 +10,7 @@ use reactor_core::{
     decide, judge_stopped_task, parse_task_state_change, AttemptRef, History, Jitter, JobRequest,
     RetryPolicy, UpperBound,
 };
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
     let text = read_input(&args.event)?;
@@ -63,16 +63,53 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
             })
         })
         .collect();
-    let mut out = json!({
-        "action": decision.action,
-        "rule": decision.rule,
-        "ruleId": decision.rule_id,
-        "reason": decision.reason,
-        "countsAsAttempt": decision.counts_as_attempt,
-        "evidence": decision.verdict.evidence,
-        "attempt": attempt,
-        "maxAttempts": policy.max_attempts,
-        "task": {
+    // Built field by field so that the answer comes first: action, rule, when, why; then the facts.
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Value| {
+        out.insert(key.to_owned(), value);
+    };
+    put("action", json!(decision.action));
+    put("rule", json!(decision.rule));
+    put("ruleId", json!(decision.rule_id));
+    if let Some(delay) = decision.delay_seconds {
+        put("delaySeconds", json!(delay));
+        let min = if policy.jitter == Jitter::Full {
+            0
+        } else {
+            delay
+        };
+        put(
+            "jitter",
+            json!({ "strategy": policy.jitter, "minSeconds": min, "maxSeconds": delay }),
+        );
+    }
+    put("reason", json!(decision.reason));
+    put("countsAsAttempt", json!(decision.counts_as_attempt));
+    if let Some(next) = decision.next_attempt {
+        put("nextAttempt", json!(next));
+    }
+    put("evidence", json!(decision.verdict.evidence));
+    if let Some(hint) = &decision.verdict.hint {
+        put("hint", json!(hint));
+    }
+    if decision.verdict.action != decision.action {
+        put(
+            "verdict",
+            json!({ "action": decision.verdict.action, "ruleId": decision.verdict.rule_id, "rule": decision.verdict.rule }),
+        );
+    }
+    if let Some(r) = &attempt_ref {
+        put("runId", json!(r.run_id));
+    }
+    put("attempt", json!(attempt));
+    put("maxAttempts", json!(policy.max_attempts));
+    put(
+        "essentialContainers",
+        json!({ "names": essentials.iter().map(|c| &c.name).collect::<Vec<_>>(), "from": source }),
+    );
+    put(
+        "task",
+        json!({
             "taskArn": task.task_arn,
             "lastStatus": task.last_status,
             "stopCode": task.stop_code,
@@ -80,36 +117,8 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
             "startedBy": task.started_by,
             "version": task.version,
             "containers": containers,
-        },
-        "essentialContainers": { "names": essentials.iter().map(|c| &c.name).collect::<Vec<_>>(), "from": source },
-    });
-    let obj = out
-        .as_object_mut()
-        .ok_or_else(|| Failure::BadInput("internal: output is not an object".into()))?;
-    if let Some(hint) = &decision.verdict.hint {
-        obj.insert("hint".into(), json!(hint));
-    }
-    if let Some(delay) = decision.delay_seconds {
-        obj.insert("delaySeconds".into(), json!(delay));
-        let min = if policy.jitter == Jitter::Full {
-            0
-        } else {
-            delay
-        };
-        obj.insert(
-            "jitter".into(),
-            json!({ "strategy": policy.jitter, "minSeconds": min, "maxSeconds": delay }),
-        );
-    }
-    if let Some(next) = decision.next_attempt {
-        obj.insert("nextAttempt".into(), json!(next));
-    }
-    if decision.verdict.action != decision.action {
-        obj.insert("verdict".into(), json!({ "action": decision.verdict.action, "ruleId": decision.verdict.rule_id, "rule": decision.verdict.rule }));
-    }
-    if let Some(r) = attempt_ref {
-        obj.insert("runId".into(), json!(r.run_id));
-    }
+        }),
+    );
     serde_json::to_string_pretty(&out).map_err(|e| Failure::BadInput(e.to_string()))
 }
 
@@ -124,8 +133,8 @@ fn load_policy(path: &str) -> Result<(RetryPolicy, Option<Vec<String>>), Failure
         let job = JobRequest::from_value(value).map_err(|e| bad(e.to_string()))?;
         Ok((job.retry, job.essential_containers))
     } else {
-        let policy =
-            reactor_core::job::retry_policy_from_value(value).map_err(|e| bad(e.to_string()))?;
+        let policy = reactor_core::job::retry_policy_from_value(value)
+            .map_err(|e| bad(format!("invalid retry policy: {}", e.problems.join("; "))))?;
         Ok((policy, None))
     }
 }

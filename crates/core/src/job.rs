@@ -529,14 +529,23 @@ pub(crate) fn deserialize_strict<T: serde::de::DeserializeOwned>(
 fn humanize(path: &str, message: &str) -> String {
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or_default();
-        return if path == "." { format!("{field} is required") } else { format!("{path}.{field} is required") };
+        return if path == "." {
+            format!("{field} is required")
+        } else {
+            format!("{path}.{field} is required")
+        };
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         // serde: "unknown field `x`, expected one of `a`, `b`" or "…, expected `a`"; the path ends with `x`.
         let mut quoted = rest.split('`');
         let field = quoted.next().unwrap_or_default();
-        let expected: Vec<&str> = quoted.filter(|s| !s.is_empty() && !s.contains(',') && !s.contains(' ')).collect();
-        let parent = path.strip_suffix(field).map(|p| p.trim_end_matches('.')).filter(|p| !p.is_empty() && *p != ".");
+        let expected: Vec<&str> = quoted
+            .filter(|s| !s.is_empty() && !s.contains(',') && !s.contains(' '))
+            .collect();
+        let parent = path
+            .strip_suffix(field)
+            .map(|p| p.trim_end_matches('.'))
+            .filter(|p| !p.is_empty() && *p != ".");
         let (field_path, here) = match parent {
             Some(parent) => (format!("{parent}.{field}"), parent.to_owned()),
             None => (field.to_owned(), "the top level".to_owned()),
@@ -544,7 +553,9 @@ fn humanize(path: &str, message: &str) -> String {
         let mut out = format!("unknown field {field_path} at {here}");
         match closest(field, &expected) {
             Some(close) => out.push_str(&format!(", did you mean {close}?")),
-            None if !expected.is_empty() => out.push_str(&format!(" (expected one of: {})", expected.join(", "))),
+            None if !expected.is_empty() => {
+                out.push_str(&format!(" (expected one of: {})", expected.join(", ")))
+            }
             None => {}
         }
         return out;

@@ -23,6 +23,9 @@ pub mod judge;
 pub mod policy;
 pub mod started_by;
 
+#[cfg(test)]
+mod robustness;
+
 pub use event::{parse_task_state_change, EventError, StopCode, Task, TaskStateChangeEvent};
 pub use job::{JobError, JobRequest};
 pub use judge::{

@@ -185,7 +185,7 @@ impl RetryPolicy {
             MAX_DELAY_SECONDS,
         );
         range("maxDisruptions", self.max_disruptions, 0, MAX_DISRUPTIONS);
-        if !(self.backoff_rate >= 1.0) {
+        if self.backoff_rate.is_nan() || self.backoff_rate < 1.0 {
             problems.push(format!(
                 "{prefix}backoffRate must be >= 1.0 (got {})",
                 self.backoff_rate

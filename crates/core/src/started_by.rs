@@ -72,6 +72,7 @@ impl FromStr for AttemptRef {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -2,6 +2,9 @@
 //! (AWS documentation, the ECS agent's source, or a public issue where a user pasted it). Every built-in
 //! rule has at least one case; `every_builtin_rule_has_a_case` keeps it that way.
 
+// Tables of cases read best as tuples.
+#![allow(clippy::type_complexity)]
+
 use super::*;
 use crate::builtin::{LAUNCH_RULES, STOPPED_TASK_RULES};
 use crate::event::Container;
@@ -11,9 +14,15 @@ use std::collections::BTreeSet;
 /// A container as the event lists it: (name, exit code, reason).
 type C = (&'static str, Option<i32>, Option<&'static str>);
 
-fn task(stop_code: Option<&str>, stopped_reason: Option<&str>, containers: &[C], launch_type: &str) -> Task {
+fn task(
+    stop_code: Option<&str>,
+    stopped_reason: Option<&str>,
+    containers: &[C],
+    launch_type: &str,
+) -> Task {
     Task {
-        task_arn: "arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef0123456789abcdef".into(),
+        task_arn: "arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef0123456789abcdef"
+            .into(),
         cluster_arn: "arn:aws:ecs:us-east-1:111122223333:cluster/jobs".into(),
         task_definition_arn: "arn:aws:ecs:us-east-1:111122223333:task-definition/report:7".into(),
         last_status: "STOPPED".into(),
@@ -51,7 +60,8 @@ const ECE: Option<&str> = Some("EssentialContainerExited");
 // AWS knowledge center "ecs-pull-container-error-rate-limit".
 const PULL_RATE_LIMIT: &str = "CannotPullContainerError: inspect image has been retried 5 time(s): httpReaderSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/manifests/sha256:2bb501e6429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit";
 // aws/amazon-ecs-agent#498 (ECR GetAuthorizationToken throttled).
-const ECR_THROTTLED: &str = "CannotPullECRContainerError: ThrottlingException: Rate exceeded status code: 400";
+const ECR_THROTTLED: &str =
+    "CannotPullECRContainerError: ThrottlingException: Rate exceeded status code: 400";
 // deepfence/terraform-aws-cloud-scanner#13.
 const PULL_IO_TIMEOUT: &str = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref quay.io/deepfenceio/cloud-scanner:latest: failed to do request: Head \"https://quay.io/v2/deepfenceio/cloud-scanner/manifests/latest\": dial tcp 3.210.148.47:443: i/o timeout";
 // ECS developer guide, task_cannot_pull_image.md (awsdocs/amazon-ecs-developer-guide).
@@ -115,9 +125,11 @@ const VOLUME_DEADLINE: &str = "CannotCreateVolumeError: unable to copy contents 
 // ECS user guide, stopped-task-error-codes (the agent marks it retriable).
 const RUNTIME_TIMEOUT: &str = "ContainerRuntimeTimeoutError: Could not transition to running; timed out after waiting 1m: context deadline exceeded";
 // rstudio/r-builds PR #140.
-const DOCKER_TIMEOUT: &str = "DockerTimeoutError: Could not transition to created; timed out after waiting 4m0s";
+const DOCKER_TIMEOUT: &str =
+    "DockerTimeoutError: Could not transition to created; timed out after waiting 4m0s";
 // aws/amazon-ecs-agent#336.
-const INSPECT_TIMEOUT: &str = "CannotInspectContainerError: Could not transition to inspecting; timed out after waiting 30s";
+const INSPECT_TIMEOUT: &str =
+    "CannotInspectContainerError: Could not transition to inspecting; timed out after waiting 30s";
 // aws/amazon-ecs-cli#194.
 const CREATE_UNTAR: &str = "CannotCreateContainerError: API error (500): Untar";
 // aws/amazon-ecs-cli#78.
@@ -131,8 +143,10 @@ const CREATE_THIN_POOL: &str = "CannotCreateContainerError: API error (500): dev
 // apache/airflow#15000; dagster-io/dagster ecs/utils.py.
 const ENI_TIMEOUT: &str = "Timeout waiting for network interface provisioning to complete.";
 // AWS Batch retry strategies on Fargate (terraform-provider-aws tests).
-const ENI_PROVISION_ERROR: &str = "Network interface provision complete error timeout wait for network interface provision.";
-const ENI_RATE_LIMIT: &str = "Rate limit exceeded while preparing network interface to be attached to instance";
+const ENI_PROVISION_ERROR: &str =
+    "Network interface provision complete error timeout wait for network interface provision.";
+const ENI_RATE_LIMIT: &str =
+    "Rate limit exceeded while preparing network interface to be attached to instance";
 // dagster-io/dagster PR #17234.
 const EPHEMERAL_TIMEOUT: &str = "Timeout waiting for EphemeralStorage provisioning to complete.";
 // repost.aws knowledge-center "ecs-fargate-runtask-capacity".
@@ -147,7 +161,8 @@ const HOST_STOPPED: &str = "Host EC2 (instance i-06aab15feb4568492) stopped.";
 // ECS developer guide, stopped-task-errors.md.
 const DEREGISTERED: &str = "Container instance deregistration forced by user";
 // ECS user guide, task-maintenance.html.
-const MAINTENANCE: &str = "ECS is performing maintenance on the underlying infrastructure hosting the task";
+const MAINTENANCE: &str =
+    "ECS is performing maintenance on the underlying infrastructure hosting the task";
 // aws-solutions/distributed-load-testing-on-aws#82.
 const USER_STOP: &str = "Task stopped by user";
 // ECS developer guide, stopped-task-errors.md.
@@ -231,7 +246,11 @@ fn stopped_task_table() {
     for &(name, code, reason, containers, rule_id, action) in cases {
         let t = task(code, reason, containers, "EC2");
         let v = judge_stopped_task(&t, &RetryPolicy::default(), None);
-        assert_eq!((v.rule_id.as_str(), v.action), (rule_id, action), "case {name:?}: {v:?}");
+        assert_eq!(
+            (v.rule_id.as_str(), v.action),
+            (rule_id, action),
+            "case {name:?}: {v:?}"
+        );
         assert!(!v.evidence.is_empty(), "case {name:?}: no evidence");
     }
 }
@@ -246,7 +265,10 @@ fn fargate_disk_full_is_the_tasks_own() {
     assert_eq!(on("EC2"), "host-disk-full");
     let mut spot = task(F2S, Some(PULL_FARGATE_DISK), &[("app", None, None)], "EC2");
     (spot.launch_type, spot.capacity_provider_name) = (None, Some("FARGATE_SPOT".into()));
-    assert_eq!(judge_stopped_task(&spot, &RetryPolicy::default(), None).rule_id, "fargate-disk-full");
+    assert_eq!(
+        judge_stopped_task(&spot, &RetryPolicy::default(), None).rule_id,
+        "fargate-disk-full"
+    );
 }
 
 #[test]
@@ -284,8 +306,8 @@ fn policy_with(rules: serde_json::Value) -> RetryPolicy {
 
 #[test]
 fn job_rules_come_before_the_built_ins() {
-    use Action::*;
     use serde_json::json;
+    use Action::*;
     #[rustfmt::skip]
     let cases: &[(serde_json::Value, Option<&str>, Option<&str>, &[C], &str, Action)] = &[
         // (rules, stopCode, stoppedReason, containers, rule id, action)
@@ -319,14 +341,24 @@ fn job_rules_come_before_the_built_ins() {
     for (i, (rules, code, reason, containers, rule_id, action)) in cases.iter().enumerate() {
         let t = task(*code, *reason, containers, "FARGATE");
         let v = judge_stopped_task(&t, &policy_with(rules.clone()), None);
-        assert_eq!((v.rule_id.as_str(), v.action), (*rule_id, *action), "case {i}: {v:?}");
+        assert_eq!(
+            (v.rule_id.as_str(), v.action),
+            (*rule_id, *action),
+            "case {i}: {v:?}"
+        );
     }
 }
 
 #[test]
 fn launch_table() {
     use Action::*;
-    let failure = |reason: &str| vec![LaunchFailure { arn: Some("arn:aws:ecs:us-east-1:111122223333:container-instance/jobs/8e0f".into()), reason: reason.into(), detail: None }];
+    let failure = |reason: &str| {
+        vec![LaunchFailure {
+            arn: Some("arn:aws:ecs:us-east-1:111122223333:container-instance/jobs/8e0f".into()),
+            reason: reason.into(),
+            detail: None,
+        }]
+    };
     #[rustfmt::skip]
     let failures: &[(&str, &str, Action)] = &[
         // ECS developer guide, api_failures_messages.md.
@@ -348,7 +380,11 @@ fn launch_table() {
     for &(reason, rule_id, action) in failures {
         let f = failure(reason);
         let v = judge_launch(LaunchProblem::Failures(&f));
-        assert_eq!((v.rule_id.as_str(), v.action), (rule_id, action), "failure {reason:?}");
+        assert_eq!(
+            (v.rule_id.as_str(), v.action),
+            (rule_id, action),
+            "failure {reason:?}"
+        );
     }
     #[rustfmt::skip]
     let errors: &[(&str, &str, &str, Action)] = &[
@@ -380,9 +416,16 @@ fn launch_table() {
     ];
     for &(code, message, rule_id, action) in errors {
         let v = judge_launch(LaunchProblem::ApiError { code, message });
-        assert_eq!((v.rule_id.as_str(), v.action), (rule_id, action), "error {code}: {message}");
+        assert_eq!(
+            (v.rule_id.as_str(), v.action),
+            (rule_id, action),
+            "error {code}: {message}"
+        );
     }
-    assert_eq!(judge_launch(LaunchProblem::Failures(&[])).rule_id, "launch-failed");
+    assert_eq!(
+        judge_launch(LaunchProblem::Failures(&[])).rule_id,
+        "launch-failed"
+    );
 }
 
 #[test]
@@ -395,27 +438,52 @@ fn every_builtin_rule_has_a_case() {
         .chain(LAUNCH_RULES.iter().map(|r| r.id))
         .filter(|id| !source.contains(&format!("\"{id}\"")))
         .collect();
-    assert!(missing.is_empty(), "built-in rules without a case in this file: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "built-in rules without a case in this file: {missing:?}"
+    );
 }
 
 #[test]
 fn rule_ids_are_unique_and_every_table_ends_with_a_catch_all() {
     let mut seen = BTreeSet::new();
-    for id in STOPPED_TASK_RULES.iter().map(|r| r.id).chain(LAUNCH_RULES.iter().map(|r| r.id)) {
+    for id in STOPPED_TASK_RULES
+        .iter()
+        .map(|r| r.id)
+        .chain(LAUNCH_RULES.iter().map(|r| r.id))
+    {
         assert!(seen.insert(id), "duplicate rule id {id}");
     }
-    assert!(matches!(STOPPED_TASK_RULES.last().map(|r| r.matcher), Some(crate::builtin::Matcher::Anything)));
-    assert!(matches!(LAUNCH_RULES.last().map(|r| r.matchers), Some([crate::builtin::LaunchMatcher::AnyProblem])));
+    assert!(matches!(
+        STOPPED_TASK_RULES.last().map(|r| r.matcher),
+        Some(crate::builtin::Matcher::Anything)
+    ));
+    assert!(matches!(
+        LAUNCH_RULES.last().map(|r| r.matchers),
+        Some([crate::builtin::LaunchMatcher::AnyProblem])
+    ));
 }
 
 fn verdict(action: Action, disruption: bool) -> Verdict {
-    Verdict { action, rule_id: "r".into(), rule: "the rule".into(), evidence: "e".into(), disruption, hint: None }
+    Verdict {
+        action,
+        rule_id: "r".into(),
+        rule: "the rule".into(),
+        evidence: "e".into(),
+        disruption,
+        hint: None,
+    }
 }
 
 #[test]
 fn decide_table() {
     use Action::*;
-    let policy = RetryPolicy { max_attempts: 3, max_disruptions: 2, jitter: Jitter::None, ..Default::default() };
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        max_disruptions: 2,
+        jitter: Jitter::None,
+        ..Default::default()
+    };
     #[rustfmt::skip]
     let cases: &[(Action, bool, u32, u32, Action, &str, bool, Option<u32>, Option<u32>)] = &[
         // (verdict, disruption, attempt, disruptions so far) → (action, rule id, counts, delay, next attempt)
@@ -438,37 +506,98 @@ fn decide_table() {
         (RetryNow,   true,  5, 2, Fail,       EXHAUSTED_RULE_ID,  true,  None,      None),
     ];
     for &(action, disruption, attempt, disruptions, want, rule_id, counts, delay, next) in cases {
-        let d = decide(verdict(action, disruption), History { attempt, disruptions }, &policy, &mut UpperBound);
-        let got = (d.action, d.rule_id.as_str(), d.counts_as_attempt, d.delay_seconds, d.next_attempt);
-        assert_eq!(got, (want, rule_id, counts, delay, next), "{action} disruption={disruption} attempt={attempt}/{disruptions}: {d:?}");
+        let d = decide(
+            verdict(action, disruption),
+            History {
+                attempt,
+                disruptions,
+            },
+            &policy,
+            &mut UpperBound,
+        );
+        let got = (
+            d.action,
+            d.rule_id.as_str(),
+            d.counts_as_attempt,
+            d.delay_seconds,
+            d.next_attempt,
+        );
+        assert_eq!(
+            got,
+            (want, rule_id, counts, delay, next),
+            "{action} disruption={disruption} attempt={attempt}/{disruptions}: {d:?}"
+        );
         assert_eq!(d.verdict.action, action, "the verdict is kept as it was");
     }
 }
 
 #[test]
 fn exhaustion_says_so_and_keeps_the_cause() {
-    let policy = RetryPolicy { max_attempts: 4, ..Default::default() };
+    let policy = RetryPolicy {
+        max_attempts: 4,
+        ..Default::default()
+    };
     let t = task(ECE, EXITED, &[("app", Some(1), None)], "FARGATE");
     let v = judge_stopped_task(&t, &policy, None);
-    let d = decide(v, History { attempt: 4, disruptions: 0 }, &policy, &mut UpperBound);
+    let d = decide(
+        v,
+        History {
+            attempt: 4,
+            disruptions: 0,
+        },
+        &policy,
+        &mut UpperBound,
+    );
     assert_eq!(d.action, Action::Fail);
     assert_eq!(d.rule_id, EXHAUSTED_RULE_ID);
-    assert!(d.rule.starts_with("attempts exhausted: 4 of 4 used (the last: an essential container exited"), "{}", d.rule);
+    assert!(
+        d.rule.starts_with(
+            "attempts exhausted: 4 of 4 used (the last: an essential container exited"
+        ),
+        "{}",
+        d.rule
+    );
     assert_eq!(d.verdict.rule_id, "application-exit-nonzero");
 }
 
 #[test]
 fn jitter_comes_from_the_injected_source() {
-    let policy = RetryPolicy { jitter: Jitter::Full, ..Default::default() };
+    let policy = RetryPolicy {
+        jitter: Jitter::Full,
+        ..Default::default()
+    };
     let delays: Vec<u32> = (0..50)
         .map(|seed| {
-            decide(verdict(Action::RetryLater, false), History { attempt: 2, disruptions: 0 }, &policy, &mut SplitMix64(seed))
-                .delay_seconds
-                .unwrap()
+            decide(
+                verdict(Action::RetryLater, false),
+                History {
+                    attempt: 2,
+                    disruptions: 0,
+                },
+                &policy,
+                &mut SplitMix64(seed),
+            )
+            .delay_seconds
+            .unwrap()
         })
         .collect();
     assert!(delays.iter().all(|&d| d <= 60));
-    assert!(delays.iter().collect::<BTreeSet<_>>().len() > 10, "full jitter spreads retries: {delays:?}");
-    let again = decide(verdict(Action::RetryLater, false), History { attempt: 2, disruptions: 0 }, &policy, &mut SplitMix64(7));
-    assert_eq!(again.delay_seconds, Some(delays[7]), "same seed, same delay");
+    assert!(
+        delays.iter().collect::<BTreeSet<_>>().len() > 10,
+        "full jitter spreads retries: {delays:?}"
+    );
+    let again = decide(
+        verdict(Action::RetryLater, false),
+        History {
+            attempt: 2,
+            disruptions: 0,
+        },
+        &policy,
+        &mut SplitMix64(7),
+    );
+    assert_eq!(
+        again.delay_seconds,
+        Some(delays[7]),
+        "same seed, same delay"
+    );
 }

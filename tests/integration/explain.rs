@@ -1,0 +1,263 @@
+//! `ecs-reactor explain` (and `validate`) on the sample events and on bad input.
+
+use crate::cli::{root, run, run_with_stdin};
+
+const JOB: &str = "events/job-nightly-report.json";
+
+#[test]
+fn every_sample_event_is_judged_as_an_operator_would() {
+    // (event, extra args, action, ruleId). The job names `app` as its essential container.
+    #[rustfmt::skip]
+    let cases: &[(&str, &[&str], &str, &str)] = &[
+        ("stopped-success",             &[], "SUCCEED",     "essential-containers-exited-0"),
+        ("stopped-success-sidecar-137", &[], "SUCCEED",     "essential-containers-exited-0"),
+        ("stopped-app-exit-1",          &[], "RETRY_LATER", "application-exit-nonzero"),
+        ("stopped-pull-rate-limit",     &[], "RETRY_LATER", "image-pull-rate-limited"),
+        ("stopped-image-not-found",     &[], "FAIL",        "image-not-found"),
+        ("stopped-eni-timeout",         &[], "RETRY_LATER", "eni-provisioning"),
+        ("stopped-spot-interruption",   &[], "RETRY_NOW",   "spot-interruption"),
+        ("stopped-host-terminated",     &[], "RETRY_NOW",   "host-lost"),
+        ("stopped-out-of-memory",       &[], "FAIL",        "out-of-memory"),
+        ("stopped-user-stop",           &[], "FAIL",        "stopped-on-purpose"),
+        ("stopped-foreign-task",        &[], "FAIL",        "stopped-on-purpose"),
+        // Later attempts of the same job: the budget speaks.
+        ("stopped-app-exit-1",          &["--attempt", "4"], "FAIL", "attempts-exhausted"),
+        ("stopped-spot-interruption",   &["--attempt", "5", "--disruptions", "4"], "RETRY_NOW", "spot-interruption"),
+        ("stopped-spot-interruption",   &["--attempt", "8", "--disruptions", "5"], "RETRY_NOW", "spot-interruption"),
+        ("stopped-spot-interruption",   &["--attempt", "9", "--disruptions", "5"], "FAIL", "attempts-exhausted"),
+    ];
+    let samples: Vec<String> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stopped-"))
+        .collect();
+    for sample in &samples {
+        let name = sample.trim_end_matches(".json");
+        assert!(
+            cases.iter().any(|c| c.0 == name),
+            "events/{sample} has no expected judgement here"
+        );
+    }
+    for &(name, extra, action, rule_id) in cases {
+        let path = format!("events/{name}.json");
+        let mut args = vec!["explain", path.as_str(), "--policy", JOB];
+        args.extend_from_slice(extra);
+        let out = run(&args).json();
+        assert_eq!(
+            (out["action"].as_str(), out["ruleId"].as_str()),
+            (Some(action), Some(rule_id)),
+            "{args:?}: {out:#}"
+        );
+        let rule = out["rule"].as_str().unwrap();
+        assert!(
+            rule.len() > 15 && rule.contains(' '),
+            "{name}: the rule should read as words: {rule:?}"
+        );
+        assert!(
+            out["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{name}: no reason"
+        );
+        assert_eq!(
+            out["delaySeconds"].is_u64(),
+            action == "RETRY_LATER",
+            "{name}: delaySeconds iff RETRY_LATER: {out:#}"
+        );
+        assert!(out["countsAsAttempt"].is_boolean());
+    }
+}
+
+#[test]
+fn retry_later_says_when_and_the_budget_says_why_not() {
+    // Attempt 1 comes from the task's startedBy (ecs-reactor/<run>/1); the job's interval is 30 s.
+    let first = run(&["explain", "events/stopped-app-exit-1.json", "--policy", JOB]).json();
+    assert_eq!(first["attempt"], 1);
+    assert_eq!(first["delaySeconds"], 30);
+    assert_eq!(first["nextAttempt"], 2);
+    assert_eq!(
+        first["jitter"],
+        serde_json::json!({"strategy": "FULL", "minSeconds": 0, "maxSeconds": 30})
+    );
+    assert_eq!(first["runId"], "nightly-report-20261121T023000Z");
+    let third = run(&[
+        "explain",
+        "events/stopped-app-exit-1.json",
+        "--policy",
+        JOB,
+        "--attempt",
+        "3",
+    ])
+    .json();
+    assert_eq!(third["delaySeconds"], 120);
+    let last = run(&[
+        "explain",
+        "events/stopped-app-exit-1.json",
+        "--policy",
+        JOB,
+        "--attempt",
+        "4",
+    ])
+    .json();
+    assert_eq!(last["action"], "FAIL");
+    assert!(
+        last["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("attempts exhausted: 4 of 4 used"),
+        "{last:#}"
+    );
+    assert_eq!(last["verdict"]["action"], "RETRY_LATER");
+    assert_eq!(last["verdict"]["ruleId"], "application-exit-nonzero");
+    // A disruption does not count as an attempt.
+    let spot = run(&["explain", "events/stopped-spot-interruption.json"]).json();
+    assert_eq!(spot["countsAsAttempt"], false);
+}
+
+#[test]
+fn essential_containers_come_from_the_flag_the_job_or_nowhere() {
+    let sidecar = "events/stopped-success-sidecar-137.json";
+    let nothing = run(&["explain", sidecar]).json();
+    assert_eq!(
+        nothing["action"], "RETRY_LATER",
+        "without knowing which container matters, the sidecar's 137 counts"
+    );
+    assert!(nothing["essentialContainers"]["from"]
+        .as_str()
+        .unwrap()
+        .starts_with("none given"));
+    let flag = run(&["explain", sidecar, "--essential", "app"]).json();
+    assert_eq!(flag["action"], "SUCCEED");
+    assert_eq!(
+        flag["essentialContainers"]["names"],
+        serde_json::json!(["app"])
+    );
+    let containers = flag["task"]["containers"].as_array().unwrap();
+    assert_eq!(
+        containers[1],
+        serde_json::json!({"name": "log-router", "exitCode": 137, "reason": null, "essential": false})
+    );
+    assert_eq!(
+        run(&["explain", sidecar, "--policy", JOB]).json()["action"],
+        "SUCCEED"
+    );
+}
+
+#[test]
+fn a_bare_retry_policy_works_too_and_reads_stdin() {
+    let dir = tempdir();
+    let policy = dir.join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"maxAttempts": 2, "rules": [{"onExitCode": "1", "action": "FAIL"}]}"#,
+    )
+    .unwrap();
+    let event = std::fs::read_to_string(root().join("events/stopped-app-exit-1.json")).unwrap();
+    let out = run_with_stdin(
+        &["explain", "-", "--policy", policy.to_str().unwrap()],
+        &event,
+    )
+    .json();
+    assert_eq!(out["action"], "FAIL");
+    assert_eq!(out["ruleId"], "retry.rules[0]");
+    assert_eq!(
+        out["rule"],
+        "job rule retry.rules[0]: onExitCode \"1\" → FAIL"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_naming_the_problem() {
+    let dir = tempdir();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let not_json = write("not-json.json", "{\"detail\": ");
+    let ec2 = write(
+        "ec2.json",
+        r#"{"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}"#,
+    );
+    let bad_policy = write("bad-policy.json", r#"{"backoffRate": 0.5, "retyr": 1}"#);
+    let bad_job = write(
+        "bad-job.json",
+        r#"{"job": "x", "runTask": {"taskDefinition": "td", "launchType": "FARGATE"}, "retry": {"maxAttempts": 0}}"#,
+    );
+    #[rustfmt::skip]
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["explain", "events/malformed-event.json"], 3, "detail.containers[0].exitCode: invalid type: string \"one\""),
+        (&["explain", &not_json], 3, "not JSON"),
+        (&["explain", &ec2], 3, "not an ECS Task State Change event (source \"aws.ec2\""),
+        (&["explain", "events/running.json"], 3, "task is RUNNING, not STOPPED"),
+        (&["explain", "events/no-such-file.json"], 3, "events/no-such-file.json: cannot read"),
+        (&["explain", "events/stopped-success.json", "--policy", &bad_policy], 3, "invalid retry policy: unknown field retyr at the top level (expected one of: maxAttempts"),
+        (&["explain", "events/stopped-success.json", "--policy", &bad_job], 3, "required on Fargate (tasks use awsvpc networking); retry.maxAttempts must be between 1 and 100 (got 0)"),
+        (&["explain", "events/stopped-success.json", "--attempt", "0"], 2, "--attempt"),
+        (&["explain"], 2, "EVENT_FILE"),
+        (&["validate", &bad_job], 3, "retry.maxAttempts must be between 1 and 100 (got 0)"),
+    ];
+    for &(args, code, needle) in cases {
+        let out = run(args);
+        assert_eq!(out.code, code, "{args:?}: stderr {}", out.stderr);
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: nothing on stdout when failing, got {}",
+            out.stdout
+        );
+        assert!(
+            out.stderr.contains(needle),
+            "{args:?}: want {needle:?} in {:?}",
+            out.stderr
+        );
+        if code == 3 {
+            assert_eq!(
+                out.stderr.trim_end().lines().count(),
+                1,
+                "{args:?}: one line: {:?}",
+                out.stderr
+            );
+            assert!(out.stderr.starts_with("ecs-reactor: "));
+        }
+    }
+}
+
+#[test]
+fn help_shows_an_example() {
+    let out = run(&["explain", "--help"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout
+            .contains("ecs-reactor explain events/stopped-spot-interruption.json"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--policy <POLICY_FILE>") && out.stdout.contains("--attempt <N>"));
+}
+
+#[test]
+fn validate_fills_in_the_defaults() {
+    let out = run(&["validate", JOB]).json();
+    assert_eq!(out["retry"]["maxDisruptions"], 5);
+    assert_eq!(
+        out["retry"]["rules"][0],
+        serde_json::json!({"onExitCode": "2", "action": "RETRY_NOW"})
+    );
+    let minimal = run_with_stdin(
+        &["validate", "-"],
+        r#"{"job": "j", "runTask": {"taskDefinition": "td:1"}}"#,
+    )
+    .json();
+    assert_eq!(minimal["retry"]["maxAttempts"], 3);
+    assert_eq!(minimal["retry"]["jitter"], "FULL");
+}
+
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ecs-reactor-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
