@@ -670,7 +670,7 @@ mod tests {
             (|v| { v["retry"]["rules"][0]["action"] = json!("RETRY"); }, "retry.rules[0].action: must be one of SUCCEED, RETRY_NOW, RETRY_LATER, FAIL (got \"RETRY\") (AWS Batch's RETRY is RETRY_LATER here)"),
             (|v| { v["retry"]["rules"][0]["onExitCode"] = json!("two"); }, "retry.rules[0].onExitCode must be digits, '-' and '*' (got \"two\")"),
             (|v| { v["retry"]["rules"][0]["onExitCode"] = json!(2); }, "retry.rules[0].onExitCode: invalid type: integer `2`, expected a string"),
-            (|v| { v["retry"]["rules"][1] = json!({"action": "FAIL"}); }, "retry.rules[1].: a rule needs at least one of onExitCode"),
+            (|v| { v["retry"]["rules"][1] = json!({"action": "FAIL"}); }, "retry.rules[1]: a rule needs at least one of onExitCode"),
             (|v| { v["retry"]["rules"][1] = json!({"onStopCode": "EssentialContainerExitted", "action": "FAIL"}); }, "retry.rules[1].onStopCode \"EssentialContainerExitted\" is not a known stop code"),
             (|v| { v["retry"]["rules"][1] = json!({"onStatusReason": "x", "container": "app", "action": "FAIL"}); }, "retry.rules[1].container needs onExitCode or onReason"),
             (|v| { v["retry"]["rules"][1] = json!({"onExitCode": "1", "action": "FAIL", "evaluate": true}); }, "unknown field retry.rules[1].evaluate"),

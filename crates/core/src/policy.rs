@@ -265,7 +265,8 @@ impl Rule {
         ];
         if patterns.iter().all(|(_, p)| p.is_none()) {
             problems.push(format!(
-                "{prefix}: a rule needs at least one of onExitCode, onStatusReason, onReason, onStopCode"
+                "{}: a rule needs at least one of onExitCode, onStatusReason, onReason, onStopCode",
+                prefix.trim_end_matches('.')
             ));
         }
         for (field, pattern) in patterns {
