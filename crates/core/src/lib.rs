@@ -12,6 +12,7 @@
 //! - [`judge`]: **where a STOPPED task is judged** ([`judge::judge_stopped_task`]), where a failed launch is
 //!   judged ([`judge::judge_launch`]), and where the run's budget turns a verdict into a decision
 //!   ([`judge::decide`]).
+//! - [`run`]: run and attempt identities (run id, clientToken, delay shard) and run statuses.
 //! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
 //! - [`glob`]: the `*` patterns rules are written in.
 
@@ -21,6 +22,7 @@ pub mod glob;
 pub mod job;
 pub mod judge;
 pub mod policy;
+pub mod run;
 pub mod started_by;
 
 #[cfg(test)]
