@@ -4,11 +4,24 @@ CARGO ?= cargo
 # Bounded property / fuzz cases in CI; raise locally with `make test PROPTEST_CASES=10000`.
 export PROPTEST_CASES ?= 256
 
-.PHONY: test demo fmt-check clippy build
+PYTHON ?= python3
+VENV := .venv
+# The tests start moto_server from the venv themselves (127.0.0.1, a free port).
+export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-## make test — format check, lints as errors, then every test (unit, property, CLI integration).
-test: fmt-check clippy
+.PHONY: test demo venv fmt-check clippy build
+
+## make test — format check, lints as errors, then every test (unit, property, CLI, against moto).
+test: venv fmt-check clippy
 	$(CARGO) test --workspace --all-targets --locked
+
+## make venv — the pinned Python tools (moto server, aws-sam-cli) in .venv; reinstalled only when the pins change.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tools/requirements.txt tools/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt -c tools/constraints.txt
+	touch $@
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -7,4 +7,6 @@
 
 mod cli;
 mod explain;
+mod moto;
 mod readme;
+mod store;

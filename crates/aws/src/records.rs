@@ -1,0 +1,164 @@
+//! The items of the attempts table, as on-call reads them.
+//!
+//! One table, three kinds of item under the run's partition `RUN#<run id>`:
+//!
+//! | item | sort key | what it holds | indexes |
+//! |---|---|---|---|
+//! | run | `RUN` | job, status, current attempt, the job request, last decision | `byJob` (runs of a job, newest first), `byStatus` (runs in a status, by last change) |
+//! | attempt | `ATTEMPT#0001` | task, times, stop code, reasons, exit codes, decision and rule, next retry time | `byTask` (the run of a task ARN) |
+//! | delay | `DELAY#0002` | the attempt to launch and when (`ttl`, epoch seconds) | `byDue` (overdue delays, sharded) |
+//!
+//! So a run's whole story is one Query on its partition, and every other question of DESIGN.md is one Query
+//! on an index. Items stay well under 4 KB: reasons are ECS's (≤ 255 chars), the job request ≤ ~10 KB is the
+//! exception and lives only on the run item.
+
+use reactor_core::run::RunStatus;
+use reactor_core::Action;
+use serde::{Deserialize, Serialize};
+
+pub const RUN_SK: &str = "RUN";
+
+pub fn run_pk(run_id: &str) -> String {
+    format!("RUN#{run_id}")
+}
+
+pub fn attempt_sk(attempt: u32) -> String {
+    format!("ATTEMPT#{attempt:04}")
+}
+
+pub fn delay_sk(attempt: u32) -> String {
+    format!("DELAY#{attempt:04}")
+}
+
+pub fn job_key(job: &str) -> String {
+    format!("JOB#{job}")
+}
+
+pub fn status_key(status: RunStatus) -> String {
+    format!("STATUS#{status}")
+}
+
+pub fn due_shard_key(shard: u32) -> String {
+    format!("DUE#{shard}")
+}
+
+/// The run item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunItem {
+    pub pk: String,
+    pub sk: String,
+    pub run_id: String,
+    pub job: String,
+    pub status: RunStatus,
+    /// The attempt in progress (or the last one, once the run is over).
+    pub attempt: u32,
+    /// Earlier attempts that ended in a disruption and were relaunched for free.
+    pub disruptions: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The job request as validated, JSON.
+    pub request: String,
+    /// The containers whose exit decides, once known (job, else task definition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential_containers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<String>,
+    /// `byJob` index: `JOB#<job>`, sorted by `<createdAt>#<runId>`.
+    pub by_job_pk: String,
+    pub by_job_sk: String,
+    /// `byStatus` index: `STATUS#<status>`, sorted by `<updatedAt>#<runId>`.
+    pub by_status_pk: String,
+    pub by_status_sk: String,
+}
+
+/// Where an attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttemptState {
+    /// Claimed by a conditional write; RunTask not yet confirmed.
+    Claimed,
+    /// The task is known.
+    Launched,
+    /// Judged: the decision is recorded.
+    Decided,
+}
+
+/// A container's end, kept because DescribeTasks forgets a stopped task after about an hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerEnd {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An attempt item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptItem {
+    pub pk: String,
+    pub sk: String,
+    pub run_id: String,
+    pub attempt: u32,
+    pub state: AttemptState,
+    pub started_by: String,
+    pub client_token: String,
+    pub claimed_at: String,
+    /// Also the `byTask` index key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerEnd>,
+    /// `detail.version` of the event that was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_as_attempt: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<String>,
+}
+
+/// A delay item: "launch attempt N of this run at `dueAt`". DynamoDB's TTL deletes it some time after `ttl`
+/// (the stream then wakes the scheduler); the sweep finds it through `byDue` if TTL is late.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelayItem {
+    pub pk: String,
+    pub sk: String,
+    pub run_id: String,
+    /// The attempt to launch.
+    pub attempt: u32,
+    /// Epoch seconds; also the `byDue` sort key.
+    pub due_at: i64,
+    /// TTL attribute: epoch seconds, equal to `dueAt`.
+    pub ttl: i64,
+    /// `byDue` partition: `DUE#<shard>`.
+    pub due_shard: String,
+}
