@@ -7,6 +7,7 @@
 
 mod cli;
 mod explain;
+mod launcher;
 mod moto;
 mod readme;
 mod store;

@@ -2,12 +2,14 @@
 //!
 //! A map of the crate:
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
+//! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
 //! - [`provision`]: the table definition for local AWS, kept equal to template.yml by a test.
 //! - [`store`]: the [`store::Store`] trait and [`store::DynamoStore`]; every state change a conditional write.
 //!
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
 //! `main` builds the clients once.
 
+pub mod launcher;
 pub mod provision;
 pub mod records;
 pub mod store;
