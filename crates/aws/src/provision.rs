@@ -1,7 +1,7 @@
 //! The attempts table's definition, for local AWS (demo, tests). template.yml declares the same table for
 //! real deployments; a test compares the two so they cannot drift apart.
 
-use crate::store::StoreError;
+use crate::store::{built as build, service, StoreError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -47,10 +47,6 @@ pub const INDEXES: &[IndexDef] = &[
 
 /// The TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "ttl";
-
-fn build<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Service(format!("request could not be built: {e}")))
-}
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
     build(
@@ -108,9 +104,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         gsi = gsi.projection(Projection::builder().projection_type(projection).build());
         request = request.global_secondary_indexes(build(gsi.build())?);
     }
-    request.send().await.map_err(|e| {
-        StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
-    })?;
+    request.send().await.map_err(service)?;
     client
         .update_time_to_live()
         .table_name(name)
@@ -122,8 +116,6 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         )?)
         .send()
         .await
-        .map_err(|e| {
-            StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
-        })?;
+        .map_err(service)?;
     Ok(())
 }

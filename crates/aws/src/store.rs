@@ -121,7 +121,7 @@ fn item<T: serde::Serialize>(
     })
 }
 
-fn service<E, R>(e: SdkError<E, R>) -> StoreError
+pub(crate) fn service<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -129,7 +129,7 @@ where
     StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
 }
 
-fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+pub(crate) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Service(format!("request could not be built: {e}")))
 }
 
