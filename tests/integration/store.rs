@@ -4,7 +4,8 @@ use crate::moto::{moto, unique};
 use reactor_aws::records::{
     attempt_sk, job_key, run_pk, status_key, AttemptItem, AttemptState, RunItem, RUN_SK,
 };
-use reactor_aws::store::{Created, DynamoStore, Store};
+use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem};
+use reactor_aws::store::{Applied, Created, DynamoStore, Next, StopFacts, Store};
 use reactor_core::run::{client_token, RunStatus};
 use reactor_core::AttemptRef;
 
@@ -158,4 +159,227 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
         .await
         .unwrap_err();
     assert!(err.is_conditional_check_failed(), "{err}");
+}
+
+/// A decision as the classifier would make it, from a real verdict.
+fn decision(action: reactor_core::Action, disruption: bool) -> reactor_core::Decision {
+    let verdict = reactor_core::Verdict {
+        action,
+        rule_id: "rule-id".into(),
+        rule: "the rule".into(),
+        evidence: "evidence".into(),
+        disruption,
+        hint: None,
+    };
+    let policy = reactor_core::RetryPolicy::default();
+    reactor_core::decide(
+        verdict,
+        reactor_core::History::FIRST,
+        &policy,
+        &mut reactor_core::UpperBound,
+    )
+}
+
+fn facts() -> StopFacts {
+    StopFacts {
+        task_arn: Some("arn:aws:ecs:us-east-1:123456789012:task/jobs/0123".into()),
+        stopped_at: Some("2026-11-21T02:41:40.733Z".into()),
+        stop_code: Some("EssentialContainerExited".into()),
+        stopped_reason: Some("Essential container in task exited".into()),
+        containers: vec![ContainerEnd {
+            name: "app".into(),
+            exit_code: Some(1),
+            reason: None,
+        }],
+        event_version: Some(5),
+        ..Default::default()
+    }
+}
+
+async fn launched(store: &DynamoStore, run_id: &str) {
+    let (run, first) = run_item(run_id);
+    store.create_run(&run, &first).await.unwrap();
+    store
+        .record_launch(
+            run_id,
+            1,
+            "arn:aws:ecs:us-east-1:123456789012:task/jobs/0123",
+            "2026-11-21T02:30:05Z",
+        )
+        .await
+        .unwrap();
+}
+
+async fn raw(
+    store: &DynamoStore,
+    pk: &str,
+    sk: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let config = moto().sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    client
+        .get_item()
+        .table_name(store.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+#[tokio::test]
+async fn a_decision_is_applied_once_with_its_consequence() {
+    use reactor_core::Action::*;
+    let store = store().await;
+    let at = "2026-11-21T02:41:41Z";
+
+    // SUCCEED closes the run; the stopped facts are kept on the attempt; a duplicate changes nothing.
+    launched(&store, "ok-20261121T023000Z").await;
+    let d = decision(Succeed, false);
+    let close = Next::Close(RunStatus::Succeeded);
+    assert_eq!(
+        store
+            .apply_decision("ok-20261121T023000Z", 1, &facts(), &d, &close, at)
+            .await
+            .unwrap(),
+        Applied::Applied
+    );
+    assert_eq!(
+        store
+            .apply_decision(
+                "ok-20261121T023000Z",
+                1,
+                &facts(),
+                &d,
+                &close,
+                "2026-11-21T02:50:00Z"
+            )
+            .await
+            .unwrap(),
+        Applied::Duplicate
+    );
+    let run = store.run("ok-20261121T023000Z").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            run.status,
+            run.by_status_pk.as_str(),
+            run.updated_at.as_str(),
+            run.last_action
+        ),
+        (RunStatus::Succeeded, "STATUS#SUCCEEDED", at, Some(Succeed))
+    );
+    let attempt = store
+        .attempt("ok-20261121T023000Z", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            attempt.state,
+            attempt.stop_code.as_deref(),
+            attempt.event_version,
+            attempt.containers.len()
+        ),
+        (
+            AttemptState::Decided,
+            Some("EssentialContainerExited"),
+            Some(5),
+            1
+        )
+    );
+    assert_eq!(attempt.rule_id.as_deref(), Some("rule-id"));
+
+    // RETRY_LATER writes the delay item (TTL = due time, epoch seconds) and schedules the run.
+    launched(&store, "later-20261121T023000Z").await;
+    let d = decision(RetryLater, false);
+    let due = 1_795_055_000;
+    let delay = DelayItem {
+        pk: run_pk("later-20261121T023000Z"),
+        sk: delay_sk(2),
+        run_id: "later-20261121T023000Z".into(),
+        attempt: 2,
+        due_at: due,
+        ttl: due,
+        due_shard: due_shard_key(3),
+    };
+    assert_eq!(
+        store
+            .apply_decision(
+                "later-20261121T023000Z",
+                1,
+                &facts(),
+                &d,
+                &Next::RetryLater(delay),
+                at
+            )
+            .await
+            .unwrap(),
+        Applied::Applied
+    );
+    let item = raw(&store, &run_pk("later-20261121T023000Z"), &delay_sk(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        item["ttl"],
+        aws_sdk_dynamodb::types::AttributeValue::N(due.to_string()),
+        "TTL is a Number of epoch seconds"
+    );
+    let run = store.run("later-20261121T023000Z").await.unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.attempt, run.next_retry_at.as_deref()),
+        (RunStatus::RetryScheduled, 1, Some("2026-11-19T02:23:20Z"))
+    );
+
+    // RETRY_NOW after a disruption claims attempt 2 at once and counts a free relaunch.
+    launched(&store, "now-20261121T023000Z").await;
+    let d = decision(RetryNow, true);
+    let (_, mut second) = run_item("now-20261121T023000Z");
+    second.sk = attempt_sk(2);
+    second.attempt = 2;
+    assert_eq!(
+        store
+            .apply_decision(
+                "now-20261121T023000Z",
+                1,
+                &facts(),
+                &d,
+                &Next::RetryNow(Box::new(second)),
+                at
+            )
+            .await
+            .unwrap(),
+        Applied::Applied
+    );
+    let run = store.run("now-20261121T023000Z").await.unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.attempt, run.disruptions),
+        (RunStatus::Launching, 2, 1)
+    );
+    assert_eq!(
+        store
+            .attempt("now-20261121T023000Z", 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        AttemptState::Claimed
+    );
+
+    // A late event for an attempt the run has left behind is stale, not an error.
+    let d = decision(Fail, false);
+    assert_eq!(
+        store
+            .apply_decision(
+                "ok-20261121T023000Z",
+                2,
+                &facts(),
+                &d,
+                &Next::Close(RunStatus::Failed),
+                at
+            )
+            .await
+            .unwrap(),
+        Applied::Stale
+    );
 }

@@ -1,11 +1,16 @@
 //! The attempts table: every state change is a conditional write keyed on run, attempt and expected state,
 //! so that at-least-once delivery cannot apply a change twice.
 
-use crate::records::{attempt_sk, run_pk, status_key, AttemptItem, AttemptState, RunItem, RUN_SK};
+use crate::records::{
+    attempt_sk, run_pk, status_key, AttemptItem, AttemptState, ContainerEnd, DelayItem, RunItem,
+    RUN_SK,
+};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use reactor_core::run::RunStatus;
+use reactor_core::Decision;
+use std::collections::HashMap;
 use std::future::Future;
 
 /// What the store can fail with; the questions a handler asks are methods.
@@ -41,6 +46,39 @@ pub enum Created {
     AlreadyExists,
 }
 
+/// What happened to an attempt, as the event (or the failed launch) told it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StopFacts {
+    pub task_arn: Option<String>,
+    pub started_at: Option<String>,
+    pub stopped_at: Option<String>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerEnd>,
+    pub event_version: Option<u64>,
+}
+
+/// What follows a decision, prepared by the caller so that the store writes it in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// SUCCEED or FAIL: the run ends in this status.
+    Close(RunStatus),
+    /// RETRY_NOW: the next attempt, claimed.
+    RetryNow(Box<AttemptItem>),
+    /// RETRY_LATER: the delay item whose TTL is the due time.
+    RetryLater(DelayItem),
+}
+
+/// How applying a decision went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// The attempt was judged already: a duplicate event or a redelivery.
+    Duplicate,
+    /// The run has moved on (cancelled, finished, or another attempt is current): nothing to do.
+    Stale,
+}
+
 /// The table operations the handlers need.
 pub trait Store: Send + Sync {
     /// Creates the run and claims its first attempt, both or neither.
@@ -65,6 +103,18 @@ pub trait Store: Send + Sync {
         task_arn: &str,
         at: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records the judgement of attempt `attempt` and its consequence in one transaction: the attempt is
+    /// DECIDED (only once), the run moves on (only from LAUNCHING/RUNNING on this attempt), and the next
+    /// attempt is claimed or the delay item written (only if not there yet).
+    fn apply_decision(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        facts: &StopFacts,
+        decision: &Decision,
+        next: &Next,
+        at: &str,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
 }
 
 /// The store on DynamoDB.
@@ -261,4 +311,199 @@ impl Store for DynamoStore {
             Err(e) => Err(e),
         }
     }
+
+    async fn apply_decision(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        facts: &StopFacts,
+        decision: &Decision,
+        next: &Next,
+        at: &str,
+    ) -> Result<Applied, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: u64| AttributeValue::N(v.to_string());
+        let value = |v: &serde_json::Value| {
+            serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Corrupt {
+                key: "(decision)".into(),
+                message: e.to_string(),
+            })
+        };
+
+        // The attempt: its facts and its judgement, once. Attribute names go through placeholders: several
+        // (`action`, `state`, `reason`, …) are DynamoDB reserved words.
+        let mut fields: Vec<(&str, AttributeValue)> = vec![
+            ("state", s("DECIDED")),
+            ("action", s(decision.action.as_str())),
+            ("ruleId", s(&decision.rule_id)),
+            ("rule", s(&decision.rule)),
+            ("reason", s(&decision.reason)),
+            (
+                "countsAsAttempt",
+                AttributeValue::Bool(decision.counts_as_attempt),
+            ),
+        ];
+        let optional = [
+            ("taskArn", facts.task_arn.as_deref().map(s)),
+            ("startedAt", facts.started_at.as_deref().map(s)),
+            ("stoppedAt", facts.stopped_at.as_deref().map(s)),
+            ("stopCode", facts.stop_code.as_deref().map(s)),
+            ("stoppedReason", facts.stopped_reason.as_deref().map(s)),
+            ("eventVersion", facts.event_version.map(n)),
+            (
+                "delaySeconds",
+                decision.delay_seconds.map(|d| n(u64::from(d))),
+            ),
+        ];
+        fields.extend(
+            optional
+                .into_iter()
+                .filter_map(|(name, v)| v.map(|v| (name, v))),
+        );
+        if !facts.containers.is_empty() {
+            let list =
+                serde_json::to_value(&facts.containers).map_err(|e| StoreError::Corrupt {
+                    key: "(containers)".into(),
+                    message: e.to_string(),
+                })?;
+            fields.push(("containers", value(&list)?));
+        }
+        let next_retry_at = match next {
+            Next::RetryLater(delay) => time::OffsetDateTime::from_unix_timestamp(delay.due_at)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                }),
+            _ => None,
+        };
+        if let Some(t) = &next_retry_at {
+            fields.push(("nextRetryAt", s(t)));
+        }
+        let (set, mut names, mut values) = set_clause(fields);
+        names.insert("#cond_state".into(), "state".into());
+        values.insert(":cond_decided".into(), s("DECIDED"));
+        let update_attempt = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(&run_pk(run_id)))
+                .key("sk", s(&attempt_sk(attempt)))
+                .update_expression(set)
+                .condition_expression("attribute_exists(pk) AND #cond_state <> :cond_decided")
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+
+        // The run: moves on from this attempt only.
+        let (status, current) = match next {
+            Next::Close(status) => (*status, attempt),
+            Next::RetryNow(claim) => (RunStatus::Launching, claim.attempt),
+            Next::RetryLater(_) => (RunStatus::RetryScheduled, attempt),
+        };
+        let free = decision.action == reactor_core::Action::RetryNow && !decision.counts_as_attempt;
+        let mut fields: Vec<(&str, AttributeValue)> = vec![
+            ("status", s(status.as_str())),
+            ("attempt", n(u64::from(current))),
+            ("lastAction", s(decision.action.as_str())),
+            ("lastRule", s(&decision.rule)),
+            ("updatedAt", s(at)),
+            ("byStatusPk", s(&status_key(status))),
+            ("byStatusSk", s(&format!("{at}#{run_id}"))),
+        ];
+        if let Some(t) = &next_retry_at {
+            fields.push(("nextRetryAt", s(t)));
+        }
+        let (mut expression, mut names, mut values) = set_clause(fields);
+        if free {
+            expression.push_str(", #disruptions = #disruptions + :one");
+            names.insert("#disruptions".into(), "disruptions".into());
+            values.insert(":one".into(), n(1));
+        }
+        if next_retry_at.is_none() {
+            expression.push_str(" REMOVE #nextRetryAt");
+            names.insert("#nextRetryAt".into(), "nextRetryAt".into());
+        }
+        names.insert("#cond_attempt".into(), "attempt".into());
+        names.insert("#cond_status".into(), "status".into());
+        values.insert(":cond_n".into(), n(u64::from(attempt)));
+        values.insert(":cond_launching".into(), s(RunStatus::Launching.as_str()));
+        values.insert(":cond_running".into(), s(RunStatus::Running.as_str()));
+        let update_run = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(&run_pk(run_id)))
+                .key("sk", s(RUN_SK))
+                .update_expression(expression)
+                .condition_expression(
+                    "#cond_attempt = :cond_n AND #cond_status IN (:cond_launching, :cond_running)",
+                )
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update_attempt).build())
+            .transact_items(TransactWriteItem::builder().update(update_run).build());
+        let follow_up = match next {
+            Next::Close(_) => None,
+            Next::RetryNow(claim) => Some(item(claim.as_ref())?),
+            Next::RetryLater(delay) => Some(item(delay)?),
+        };
+        if let Some(follow_up) = follow_up {
+            let put = built(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(follow_up))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        match transaction.send().await.map_err(transaction_error) {
+            Ok(_) => Ok(Applied::Applied),
+            Err(e) if e.is_conditional_check_failed() => {
+                if self
+                    .attempt(run_id, attempt)
+                    .await?
+                    .is_some_and(|a| a.state == AttemptState::Decided)
+                {
+                    return Ok(Applied::Duplicate);
+                }
+                match self.run(run_id).await? {
+                    Some(run) if run.attempt != attempt || !run.status.accepts_stop() => {
+                        Ok(Applied::Stale)
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `SET #f0 = :v0, #f1 = :v1, …` with its name and value maps: every attribute through a placeholder, so
+/// reserved words (`action`, `state`, `status`, `reason`, …) need no special care.
+fn set_clause(
+    fields: Vec<(&str, AttributeValue)>,
+) -> (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let parts: Vec<String> = fields
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, value))| {
+            names.insert(format!("#f{i}"), name.to_owned());
+            values.insert(format!(":v{i}"), value);
+            format!("#f{i} = :v{i}")
+        })
+        .collect();
+    (format!("SET {}", parts.join(", ")), names, values)
 }
