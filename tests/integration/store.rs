@@ -5,7 +5,7 @@ use reactor_aws::records::{
     attempt_sk, job_key, run_pk, status_key, AttemptItem, AttemptState, RunItem, RUN_SK,
 };
 use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem};
-use reactor_aws::store::{Applied, Created, DynamoStore, Next, StopFacts, Store};
+use reactor_aws::store::{Applied, Claimed, Created, DynamoStore, Next, StopFacts, Store};
 use reactor_core::run::{client_token, RunStatus};
 use reactor_core::AttemptRef;
 
@@ -381,5 +381,127 @@ async fn a_decision_is_applied_once_with_its_consequence() {
             .await
             .unwrap(),
         Applied::Stale
+    );
+}
+
+/// A run waiting for attempt 2, due at `due`, in sweep shard 3.
+async fn scheduled(store: &DynamoStore, run_id: &str, due: i64) -> AttemptItem {
+    launched(store, run_id).await;
+    let delay = DelayItem {
+        pk: run_pk(run_id),
+        sk: delay_sk(2),
+        run_id: run_id.into(),
+        attempt: 2,
+        due_at: due,
+        ttl: due,
+        due_shard: due_shard_key(3),
+    };
+    let applied = store
+        .apply_decision(
+            run_id,
+            1,
+            &facts(),
+            &decision(reactor_core::Action::RetryLater, false),
+            &Next::RetryLater(delay),
+            "2026-11-21T02:41:41Z",
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, Applied::Applied);
+    let (_, mut second) = run_item(run_id);
+    let attempt_ref = AttemptRef {
+        run_id: run_id.into(),
+        attempt: 2,
+    };
+    (
+        second.sk,
+        second.attempt,
+        second.started_by,
+        second.client_token,
+    ) = (
+        attempt_sk(2),
+        2,
+        attempt_ref.to_string(),
+        client_token(&attempt_ref),
+    );
+    second
+}
+
+#[tokio::test]
+async fn ttl_and_sweep_on_one_delay_launch_once() {
+    let store = store().await;
+    let now = 1_795_055_000;
+    let claim = scheduled(&store, "race-20261121T023000Z", now - 60).await;
+    scheduled(&store, "future-20261121T023000Z", now + 600).await;
+
+    // The sweep finds the overdue delay, and only it.
+    let due = store.due_delays(3, now, 100).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|d| (d.run_id.as_str(), d.attempt))
+            .collect::<Vec<_>>(),
+        [("race-20261121T023000Z", 2)]
+    );
+    assert!(
+        store.due_delays(4, now, 100).await.unwrap().is_empty(),
+        "other shards are empty"
+    );
+
+    // TTL's stream record and the sweep both try: one claim wins, the other sees it done.
+    assert_eq!(
+        store
+            .claim_retry(&claim, "2026-11-21T03:00:00Z")
+            .await
+            .unwrap(),
+        Claimed::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_retry(&claim, "2026-11-21T03:00:01Z")
+            .await
+            .unwrap(),
+        Claimed::AlreadyClaimed
+    );
+    let run = store.run("race-20261121T023000Z").await.unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.attempt, run.next_retry_at),
+        (RunStatus::Launching, 2, None)
+    );
+    assert_eq!(
+        store
+            .attempt("race-20261121T023000Z", 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .claimed_at,
+        claim.claimed_at
+    );
+    // The delay item is gone, so the next sweep does not find it again.
+    assert!(store.due_delays(3, now, 100).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_for_a_run_that_moved_on_is_stale() {
+    let store = store().await;
+    let claim = scheduled(&store, "gone-20261121T023000Z", 1_795_055_000).await;
+    // The run ends some other way first (here: its next attempt claimed under another number).
+    let mut other = claim.clone();
+    (other.attempt, other.sk) = (3, attempt_sk(3));
+    assert_eq!(
+        store
+            .claim_retry(&other, "2026-11-21T03:00:00Z")
+            .await
+            .unwrap(),
+        Claimed::Stale
+    );
+    assert_eq!(
+        store
+            .run("gone-20261121T023000Z")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        RunStatus::RetryScheduled,
+        "nothing changed"
     );
 }

@@ -2,11 +2,11 @@
 //! so that at-least-once delivery cannot apply a change twice.
 
 use crate::records::{
-    attempt_sk, run_pk, status_key, AttemptItem, AttemptState, ContainerEnd, DelayItem, RunItem,
-    RUN_SK,
+    attempt_sk, delay_sk, due_shard_key, run_pk, status_key, AttemptItem, AttemptState,
+    ContainerEnd, DelayItem, RunItem, RUN_SK,
 };
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use reactor_core::run::RunStatus;
 use reactor_core::Decision;
@@ -79,6 +79,17 @@ pub enum Applied {
     Stale,
 }
 
+/// How claiming a due retry went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// This caller claimed the attempt: it launches it.
+    Claimed,
+    /// The attempt was claimed already (TTL and sweep both fired, or a redelivery): nothing to do.
+    AlreadyClaimed,
+    /// The run is no longer waiting for this retry (cancelled, or it moved on): nothing to do.
+    Stale,
+}
+
 /// The table operations the handlers need.
 pub trait Store: Send + Sync {
     /// Creates the run and claims its first attempt, both or neither.
@@ -115,6 +126,21 @@ pub trait Store: Send + Sync {
         next: &Next,
         at: &str,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+    /// Claims the retry a delay item stood for: the run goes from RETRY_SCHEDULED on the previous attempt to
+    /// LAUNCHING on `claim.attempt`, the attempt is created, and the delay item removed — all or nothing, so
+    /// that of TTL, sweep and their redeliveries exactly one launches.
+    fn claim_retry(
+        &self,
+        claim: &AttemptItem,
+        at: &str,
+    ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
+    /// Delay items of one sweep shard that are due at `now` (epoch seconds), oldest first.
+    fn due_delays(
+        &self,
+        shard: u32,
+        now: i64,
+        limit: i32,
+    ) -> impl Future<Output = Result<Vec<DelayItem>, StoreError>> + Send;
 }
 
 /// The store on DynamoDB.
@@ -482,6 +508,106 @@ impl Store for DynamoStore {
             }
             Err(e) => Err(e),
         }
+    }
+
+    async fn claim_retry(&self, claim: &AttemptItem, at: &str) -> Result<Claimed, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: u32| AttributeValue::N(v.to_string());
+        let run_id = claim.run_id.as_str();
+        let previous = claim.attempt.saturating_sub(1);
+        let (mut expression, mut names, mut values) = set_clause(vec![
+            ("status", s(RunStatus::Launching.as_str())),
+            ("attempt", n(claim.attempt)),
+            ("updatedAt", s(at)),
+            ("byStatusPk", s(&status_key(RunStatus::Launching))),
+            ("byStatusSk", s(&format!("{at}#{run_id}"))),
+        ]);
+        expression.push_str(" REMOVE #nextRetryAt");
+        names.insert("#nextRetryAt".into(), "nextRetryAt".into());
+        names.insert("#cond_status".into(), "status".into());
+        names.insert("#cond_attempt".into(), "attempt".into());
+        values.insert(
+            ":cond_scheduled".into(),
+            s(RunStatus::RetryScheduled.as_str()),
+        );
+        values.insert(":cond_previous".into(), n(previous));
+        let update_run = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(&run_pk(run_id)))
+                .key("sk", s(RUN_SK))
+                .update_expression(expression)
+                .condition_expression(
+                    "#cond_status = :cond_scheduled AND #cond_attempt = :cond_previous",
+                )
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+        let put_attempt = built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item(claim)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        // No condition: on the TTL path the item is already gone.
+        let delete_delay = built(
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(&run_pk(run_id)))
+                .key("sk", s(&delay_sk(claim.attempt)))
+                .build(),
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update_run).build())
+            .transact_items(TransactWriteItem::builder().put(put_attempt).build())
+            .transact_items(TransactWriteItem::builder().delete(delete_delay).build())
+            .send()
+            .await
+            .map_err(transaction_error);
+        match result {
+            Ok(_) => Ok(Claimed::Claimed),
+            Err(e) if e.is_conditional_check_failed() => {
+                if self.attempt(run_id, claim.attempt).await?.is_some() {
+                    Ok(Claimed::AlreadyClaimed)
+                } else {
+                    Ok(Claimed::Stale)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn due_delays(
+        &self,
+        shard: u32,
+        now: i64,
+        limit: i32,
+    ) -> Result<Vec<DelayItem>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("byDue")
+            .key_condition_expression("dueShard = :shard AND dueAt <= :now")
+            .expression_attribute_values(":shard", AttributeValue::S(due_shard_key(shard)))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(service)?;
+        out.items()
+            .iter()
+            .map(|i| {
+                serde_dynamo::from_item(i.clone()).map_err(|e| StoreError::Corrupt {
+                    key: format!("byDue/{shard}"),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 }
 
