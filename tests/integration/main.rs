@@ -9,5 +9,6 @@ mod cli;
 mod explain;
 mod launcher;
 mod moto;
+mod notifier;
 mod readme;
 mod store;

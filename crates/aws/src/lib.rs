@@ -3,6 +3,7 @@
 //! A map of the crate:
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
 //! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
+//! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one message per finished run.
 //! - [`provision`]: the table definition for local AWS, kept equal to template.yml by a test.
 //! - [`store`]: the [`store::Store`] trait and [`store::DynamoStore`]; every state change a conditional write.
 //!
@@ -10,6 +11,7 @@
 //! `main` builds the clients once.
 
 pub mod launcher;
+pub mod notifier;
 pub mod provision;
 pub mod records;
 pub mod store;
