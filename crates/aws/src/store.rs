@@ -162,6 +162,41 @@ impl DynamoStore {
         &self.table
     }
 
+    /// A transaction item that creates `value`, refused if an item with its key exists.
+    fn put_new<T: serde::Serialize>(&self, value: &T) -> Result<TransactWriteItem, StoreError> {
+        let put = built(
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item(value)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transaction item that updates one item under a condition, names and values through placeholders.
+    fn conditional_update(
+        &self,
+        (pk, sk): (String, String),
+        expression: String,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         pk: String,
@@ -233,20 +268,7 @@ fn transaction_error(
 
 impl Store for DynamoStore {
     async fn create_run(&self, run: &RunItem, first: &AttemptItem) -> Result<Created, StoreError> {
-        let put_run = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item(run)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )?;
-        let put_attempt = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item(first)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )?;
+        let (put_run, put_attempt) = (self.put_new(run)?, self.put_new(first)?);
         let result = self
             .client
             .transact_write_items()
@@ -256,8 +278,8 @@ impl Store for DynamoStore {
                 run_id: run.run_id.clone(),
                 attempt: 1,
             }))
-            .transact_items(TransactWriteItem::builder().put(put_run).build())
-            .transact_items(TransactWriteItem::builder().put(put_attempt).build())
+            .transact_items(put_run)
+            .transact_items(put_attempt)
             .send()
             .await;
         match result.map_err(transaction_error) {
@@ -409,16 +431,12 @@ impl Store for DynamoStore {
         let (set, mut names, mut values) = set_clause(fields);
         names.insert("#cond_state".into(), "state".into());
         values.insert(":cond_decided".into(), s("DECIDED"));
-        let update_attempt = built(
-            Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(&run_pk(run_id)))
-                .key("sk", s(&attempt_sk(attempt)))
-                .update_expression(set)
-                .condition_expression("attribute_exists(pk) AND #cond_state <> :cond_decided")
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .build(),
+        let update_attempt = self.conditional_update(
+            (run_pk(run_id), attempt_sk(attempt)),
+            set,
+            "attribute_exists(pk) AND #cond_state <> :cond_decided",
+            names,
+            values,
         )?;
 
         // The run: moves on from this attempt only.
@@ -455,39 +473,27 @@ impl Store for DynamoStore {
         values.insert(":cond_n".into(), n(u64::from(attempt)));
         values.insert(":cond_launching".into(), s(RunStatus::Launching.as_str()));
         values.insert(":cond_running".into(), s(RunStatus::Running.as_str()));
-        let update_run = built(
-            Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(&run_pk(run_id)))
-                .key("sk", s(RUN_SK))
-                .update_expression(expression)
-                .condition_expression(
-                    "#cond_attempt = :cond_n AND #cond_status IN (:cond_launching, :cond_running)",
-                )
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .build(),
+        let update_run = self.conditional_update(
+            (run_pk(run_id), RUN_SK.to_owned()),
+            expression,
+            "#cond_attempt = :cond_n AND #cond_status IN (:cond_launching, :cond_running)",
+            names,
+            values,
         )?;
 
         let mut transaction = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update_attempt).build())
-            .transact_items(TransactWriteItem::builder().update(update_run).build());
-        let follow_up = match next {
-            Next::Close(_) => None,
-            Next::RetryNow(claim) => Some(item(claim.as_ref())?),
-            Next::RetryLater(delay) => Some(item(delay)?),
-        };
-        if let Some(follow_up) = follow_up {
-            let put = built(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(follow_up))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build(),
-            )?;
-            transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
+            .transact_items(update_attempt)
+            .transact_items(update_run);
+        match next {
+            Next::Close(_) => {}
+            Next::RetryNow(claim) => {
+                transaction = transaction.transact_items(self.put_new(claim.as_ref())?)
+            }
+            Next::RetryLater(delay) => {
+                transaction = transaction.transact_items(self.put_new(delay)?)
+            }
         }
         match transaction.send().await.map_err(transaction_error) {
             Ok(_) => Ok(Applied::Applied),
@@ -531,25 +537,12 @@ impl Store for DynamoStore {
             s(RunStatus::RetryScheduled.as_str()),
         );
         values.insert(":cond_previous".into(), n(previous));
-        let update_run = built(
-            Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(&run_pk(run_id)))
-                .key("sk", s(RUN_SK))
-                .update_expression(expression)
-                .condition_expression(
-                    "#cond_status = :cond_scheduled AND #cond_attempt = :cond_previous",
-                )
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .build(),
-        )?;
-        let put_attempt = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item(claim)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
+        let update_run = self.conditional_update(
+            (run_pk(run_id), RUN_SK.to_owned()),
+            expression,
+            "#cond_status = :cond_scheduled AND #cond_attempt = :cond_previous",
+            names,
+            values,
         )?;
         // No condition: on the TTL path the item is already gone.
         let delete_delay = built(
@@ -562,8 +555,8 @@ impl Store for DynamoStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update_run).build())
-            .transact_items(TransactWriteItem::builder().put(put_attempt).build())
+            .transact_items(update_run)
+            .transact_items(self.put_new(claim)?)
             .transact_items(TransactWriteItem::builder().delete(delete_delay).build())
             .send()
             .await
