@@ -1,9 +1,7 @@
 //! The attempts table against moto: conditional writes hold under duplicates and races.
 
 use crate::moto::{moto, unique};
-use reactor_aws::records::{
-    attempt_sk, job_key, run_pk, status_key, AttemptItem, AttemptState, RunItem, RUN_SK,
-};
+use reactor_aws::records::{attempt_sk, run_pk, AttemptItem, AttemptState, RunItem};
 use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem};
 use reactor_aws::store::{Applied, Claimed, Created, DynamoStore, Next, StopFacts, Store};
 use reactor_core::run::{client_token, RunStatus};
@@ -21,55 +19,8 @@ async fn store() -> DynamoStore {
 
 fn run_item(run_id: &str) -> (RunItem, AttemptItem) {
     let at = "2026-11-21T02:30:00Z";
-    let run = RunItem {
-        pk: run_pk(run_id),
-        sk: RUN_SK.into(),
-        run_id: run_id.into(),
-        job: "nightly-report".into(),
-        status: RunStatus::Launching,
-        attempt: 1,
-        disruptions: 0,
-        created_at: at.into(),
-        updated_at: at.into(),
-        request: "{}".into(),
-        essential_containers: None,
-        last_action: None,
-        last_rule: None,
-        next_retry_at: None,
-        by_job_pk: job_key("nightly-report"),
-        by_job_sk: format!("{at}#{run_id}"),
-        by_status_pk: status_key(RunStatus::Launching),
-        by_status_sk: format!("{at}#{run_id}"),
-    };
-    let attempt_ref = AttemptRef {
-        run_id: run_id.into(),
-        attempt: 1,
-    };
-    let attempt = AttemptItem {
-        pk: run_pk(run_id),
-        sk: attempt_sk(1),
-        run_id: run_id.into(),
-        attempt: 1,
-        state: AttemptState::Claimed,
-        started_by: attempt_ref.to_string(),
-        client_token: client_token(&attempt_ref),
-        claimed_at: at.into(),
-        task_arn: None,
-        launched_at: None,
-        started_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
-        containers: vec![],
-        event_version: None,
-        action: None,
-        rule_id: None,
-        rule: None,
-        reason: None,
-        counts_as_attempt: None,
-        delay_seconds: None,
-        next_retry_at: None,
-    };
+    let run = RunItem::new(run_id, "nightly-report", "{}".into(), None, at);
+    let attempt = AttemptItem::claim(run_id, 1, at, 1_795_000_000);
     (run, attempt)
 }
 

@@ -1,6 +1,9 @@
 //! ecs-reactor's AWS adapter: the imperative shell around `reactor-core`.
 //!
 //! A map of the crate:
+//! - [`flow`]: **the retry loop's steps** (start, launch, judge a stopped task, fire a due retry, sweep,
+//!   notify once), shared by the three Lambdas; generic over the three traits below.
+//! - [`config`]: the environment, read once into a typed `Config`, and the clients built from it.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
 //! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
 //! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one message per finished run.
@@ -10,6 +13,8 @@
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
 //! `main` builds the clients once.
 
+pub mod config;
+pub mod flow;
 pub mod launcher;
 pub mod notifier;
 pub mod provision;

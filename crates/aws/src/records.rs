@@ -12,8 +12,9 @@
 //! on an index. Items stay well under 4 KB: reasons are ECS's (≤ 255 chars), the job request ≤ ~10 KB is the
 //! exception and lives only on the run item.
 
-use reactor_core::run::RunStatus;
+use reactor_core::run::{client_token, delay_shard, RunStatus};
 use reactor_core::Action;
+use reactor_core::AttemptRef;
 use serde::{Deserialize, Serialize};
 
 pub const RUN_SK: &str = "RUN";
@@ -68,6 +69,12 @@ pub struct RunItem {
     pub last_rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<String>,
+    /// When the outcome was published to SNS (a finished run notifies once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<String>,
+    /// Epoch seconds until which one invocation holds the right to publish the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_lease_until: Option<i64>,
     /// `byJob` index: `JOB#<job>`, sorted by `<createdAt>#<runId>`.
     pub by_job_pk: String,
     pub by_job_sk: String,
@@ -143,6 +150,10 @@ pub struct AttemptItem {
     pub delay_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<String>,
+    /// Epoch seconds until which the claimer has the attempt's launch to itself; after it, a launch that
+    /// was interrupted (the invocation crashed between claim and RunTask) may be resumed by someone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_lease_until: Option<i64>,
 }
 
 /// A delay item: "launch attempt N of this run at `dueAt`". DynamoDB's TTL deletes it some time after `ttl`
@@ -161,4 +172,97 @@ pub struct DelayItem {
     pub ttl: i64,
     /// `byDue` partition: `DUE#<shard>`.
     pub due_shard: String,
+}
+
+impl RunItem {
+    /// A new run, LAUNCHING its first attempt.
+    pub fn new(
+        run_id: &str,
+        job: &str,
+        request: String,
+        essential_containers: Option<Vec<String>>,
+        at: &str,
+    ) -> RunItem {
+        RunItem {
+            pk: run_pk(run_id),
+            sk: RUN_SK.into(),
+            run_id: run_id.into(),
+            job: job.into(),
+            status: RunStatus::Launching,
+            attempt: 1,
+            disruptions: 0,
+            created_at: at.into(),
+            updated_at: at.into(),
+            request,
+            essential_containers,
+            last_action: None,
+            last_rule: None,
+            next_retry_at: None,
+            notified_at: None,
+            notify_lease_until: None,
+            by_job_pk: job_key(job),
+            by_job_sk: format!("{at}#{run_id}"),
+            by_status_pk: status_key(RunStatus::Launching),
+            by_status_sk: format!("{at}#{run_id}"),
+        }
+    }
+}
+
+impl AttemptItem {
+    /// Attempt `attempt` of a run, CLAIMED at `at`, its launch leased to the claimer until `lease_until`.
+    pub fn claim(run_id: &str, attempt: u32, at: &str, lease_until: i64) -> AttemptItem {
+        let attempt_ref = AttemptRef {
+            run_id: run_id.into(),
+            attempt,
+        };
+        AttemptItem {
+            pk: run_pk(run_id),
+            sk: attempt_sk(attempt),
+            run_id: run_id.into(),
+            attempt,
+            state: AttemptState::Claimed,
+            started_by: attempt_ref.to_string(),
+            client_token: client_token(&attempt_ref),
+            claimed_at: at.into(),
+            task_arn: None,
+            launched_at: None,
+            started_at: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            containers: vec![],
+            event_version: None,
+            action: None,
+            rule_id: None,
+            rule: None,
+            reason: None,
+            counts_as_attempt: None,
+            delay_seconds: None,
+            next_retry_at: None,
+            launch_lease_until: Some(lease_until),
+        }
+    }
+
+    /// The attempt's identity, as in its task's `startedBy`.
+    pub fn attempt_ref(&self) -> AttemptRef {
+        AttemptRef {
+            run_id: self.run_id.clone(),
+            attempt: self.attempt,
+        }
+    }
+}
+
+impl DelayItem {
+    /// "Launch attempt `attempt` at `due_at`" (epoch seconds), in one of `shards` sweep partitions.
+    pub fn new(run_id: &str, attempt: u32, due_at: i64, shards: u32) -> DelayItem {
+        DelayItem {
+            pk: run_pk(run_id),
+            sk: delay_sk(attempt),
+            run_id: run_id.into(),
+            attempt,
+            due_at,
+            ttl: due_at,
+            due_shard: due_shard_key(delay_shard(run_id, shards)),
+        }
+    }
 }

@@ -141,6 +141,43 @@ pub trait Store: Send + Sync {
         now: i64,
         limit: i32,
     ) -> impl Future<Output = Result<Vec<DelayItem>, StoreError>> + Send;
+    /// Takes over the launch of a CLAIMED attempt whose launch lease has run out (its claimer crashed or
+    /// timed out): `true` if this caller now holds the lease until `until`.
+    fn take_launch(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Runs that have been LAUNCHING since before `before` (RFC 3339), oldest first: launches that an
+    /// interrupted invocation left behind, for the sweep to resume.
+    fn stuck_launches(
+        &self,
+        before: &str,
+        limit: i32,
+    ) -> impl Future<Output = Result<Vec<RunItem>, StoreError>> + Send;
+    /// The right to publish a finished run's outcome: `true` if the run is not notified yet and nobody else
+    /// holds the right (or their lease ran out); this caller then holds it until `until`.
+    fn claim_notification(
+        &self,
+        run_id: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes a delay item that no longer stands for a retry (its run was cancelled or moved on), so the
+    /// sweep stops finding it.
+    fn discard_delay(
+        &self,
+        run_id: &str,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records that the outcome was published.
+    fn mark_notified(
+        &self,
+        run_id: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The store on DynamoDB.
@@ -601,6 +638,128 @@ impl Store for DynamoStore {
                 })
             })
             .collect()
+    }
+    async fn take_launch(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(attempt_sk(attempt)))
+            .update_expression("SET #lease = :until")
+            .condition_expression(
+                "#state = :claimed AND (attribute_not_exists(#lease) OR #lease < :now)",
+            )
+            .expression_attribute_names("#lease", "launchLeaseUntil")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", AttributeValue::S("CLAIMED".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    async fn stuck_launches(&self, before: &str, limit: i32) -> Result<Vec<RunItem>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("byStatus")
+            .key_condition_expression("byStatusPk = :status AND byStatusSk < :before")
+            .expression_attribute_values(
+                ":status",
+                AttributeValue::S(status_key(RunStatus::Launching)),
+            )
+            .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(service)?;
+        out.items()
+            .iter()
+            .map(|i| {
+                serde_dynamo::from_item(i.clone()).map_err(|e| StoreError::Corrupt {
+                    key: "byStatus/LAUNCHING".into(),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_notification(
+        &self,
+        run_id: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(RUN_SK.into()))
+            .update_expression("SET #lease = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(#notified) AND (attribute_not_exists(#lease) OR #lease < :now)",
+            )
+            .expression_attribute_names("#lease", "notifyLeaseUntil")
+            .expression_attribute_names("#notified", "notifiedAt")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+            .send()
+            .await;
+        conditional(result)
+    }
+
+    async fn discard_delay(&self, run_id: &str, attempt: u32) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(delay_sk(attempt)))
+            .send()
+            .await
+            .map_err(service)?;
+        Ok(())
+    }
+
+    async fn mark_notified(&self, run_id: &str, at: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(RUN_SK.into()))
+            .update_expression("SET #notified = :at REMOVE #lease")
+            .expression_attribute_names("#notified", "notifiedAt")
+            .expression_attribute_names("#lease", "notifyLeaseUntil")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
+            .send()
+            .await
+            .map_err(service)?;
+        Ok(())
+    }
+}
+
+/// A conditional UpdateItem's result as "did the condition hold".
+fn conditional<O, R: std::fmt::Debug>(
+    result: Result<O, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(service(e)),
     }
 }
 

@@ -135,6 +135,13 @@ pub fn delay_shard(run_id: &str, shards: u32) -> u32 {
     (fnv1a64(run_id.as_bytes()) % u64::from(shards.max(1))) as u32
 }
 
+/// The jitter seed of an attempt's retry delay: deterministic, so that a redelivered event computes the same
+/// delay, and different per run, so that runs failing together do not retry together.
+pub fn jitter_seed(attempt: &AttemptRef) -> u64 {
+    fnv1a64(attempt.run_id.as_bytes())
+        ^ u64::from(attempt.attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)

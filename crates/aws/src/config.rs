@@ -1,0 +1,186 @@
+//! Configuration, read once per Lambda container from the environment into a typed [`Config`], and the AWS
+//! clients built from it.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `REACTOR_TABLE` | the attempts table | required |
+//! | `REACTOR_TOPIC_ARN` | the SNS topic for outcomes | required |
+//! | `REACTOR_SWEEP_SHARDS` | partitions of the overdue-delay index (writers and sweep must agree) | 4 |
+//! | `REACTOR_CALL_TIMEOUT_MS` | one AWS call, retries included | 8000 |
+//! | `REACTOR_ATTEMPT_TIMEOUT_MS` | one try of an AWS call | 3000 |
+//! | `REACTOR_LAUNCH_LEASE_SECONDS` | how long a launch is its claimer's before the sweep may resume it | 120 |
+//!
+//! The Rust SDK has no read timeout by default: without these, a stalled endpoint holds a handler until the
+//! Lambda timeout. Keep `REACTOR_CALL_TIMEOUT_MS` well below the function timeout.
+
+use crate::flow::{Reactor, Settings};
+use crate::launcher::EcsLauncher;
+use crate::notifier::SnsNotifier;
+use crate::store::DynamoStore;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table: String,
+    pub topic_arn: String,
+    pub call_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set: the function needs it (see template.yml)")]
+    Missing(&'static str),
+    #[error("{name} must be {expected} (got {value:?})")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::from_env`], reading variables through `lookup` (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let number =
+            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+                match lookup(name).filter(|v| !v.trim().is_empty()) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or(ConfigError::Invalid {
+                            name,
+                            expected: match name {
+                                "REACTOR_SWEEP_SHARDS" => "a whole number from 1 to 64",
+                                "REACTOR_LAUNCH_LEASE_SECONDS" => {
+                                    "a whole number of seconds from 30 to 3600"
+                                }
+                                _ => "a whole number of milliseconds from 100 to 600000",
+                            },
+                            value: v,
+                        }),
+                }
+            };
+        let defaults = Settings::default();
+        let call = number("REACTOR_CALL_TIMEOUT_MS", 8_000, 100, 600_000)?;
+        let attempt = number("REACTOR_ATTEMPT_TIMEOUT_MS", 3_000, 100, 600_000)?;
+        Ok(Config {
+            table: required("REACTOR_TABLE")?,
+            topic_arn: required("REACTOR_TOPIC_ARN")?,
+            call_timeout: Duration::from_millis(call),
+            attempt_timeout: Duration::from_millis(attempt.min(call)),
+            settings: Settings {
+                sweep_shards: number(
+                    "REACTOR_SWEEP_SHARDS",
+                    u64::from(defaults.sweep_shards),
+                    1,
+                    64,
+                )? as u32,
+                launch_lease_seconds: number(
+                    "REACTOR_LAUNCH_LEASE_SECONDS",
+                    defaults.launch_lease_seconds as u64,
+                    30,
+                    3600,
+                )? as i64,
+                ..defaults
+            },
+        })
+    }
+
+    /// The SDK configuration: the standard chain (so `AWS_ENDPOINT_URL` works), with timeouts.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.attempt_timeout.min(Duration::from_secs(2)))
+                    .operation_attempt_timeout(self.attempt_timeout)
+                    .operation_timeout(self.call_timeout)
+                    .build(),
+            )
+            .load()
+            .await
+    }
+
+    /// The adapters on real AWS clients, built once.
+    pub async fn connect(&self) -> Reactor<DynamoStore, EcsLauncher, SnsNotifier> {
+        let sdk = self.sdk_config().await;
+        Reactor {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &self.table),
+            launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(&sdk)),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), &self.topic_arn),
+            settings: self.settings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("REACTOR_TABLE", "t"),
+        ("REACTOR_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+    ];
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(
+            (c.table.as_str(), c.call_timeout, c.attempt_timeout),
+            ("t", Duration::from_secs(8), Duration::from_secs(3))
+        );
+        assert_eq!(c.settings, Settings::default());
+        let c = config(&[
+            BASE[0],
+            BASE[1],
+            ("REACTOR_SWEEP_SHARDS", "8"),
+            ("REACTOR_CALL_TIMEOUT_MS", "2000"),
+        ])
+        .unwrap();
+        assert_eq!(c.settings.sweep_shards, 8);
+        assert_eq!(
+            c.attempt_timeout,
+            Duration::from_secs(2),
+            "an attempt never outlasts the call"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        #[rustfmt::skip]
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("REACTOR_TOPIC_ARN", "x")], "REACTOR_TABLE is not set"),
+            (&[("REACTOR_TABLE", "t"), ("REACTOR_TOPIC_ARN", " ")], "REACTOR_TOPIC_ARN is not set"),
+            (&[BASE[0], BASE[1], ("REACTOR_SWEEP_SHARDS", "0")], "REACTOR_SWEEP_SHARDS must be a whole number from 1 to 64 (got \"0\")"),
+            (&[BASE[0], BASE[1], ("REACTOR_CALL_TIMEOUT_MS", "5s")], "REACTOR_CALL_TIMEOUT_MS must be a whole number of milliseconds"),
+            (&[BASE[0], BASE[1], ("REACTOR_LAUNCH_LEASE_SECONDS", "5")], "REACTOR_LAUNCH_LEASE_SECONDS must be a whole number of seconds"),
+        ];
+        for (vars, expected) in cases {
+            let message = config(vars).unwrap_err().to_string();
+            assert!(message.contains(expected), "{vars:?}: {message}");
+        }
+    }
+}

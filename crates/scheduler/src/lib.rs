@@ -1,0 +1,185 @@
+//! The scheduler Lambda: fires delayed retries.
+//!
+//! Two inputs, two paths to the same step ([`reactor_aws::flow::Reactor::fire`]):
+//! - **DynamoDB stream batches**: DynamoDB's TTL deleted a delay item (a REMOVE record whose `userIdentity` is
+//!   the DynamoDB service). Any other record (inserts, updates, deletes by the reactor itself) is skipped. The
+//!   response lists the records to retry (`batchItemFailures`), so one bad record does not replay the batch.
+//! - **the sweep** (an EventBridge `Scheduled Event`, every minute): TTL is late by minutes to hours, so the
+//!   sweep queries the overdue delays of every `byDue` shard and fires them, and resumes launches that an
+//!   interrupted invocation left behind.
+//!
+//! TTL and sweep may both fire one delay: claiming the retry is a conditional write, exactly one launches.
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use lambda_runtime::Diagnostic;
+use reactor_aws::flow::{Fired, FlowError, Reactor, Swept};
+use reactor_aws::launcher::Launcher;
+use reactor_aws::notifier::Notifier;
+use reactor_aws::records::DelayItem;
+use reactor_aws::store::Store;
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("{0}")]
+    Unrecognised(String),
+    #[error("sweep incomplete: {0}")]
+    SweepIncomplete(Swept),
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl SchedulerError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            SchedulerError::Unrecognised(_) => "UnrecognisedEvent",
+            SchedulerError::SweepIncomplete(_) => "SweepIncomplete",
+            SchedulerError::Flow(e) if e.is_retryable() => "RetryableError",
+            SchedulerError::Flow(_) => "SchedulerFailed",
+        }
+    }
+}
+
+impl From<SchedulerError> for Diagnostic {
+    fn from(e: SchedulerError) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// A stream batch's answer: the records Lambda must hand back (by sequence number).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    pub item_identifier: String,
+}
+
+/// What a stream record is to the scheduler.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamRecord {
+    /// DynamoDB's TTL deleted this delay item: its retry is due.
+    TtlExpiredDelay(DelayItem),
+    /// Not a TTL delete of a delay item (an insert, an update, a delete by the reactor): nothing to do.
+    Other(&'static str),
+}
+
+/// Reads one stream record. `Err` names what is wrong with it.
+pub fn classify_record(record: &Value) -> Result<StreamRecord, String> {
+    let record: EventRecord = serde_json::from_value(record.clone())
+        .map_err(|e| format!("not a DynamoDB stream record: {e}"))?;
+    if record.event_name != "REMOVE" {
+        return Ok(StreamRecord::Other("not a delete"));
+    }
+    let by_ttl = record
+        .user_identity
+        .as_ref()
+        .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
+    if !by_ttl {
+        return Ok(StreamRecord::Other("deleted by a caller, not by TTL"));
+    }
+    let is_delay = record
+        .change
+        .old_image
+        .get("sk")
+        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| {
+            v.get("S")
+                .and_then(Value::as_str)
+                .map(|s| s.starts_with("DELAY#"))
+        })
+        .unwrap_or(false);
+    if !is_delay {
+        return Ok(StreamRecord::Other(
+            "TTL delete of an item that is not a delay",
+        ));
+    }
+    serde_dynamo::from_item(record.change.old_image)
+        .map(StreamRecord::TtlExpiredDelay)
+        .map_err(|e| format!("delay item unreadable: {e}"))
+}
+
+/// The handler: a stream batch or the sweep.
+pub async fn handle<S: Store, L: Launcher, N: Notifier>(
+    reactor: &Reactor<S, L, N>,
+    payload: Value,
+    now: OffsetDateTime,
+) -> Result<Value, SchedulerError> {
+    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
+        let response = handle_stream(reactor, records, now).await?;
+        return Ok(json!(response));
+    }
+    let is_schedule = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
+    if is_schedule {
+        let swept = reactor.sweep(now).await?;
+        if swept.failed > 0 {
+            return Err(SchedulerError::SweepIncomplete(swept));
+        }
+        return Ok(json!({
+            "sweep": {"due": swept.due, "launched": swept.launched, "alreadyClaimed": swept.already_claimed,
+                      "stale": swept.stale, "resumed": swept.resumed}
+        }));
+    }
+    let e = SchedulerError::Unrecognised(
+        "expected a DynamoDB stream batch (Records) or the sweep's Scheduled Event".into(),
+    );
+    tracing::error!(error = %e, "unrecognised event");
+    Err(e)
+}
+
+async fn handle_stream<S: Store, L: Launcher, N: Notifier>(
+    reactor: &Reactor<S, L, N>,
+    records: &[Value],
+    now: OffsetDateTime,
+) -> Result<BatchResponse, SchedulerError> {
+    let mut response = BatchResponse::default();
+    for record in records {
+        let sequence = record
+            .pointer("/dynamodb/SequenceNumber")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let failed = match classify_record(record) {
+            Ok(StreamRecord::Other(why)) => {
+                tracing::debug!(sequence = sequence.as_deref(), why, "stream record skipped");
+                false
+            }
+            Ok(StreamRecord::TtlExpiredDelay(delay)) => match reactor.fire(&delay, now).await {
+                Ok(Fired::Launched(_) | Fired::AlreadyClaimed | Fired::Stale) => false,
+                Err(e) => {
+                    tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, retryable = e.is_retryable(), error = %e, "due retry failed; record handed back");
+                    true
+                }
+            },
+            Err(why) => {
+                // Retrying cannot fix it, but handing it back keeps it: after the bounded retries the stream's
+                // on-failure destination records it.
+                tracing::error!(
+                    sequence = sequence.as_deref(),
+                    why = why.as_str(),
+                    "unreadable stream record"
+                );
+                true
+            }
+        };
+        if failed {
+            match sequence {
+                Some(id) => response.batch_item_failures.push(BatchItemFailure { item_identifier: id }),
+                None => {
+                    return Err(SchedulerError::Unrecognised(
+                        "a failed stream record has no dynamodb.SequenceNumber; the whole batch is retried".into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(response)
+}
