@@ -7,8 +7,10 @@
 
 mod cli;
 mod explain;
+mod handlers;
 mod launcher;
 mod moto;
 mod notifier;
 mod readme;
+mod stack;
 mod store;

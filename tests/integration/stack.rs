@@ -1,0 +1,364 @@
+//! A local ecs-reactor stack on moto: the attempts table, the outcomes topic with an SQS subscriber, a
+//! cluster and a task definition (app essential, log-router not) — what template.yml declares, provisioned
+//! with the same code — plus what tests need to play ECS's part (stop a task, build its STOPPED event,
+//! play DynamoDB TTL) and to look at the result (rows, tasks, notifications).
+
+use crate::moto::{moto, unique};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use reactor_aws::flow::{Reactor, Settings};
+use reactor_aws::launcher::EcsLauncher;
+use reactor_aws::notifier::SnsNotifier;
+use reactor_aws::store::DynamoStore;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub struct Stack {
+    pub config: SdkConfig,
+    pub table: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub cluster: String,
+    pub family: String,
+    pub subnet: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+pub type LocalReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
+
+impl Stack {
+    /// Provisions a fresh stack with names no other test uses.
+    pub async fn new() -> Stack {
+        let config = moto().sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let table = unique("attempts");
+        reactor_aws::provision::create_table(&dynamodb, &table)
+            .await
+            .unwrap();
+        let topic_arn = sns
+            .create_topic()
+            .name(unique("outcomes"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("on-call"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&queue_arn)
+            .send()
+            .await
+            .unwrap();
+        let cluster = unique("jobs");
+        ecs.create_cluster()
+            .cluster_name(&cluster)
+            .send()
+            .await
+            .unwrap();
+        let family = unique("report");
+        register_task_definition(&ecs, &family).await;
+        Stack {
+            table,
+            topic_arn,
+            queue_url,
+            cluster,
+            family,
+            subnet: default_subnet(),
+            dynamodb,
+            ecs,
+            sqs,
+            config,
+        }
+    }
+
+    /// The environment a Lambda of this stack runs with.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("REACTOR_TABLE", self.table.clone()),
+            ("REACTOR_TOPIC_ARN", self.topic_arn.clone()),
+        ]
+    }
+
+    /// The real adapters on this stack, as a Lambda's `main` builds them.
+    pub fn reactor(&self) -> LocalReactor {
+        Reactor {
+            store: DynamoStore::new(self.dynamodb.clone(), &self.table),
+            launcher: EcsLauncher::new(self.ecs.clone()),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&self.config), &self.topic_arn),
+            settings: Settings::default(),
+        }
+    }
+
+    /// A job request for this stack's cluster and task definition.
+    pub fn job(&self, name: &str) -> Value {
+        json!({
+            "job": name,
+            "runTask": {
+                "cluster": self.cluster, "taskDefinition": format!("{}:1", self.family), "launchType": "FARGATE",
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": []}}
+            },
+            "retry": {"maxAttempts": 4, "intervalSeconds": 60, "jitter": "NONE"}
+        })
+    }
+
+    /// The EventBridge scheduled event the template's schedule rule sends for a tick at `time`.
+    pub fn tick(&self, name: &str, time: &str) -> Value {
+        json!({
+            "version": "0", "id": unique("tick"), "detail-type": "Scheduled Event", "source": "aws.events",
+            "time": time, "detail": self.job(name)
+        })
+    }
+
+    /// Plays ECS: stops `task_arn` in moto and returns the STOPPED event ECS would send, taken from the sample
+    /// event `events/<sample>` with this task's identity.
+    pub async fn stop(
+        &self,
+        task_arn: &str,
+        started_by: &str,
+        sample: &str,
+        version: u64,
+    ) -> Value {
+        self.ecs
+            .stop_task()
+            .cluster(&self.cluster)
+            .task(task_arn)
+            .reason("stopped by the test to play a STOPPED event")
+            .send()
+            .await
+            .unwrap();
+        stopped_event(sample, task_arn, started_by, version)
+    }
+
+    /// Tasks (running or stopped) carrying `started_by`.
+    pub async fn tasks(&self, started_by: &str) -> Vec<String> {
+        let mut arns = Vec::new();
+        for status in [
+            aws_sdk_ecs::types::DesiredStatus::Running,
+            aws_sdk_ecs::types::DesiredStatus::Stopped,
+        ] {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(&self.cluster)
+                .started_by(started_by)
+                .desired_status(status)
+                .send()
+                .await
+                .unwrap();
+            arns.extend(out.task_arns().iter().cloned());
+        }
+        arns
+    }
+
+    /// Every task of the cluster.
+    pub async fn all_tasks(&self) -> Vec<String> {
+        let mut arns = Vec::new();
+        for status in [
+            aws_sdk_ecs::types::DesiredStatus::Running,
+            aws_sdk_ecs::types::DesiredStatus::Stopped,
+        ] {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(&self.cluster)
+                .desired_status(status)
+                .send()
+                .await
+                .unwrap();
+            arns.extend(out.task_arns().iter().cloned());
+        }
+        arns
+    }
+
+    /// The notifications received by the subscriber queue so far (drained), as the published JSON bodies
+    /// with `subject` and `attributes` added.
+    pub async fn notifications(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            if received.messages().is_empty() {
+                return out;
+            }
+            for m in received.messages() {
+                let envelope: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                let mut body: Value =
+                    serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+                body["subject"] = envelope["Subject"].clone();
+                body["attributes"] = envelope["MessageAttributes"].clone();
+                out.push(body);
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// The items of a run's partition (run, attempts, delays) as JSON, in key order.
+    pub async fn rows(&self, run_id: &str) -> Vec<Value> {
+        let out = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("RUN#{run_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        serde_dynamo::from_items(out.items().to_vec()).unwrap()
+    }
+
+    /// One item of a run's partition by sort key (`RUN`, `ATTEMPT#0001`, `DELAY#0002`).
+    pub async fn row(&self, run_id: &str, sk: &str) -> Option<Value> {
+        self.rows(run_id).await.into_iter().find(|r| r["sk"] == sk)
+    }
+
+    /// Every item of the table (tests only: on-call never scans).
+    pub async fn scan(&self) -> Vec<Value> {
+        let out = self
+            .dynamodb
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .unwrap();
+        serde_dynamo::from_items(out.items().to_vec()).unwrap()
+    }
+
+    /// Plays DynamoDB TTL: deletes the delay item and returns the stream batch Lambda would deliver for it
+    /// (moto neither expires items nor marks the deleting principal).
+    pub async fn expire(&self, run_id: &str, delay_sk: &str) -> Value {
+        let key = HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(format!("RUN#{run_id}"))),
+            ("sk".to_owned(), AttributeValue::S(delay_sk.to_owned())),
+        ]);
+        let old = self
+            .dynamodb
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .expect("the delay item was there to expire");
+        ttl_batch(&self.table, old)
+    }
+}
+
+/// A DynamoDB stream batch with one TTL REMOVE record of `old_image`.
+pub fn ttl_batch(table: &str, old_image: HashMap<String, AttributeValue>) -> Value {
+    let keys: HashMap<String, AttributeValue> = old_image
+        .iter()
+        .filter(|(k, _)| *k == "pk" || *k == "sk")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let image = serde_json::to_value(serde_dynamo::Item::from(old_image)).unwrap();
+    let keys = serde_json::to_value(serde_dynamo::Item::from(keys)).unwrap();
+    json!({"Records": [{
+        "eventID": unique("ttl"), "eventName": "REMOVE", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {"ApproximateCreationDateTime": 1795000000, "Keys": keys, "OldImage": image,
+                     "SequenceNumber": format!("4{:020}", std::process::id()), "SizeBytes": 220,
+                     "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-11-21T00:00:00.000")
+    }]})
+}
+
+/// The sweep's input: the default scheduled event of a rate(1 minute) rule.
+pub fn sweep_event() -> Value {
+    json!({
+        "version": "0", "id": unique("sweep"), "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-21T02:45:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/ecs-reactor-sweep"], "detail": {}
+    })
+}
+
+/// A sample event from events/ with another task's identity.
+pub fn stopped_event(sample: &str, task_arn: &str, started_by: &str, version: u64) -> Value {
+    let text = std::fs::read_to_string(crate::cli::root().join("events").join(sample)).unwrap();
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    event["detail"]["taskArn"] = json!(task_arn);
+    event["detail"]["startedBy"] = json!(started_by);
+    event["detail"]["version"] = json!(version);
+    event["resources"] = json!([task_arn]);
+    event
+}
+
+async fn register_task_definition(ecs: &aws_sdk_ecs::Client, family: &str) {
+    use aws_sdk_ecs::types::ContainerDefinition;
+    ecs.register_task_definition()
+        .family(family)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/docker/library/python:3.12")
+                .memory(256)
+                .essential(true)
+                .build(),
+        )
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("log-router")
+                .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:stable")
+                .memory(128)
+                .essential(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A subnet of moto's default VPC (RunTask checks that it exists), asked of EC2's query API directly: the
+/// whole EC2 SDK would cost minutes of build for one call.
+pub fn default_subnet() -> String {
+    let body = moto().post_form("Action=DescribeSubnets&Version=2016-11-15");
+    let start = body
+        .find("<subnetId>")
+        .expect("a subnet in moto's default VPC")
+        + "<subnetId>".len();
+    body[start..start + body[start..].find('<').unwrap()].to_owned()
+}
