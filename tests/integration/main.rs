@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod emulated;
 mod explain;
 mod handlers;
 mod launcher;
 mod moto;
 mod notifier;
 mod readme;
+mod rie;
 mod stack;
 mod store;

@@ -75,10 +75,33 @@ impl EcsLauncher {
     }
 }
 
-fn unanswered<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> LaunchError {
-    LaunchError::Unanswered(DisplayErrorContext(&e).to_string())
+fn unanswered<E, R>(e: SdkError<E, R>) -> LaunchError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    // ECS's own words when it answered; the whole chain (timeout, connection) otherwise.
+    match &e {
+        SdkError::ServiceError(service) => LaunchError::Unanswered(format!(
+            "{}: {}",
+            service.err().code().unwrap_or("Unknown"),
+            service.err().message().unwrap_or_default()
+        )),
+        _ => LaunchError::Unanswered(DisplayErrorContext(&e).to_string()),
+    }
+}
+
+/// An ECS answer worth asking again (throttling, a server-side fault), as opposed to a refusal.
+fn is_transient(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "ServerException"
+                | "ServiceUnavailableException"
+                | "RequestLimitExceeded"
+        )
+    )
 }
 
 /// An error response with a code is ECS's answer; anything else (timeout, dispatch failure) is no answer.
@@ -183,7 +206,7 @@ impl Launcher for EcsLauncher {
     ) -> Result<Option<String>, LaunchError> {
         // ListTasks shows RUNNING (and PENDING) by default; a task that already stopped needs the second ask.
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
-            let out = self
+            let out = match self
                 .client
                 .list_tasks()
                 .set_cluster(cluster.map(str::to_owned))
@@ -191,7 +214,20 @@ impl Launcher for EcsLauncher {
                 .desired_status(status)
                 .send()
                 .await
-                .map_err(unanswered)?;
+            {
+                Ok(out) => out,
+                // A refusal (no such cluster, access denied) means no task of ours can be there; RunTask
+                // will be refused too, and that refusal is judged.
+                Err(SdkError::ServiceError(e)) if !is_transient(e.err().code()) => {
+                    tracing::warn!(
+                        started_by,
+                        code = e.err().code(),
+                        "ListTasks refused; nothing to adopt"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(unanswered(e)),
+            };
             if let Some(arn) = out.task_arns().first() {
                 return Ok(Some(arn.clone()));
             }

@@ -1,0 +1,279 @@
+//! Every file in events/ on its Lambda binary under SAM's runtime emulator, against moto: the answer's body
+//! is checked (a handler error is HTTP 200 with `errorType`), and so is what the invocation wrote.
+
+use crate::cli::root;
+use crate::rie::Function;
+use crate::stack::Stack;
+use reactor_aws::records::{AttemptItem, RunItem};
+use reactor_aws::store::Store;
+use serde_json::{json, Value};
+
+/// The run every sample event belongs to (`startedBy` ecs-reactor/nightly-report-20261121T023000Z/1).
+const RUN: &str = "nightly-report-20261121T023000Z";
+
+fn sample(name: &str) -> String {
+    std::fs::read_to_string(root().join("events").join(name)).unwrap()
+}
+
+/// Every file in events/ must be claimed by one of the functions below.
+fn samples() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The sample run as the starter leaves it: attempt 1 claimed, its job runnable on this stack.
+async fn reseed(stack: &Stack) {
+    for row in stack.rows(RUN).await {
+        stack
+            .dynamodb
+            .delete_item()
+            .table_name(&stack.table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(row["pk"].as_str().unwrap().into()),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(row["sk"].as_str().unwrap().into()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let at = "2026-11-21T02:30:01Z";
+    let run = RunItem::new(
+        RUN,
+        "nightly-report",
+        stack.job("nightly-report").to_string(),
+        Some(vec!["app".into()]),
+        at,
+    );
+    let claim = AttemptItem::claim(RUN, 1, at, 1_795_000_000);
+    stack
+        .reactor()
+        .store
+        .create_run(&run, &claim)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
+    let stack = Stack::new().await;
+    let mut covered: Vec<&str> = Vec::new();
+
+    // starter: a job request, the schedule rule's event, an invalid job.
+    {
+        let starter = Function::start("starter", &stack.env());
+        // The samples name a cluster and subnet that do not exist here: RunTask is refused, and the refusal is
+        // judged and recorded instead of lost.
+        for name in ["job-nightly-report.json", "scheduled-job.json"] {
+            let answer = starter.invoke(&sample(name));
+            assert_eq!(answer.status, 200);
+            assert_eq!(
+                answer.body["outcome"],
+                "NOT_STARTED",
+                "{name}: {}\n{}",
+                answer.body,
+                starter.logs()
+            );
+            assert!(
+                answer.body["action"].is_string() && answer.body["reason"].is_string(),
+                "{name}: {}",
+                answer.body
+            );
+            let run_id = answer.body["runId"].as_str().unwrap().to_owned();
+            assert_eq!(
+                stack.row(&run_id, "ATTEMPT#0001").await.unwrap()["state"],
+                "DECIDED",
+                "{name}"
+            );
+            covered.push(name);
+        }
+        let tick = starter.invoke(&sample("scheduled-job.json"));
+        assert_eq!(
+            (tick.body["outcome"].as_str(), tick.body["runId"].as_str()),
+            (Some("DUPLICATE"), Some(RUN)),
+            "a redelivered tick"
+        );
+
+        let invalid = starter.invoke(&sample("job-invalid.json"));
+        assert_eq!(
+            (invalid.status, invalid.error_type()),
+            (200, Some("InvalidJobRequest")),
+            "{}",
+            invalid.body
+        );
+        let message = invalid.body["errorMessage"].as_str().unwrap();
+        for needle in ["retry.maxAttempt", "did you mean maxAttempts"] {
+            assert!(
+                message.contains(needle),
+                "{needle:?} missing from {message:?}"
+            );
+        }
+        covered.push("job-invalid.json");
+        let logs = starter.logs();
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("\"level\":\"ERROR\"") && l.contains("job request rejected")),
+            "a structured log line says why:\n{logs}"
+        );
+    }
+
+    // classifier: each STOPPED sample judged on the sample run; RUNNING, foreign and malformed events.
+    {
+        let classifier = Function::start("classifier", &stack.env());
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("stopped-success.json",             "APPLIED", Some("SUCCEED")),
+            ("stopped-success-sidecar-137.json", "APPLIED", Some("SUCCEED")),
+            ("stopped-app-exit-1.json",          "APPLIED", Some("RETRY_LATER")),
+            ("stopped-pull-rate-limit.json",     "APPLIED", Some("RETRY_LATER")),
+            ("stopped-eni-timeout.json",         "APPLIED", Some("RETRY_LATER")),
+            ("stopped-image-not-found.json",     "APPLIED", Some("FAIL")),
+            ("stopped-out-of-memory.json",       "APPLIED", Some("FAIL")),
+            ("stopped-user-stop.json",           "APPLIED", Some("FAIL")),
+            ("stopped-spot-interruption.json",   "APPLIED", Some("RETRY_NOW")),
+            ("stopped-host-terminated.json",     "APPLIED", Some("RETRY_NOW")),
+            ("running.json",                     "IGNORED", None),
+            ("stopped-foreign-task.json",        "IGNORED", None),
+        ];
+        for (name, outcome, action) in cases {
+            reseed(&stack).await;
+            let answer = classifier.invoke(&sample(name));
+            assert_eq!(answer.status, 200);
+            assert_eq!(
+                (
+                    answer.body["outcome"].as_str(),
+                    answer.body["action"].as_str()
+                ),
+                (Some(*outcome), *action),
+                "{name}: {}\n{}",
+                answer.body,
+                classifier.logs()
+            );
+            if let Some(action) = action {
+                let attempt = stack.row(RUN, "ATTEMPT#0001").await.unwrap();
+                assert_eq!(attempt["action"], *action, "{name}: recorded");
+            }
+            if *action == Some("RETRY_NOW") {
+                assert_eq!(
+                    stack.tasks(&format!("ecs-reactor/{RUN}/2")).await.len(),
+                    1,
+                    "{name}: attempt 2 launched"
+                );
+            }
+            let again = classifier.invoke(&sample(name));
+            let expected = if action.is_some() {
+                "DUPLICATE"
+            } else {
+                "IGNORED"
+            };
+            assert_eq!(
+                again.body["outcome"], expected,
+                "{name} delivered twice: {}",
+                again.body
+            );
+            covered.push(name);
+        }
+        let malformed = classifier.invoke(&sample("malformed-event.json"));
+        assert_eq!(
+            (malformed.status, malformed.error_type()),
+            (200, Some("MalformedEvent")),
+            "{}",
+            malformed.body
+        );
+        covered.push("malformed-event.json");
+        let logs = classifier.logs();
+        let decision = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["fields"]["message"] == "decision" || l["message"] == "decision")
+            .unwrap_or_else(|| panic!("no structured decision line in:\n{logs}"));
+        let text = decision.to_string();
+        for field in [
+            "\"run\"",
+            "\"attempt\"",
+            "\"task\"",
+            "\"action\"",
+            "\"rule\"",
+        ] {
+            assert!(text.contains(field), "decision line lacks {field}: {text}");
+        }
+    }
+
+    // scheduler: the sample run waits for attempt 2; a non-TTL batch changes nothing, the TTL delete launches
+    // it once, the sweep then finds nothing due.
+    {
+        reseed(&stack).await;
+        let reactor = stack.reactor();
+        let event: Value = serde_json::from_str(&sample("stopped-pull-rate-limit.json")).unwrap();
+        let judged = classifier::handle(
+            &reactor,
+            event,
+            time::macros::datetime!(2026-11-21 02:41:41 UTC),
+        )
+        .await
+        .unwrap();
+        assert_eq!(judged.action, Some("RETRY_LATER"));
+
+        let scheduler = Function::start("scheduler", &stack.env());
+        let noise = scheduler.invoke(&sample("stream-not-ttl.json"));
+        assert_eq!(
+            noise.body,
+            json!({"batchItemFailures": []}),
+            "{}",
+            scheduler.logs()
+        );
+        assert!(
+            stack.row(RUN, "ATTEMPT#0002").await.is_none(),
+            "no launch from records that are not TTL deletes"
+        );
+        covered.push("stream-not-ttl.json");
+
+        for delivery in 0..2 {
+            let ttl = scheduler.invoke(&sample("stream-ttl-remove.json"));
+            assert_eq!(
+                ttl.body,
+                json!({"batchItemFailures": []}),
+                "delivery {delivery}: {}",
+                scheduler.logs()
+            );
+        }
+        assert_eq!(
+            stack.tasks(&format!("ecs-reactor/{RUN}/2")).await.len(),
+            1,
+            "one launch for two deliveries"
+        );
+        assert_eq!(
+            stack.row(RUN, "ATTEMPT#0002").await.unwrap()["state"],
+            "LAUNCHED"
+        );
+        covered.push("stream-ttl-remove.json");
+
+        let sweep = scheduler.invoke(&sample("sweep.json"));
+        assert_eq!(sweep.body["sweep"]["due"], 0, "{}", sweep.body);
+        covered.push("sweep.json");
+        let unknown = scheduler.invoke(&sample("job-nightly-report.json"));
+        assert_eq!(
+            unknown.error_type(),
+            Some("UnrecognisedEvent"),
+            "{}",
+            unknown.body
+        );
+    }
+
+    let missing: Vec<String> = samples()
+        .into_iter()
+        .filter(|n| !covered.contains(&n.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "events/ files no function was invoked with: {missing:?}"
+    );
+}
