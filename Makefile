@@ -9,7 +9,7 @@ VENV := .venv
 # The tests start moto_server from the venv themselves (127.0.0.1, a free port).
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo venv fmt-check clippy build
+.PHONY: test demo explain-samples venv fmt-check clippy build
 
 ## make test — format check, lints as errors, then every test (unit, property, CLI, against moto).
 test: venv fmt-check clippy
@@ -32,8 +32,13 @@ clippy:
 build:
 	$(CARGO) build --workspace --locked
 
-## make demo — the judgement of every sample STOPPED event, one line each (offline).
-demo: build
+## make demo — the retry loop as a story on a local AWS: moto on 127.0.0.1 (a free port), the real Lambda
+## binaries under SAM's runtime emulator. Stops everything it started. Re-runs build and install nothing new.
+demo: venv
+	$(CARGO) run --quiet --locked -p ecs-reactor --example demo
+
+## make explain-samples — the judgement of every sample STOPPED event, one line each (offline, no AWS).
+explain-samples: build
 	@for f in events/stopped-*.json; do \
 	  printf '%-45s ' "$$f"; ./target/debug/ecs-reactor explain "$$f" --policy events/job-nightly-report.json \
 	    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["action"], "-", d["rule"])'; \

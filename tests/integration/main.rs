@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod demo;
 mod emulated;
 mod explain;
 mod handlers;
@@ -16,3 +17,4 @@ mod readme;
 mod rie;
 mod stack;
 mod store;
+mod story;

@@ -150,7 +150,20 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        stopped_event(sample, task_arn, started_by, version)
+        let mut event = stopped_event(sample, task_arn, started_by, version);
+        // Now, not when the sample was recorded, so that a timeline reads in order.
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        event["time"] = json!(now);
+        for field in ["stoppingAt", "stoppedAt", "executionStoppedAt"] {
+            if event["detail"].get(field).is_some() {
+                event["detail"][field] = json!(now);
+            }
+        }
+        event
     }
 
     /// Tasks (running or stopped) carrying `started_by`.

@@ -1,0 +1,313 @@
+//! The demo's story, played with the real Lambda binaries under SAM's runtime emulator against moto:
+//! a scheduled job whose first attempt dies pulling its image (`toomanyrequests`), is retried later when
+//! DynamoDB's TTL deletes the delay item, succeeds on attempt 2, and the success reaches an SQS queue
+//! subscribed to the outcomes topic. `make demo` prints it; a test asserts it.
+//!
+//! moto plays ECS's part (it sends no ECS events): the story stops each task and hands the classifier the
+//! STOPPED event ECS would send, taken from events/ with the task's identity. It plays DynamoDB's TTL too (moto
+//! never expires items): it deletes the due delay item and hands the scheduler the stream record.
+
+use crate::rie::Function;
+use crate::stack::{sweep_event, Stack};
+use serde_json::Value;
+use std::time::Instant;
+
+pub struct Story {
+    pub run_id: String,
+    /// One line per step, as printed.
+    pub timeline: Vec<String>,
+    /// The run's items (run, attempts, delays) at the end.
+    pub rows: Vec<Value>,
+    /// The messages the on-call queue received.
+    pub notifications: Vec<Value>,
+    /// Tasks per attempt (ListTasks by startedBy).
+    pub tasks: Vec<(u32, Vec<String>)>,
+}
+
+struct Teller {
+    start: Instant,
+    lines: Vec<String>,
+    echo: bool,
+}
+
+impl Teller {
+    fn say(&mut self, who: &str, what: String) {
+        let line = format!(
+            "[{:>6.2}s] {who:<11} {what}",
+            self.start.elapsed().as_secs_f64()
+        );
+        if self.echo {
+            println!("{line}");
+        }
+        self.lines.push(line);
+    }
+}
+
+fn short(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Invokes `function` once with `payload` and returns its answer, failing loudly on a handler error.
+fn invoke(function: &Function, payload: &Value) -> Value {
+    let answer = function.invoke(&payload.to_string());
+    assert!(
+        answer.error_type().is_none(),
+        "the function answered with an error: {}\n{}",
+        answer.body,
+        function.logs()
+    );
+    answer.body
+}
+
+/// Plays the story. `echo` prints the timeline as it happens.
+pub async fn play(echo: bool) -> Story {
+    let mut tell = Teller {
+        start: Instant::now(),
+        lines: Vec::new(),
+        echo,
+    };
+    crate::rie::binaries();
+    let stack = Stack::new().await;
+    tell.say(
+        "local AWS",
+        format!(
+            "moto at {}: table {}, topic + on-call SQS queue, cluster {}, task definition {}:1",
+            crate::moto::moto().endpoint,
+            stack.table,
+            stack.cluster,
+            stack.family
+        ),
+    );
+
+    // The schedule rule ticks (this minute).
+    let now = time::OffsetDateTime::now_utc();
+    let minute = now
+        - time::Duration::seconds(i64::from(now.second()))
+        - time::Duration::nanoseconds(i64::from(now.nanosecond()));
+    let tick_time = minute
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let tick = stack.tick("nightly-report", &tick_time);
+    let started = {
+        let starter = Function::start("starter", &stack.env());
+        let started = invoke(&starter, &tick);
+        let again = invoke(&starter, &tick);
+        tell.say(
+            "starter",
+            format!(
+                "schedule tick {tick_time} → {} {} attempt 1, task {}",
+                started["outcome"].as_str().unwrap_or("?"),
+                started["runId"].as_str().unwrap_or("?"),
+                short(started["taskArn"].as_str().unwrap_or("-"))
+            ),
+        );
+        tell.say(
+            "starter",
+            format!(
+                "same tick delivered again → {} (no second run)",
+                again["outcome"].as_str().unwrap_or("?")
+            ),
+        );
+        started
+    };
+    let run_id = started["runId"].as_str().unwrap().to_owned();
+    let started_by = |attempt: u32| format!("ecs-reactor/{run_id}/{attempt}");
+    let first_task = started["taskArn"].as_str().unwrap().to_owned();
+
+    // Attempt 1 cannot pull its image: Docker Hub's rate limit.
+    let stopped = stack
+        .stop(
+            &first_task,
+            &started_by(1),
+            "stopped-pull-rate-limit.json",
+            3,
+        )
+        .await;
+    tell.say(
+        "ECS",
+        format!(
+            "task {} STOPPED ({}): {}",
+            short(&first_task),
+            stopped["detail"]["stopCode"].as_str().unwrap_or("?"),
+            stopped["detail"]["stoppedReason"].as_str().unwrap_or("")
+        ),
+    );
+    {
+        let classifier = Function::start("classifier", &stack.env());
+        let judged = invoke(&classifier, &stopped);
+        tell.say(
+            "classifier",
+            format!(
+                "attempt 1 → {} ({}), retry in {} s",
+                judged["action"].as_str().unwrap_or("?"),
+                judged["ruleId"].as_str().unwrap_or("?"),
+                judged["delaySeconds"]
+            ),
+        );
+        let duplicate = invoke(&classifier, &stopped);
+        tell.say(
+            "classifier",
+            format!(
+                "same STOPPED event again → {}",
+                duplicate["outcome"].as_str().unwrap_or("?")
+            ),
+        );
+    }
+    let delay = stack
+        .row(&run_id, "DELAY#0002")
+        .await
+        .expect("a delay item for attempt 2");
+    tell.say(
+        "DynamoDB",
+        format!(
+            "delay item DELAY#0002 written: ttl {} (epoch seconds), sweep shard {}",
+            delay["ttl"],
+            delay["dueShard"].as_str().unwrap_or("?")
+        ),
+    );
+
+    // Minutes later DynamoDB's TTL deletes the delay item; the stream wakes the scheduler.
+    let batch = stack.expire(&run_id, "DELAY#0002").await;
+    {
+        let scheduler = Function::start("scheduler", &stack.env());
+        tell.say(
+            "DynamoDB",
+            "TTL deletes DELAY#0002 → stream REMOVE record (userIdentity dynamodb.amazonaws.com)"
+                .into(),
+        );
+        let fired = invoke(&scheduler, &batch);
+        tell.say(
+            "scheduler",
+            format!(
+                "TTL record → batchItemFailures {}",
+                fired["batchItemFailures"]
+            ),
+        );
+        let swept = invoke(&scheduler, &sweep_event());
+        tell.say(
+            "scheduler",
+            format!(
+                "one-minute sweep → {} overdue, {} launched (TTL won the race)",
+                swept["sweep"]["due"], swept["sweep"]["launched"]
+            ),
+        );
+    }
+    let second_task = stack
+        .tasks(&started_by(2))
+        .await
+        .into_iter()
+        .next()
+        .expect("attempt 2 launched");
+    tell.say(
+        "ECS",
+        format!("attempt 2 running as task {}", short(&second_task)),
+    );
+
+    // Attempt 2 succeeds.
+    let succeeded = stack
+        .stop(&second_task, &started_by(2), "stopped-success.json", 4)
+        .await;
+    {
+        let classifier = Function::start("classifier", &stack.env());
+        tell.say(
+            "ECS",
+            format!(
+                "task {} STOPPED: essential container app exited 0",
+                short(&second_task)
+            ),
+        );
+        let judged = invoke(&classifier, &succeeded);
+        tell.say(
+            "classifier",
+            format!(
+                "attempt 2 → {} ({}) → run SUCCEEDED, outcome published",
+                judged["action"].as_str().unwrap_or("?"),
+                judged["ruleId"].as_str().unwrap_or("?")
+            ),
+        );
+    }
+    let notifications = stack.notifications().await;
+    for n in &notifications {
+        tell.say(
+            "on-call",
+            format!(
+                "SQS ← SNS: {:?} [attributes job={} status={}]",
+                n["subject"].as_str().unwrap_or(""),
+                n["attributes"]["job"]["Value"].as_str().unwrap_or("?"),
+                n["attributes"]["status"]["Value"].as_str().unwrap_or("?")
+            ),
+        );
+    }
+    let rows = stack.rows(&run_id).await;
+    let mut tasks = Vec::new();
+    for attempt in 1..=2 {
+        tasks.push((attempt, stack.tasks(&started_by(attempt)).await));
+    }
+    Story {
+        run_id,
+        timeline: tell.lines,
+        rows,
+        notifications,
+        tasks,
+    }
+}
+
+/// The run's items as on-call reads them: one line per item.
+pub fn render_rows(rows: &[Value]) -> String {
+    let text = |v: &Value, k: &str| match &v[k] {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    // The run first, then its attempts and delays in order.
+    let mut rows: Vec<&Value> = rows.iter().collect();
+    rows.sort_by_key(|r| (r["sk"] != "RUN", r["sk"].as_str().unwrap_or("").to_owned()));
+    let mut out = format!(
+        "{:<13} {:<16} {:<13} {:<24} {:<12} {:<32} {}\n",
+        "item", "status/state", "task", "stop code", "decision", "rule", "next retry / when"
+    );
+    for row in rows {
+        let sk = text(row, "sk");
+        let line = if sk == "RUN" {
+            format!(
+                "{:<13} {:<16} {:<13} {:<24} {:<12} {:<32} attempt {}, updated {}",
+                "RUN",
+                text(row, "status"),
+                "-",
+                "-",
+                text(row, "lastAction"),
+                "-",
+                text(row, "attempt"),
+                text(row, "updatedAt")
+            )
+        } else if sk.starts_with("ATTEMPT#") {
+            format!(
+                "{:<13} {:<16} {:<13} {:<24} {:<12} {:<32} {}",
+                sk,
+                text(row, "state"),
+                short(&text(row, "taskArn"))
+                    .chars()
+                    .take(12)
+                    .collect::<String>(),
+                text(row, "stopCode"),
+                text(row, "action"),
+                text(row, "ruleId"),
+                row["nextRetryAt"]
+                    .as_str()
+                    .map(|t| format!("retry at {t}"))
+                    .unwrap_or_else(|| text(row, "stoppedAt"))
+            )
+        } else {
+            format!(
+                "{:<13} {:<16} due {} ({})",
+                sk,
+                "-",
+                text(row, "dueAt"),
+                text(row, "dueShard")
+            )
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
