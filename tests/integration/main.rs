@@ -18,3 +18,4 @@ mod rie;
 mod stack;
 mod store;
 mod story;
+mod template;

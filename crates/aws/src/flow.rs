@@ -99,8 +99,6 @@ pub enum Launch {
         decision: Box<Decision>,
         applied: Applied,
     },
-    /// Someone else holds the attempt's launch, or the run moved on.
-    NotOurs { attempt: u32 },
 }
 
 /// How a start request ended.

@@ -9,7 +9,7 @@ use crate::judge::{
 };
 use crate::policy::{RetryPolicy, SplitMix64};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -156,17 +156,31 @@ proptest! {
 
 #[test]
 fn every_sample_event_parses() {
+    let mut jobs = 0;
     for sample in samples() {
-        let is_event = sample.get("detail-type").is_some();
+        let is_task_event = sample["detail-type"] == "ECS Task State Change";
         let is_malformed = sample["detail"].get("version").is_none();
-        if is_event && !is_malformed {
+        if is_task_event && !is_malformed {
             task_state_change_from_value(sample.clone())
                 .unwrap_or_else(|e| panic!("{e}: {sample}"));
         }
+        // Job requests, bare or as the schedule rule's `detail`; the invalid sample is known by its typo.
+        let job = if sample.get("runTask").is_some() {
+            sample.clone()
+        } else if sample["detail"].get("runTask").is_some() {
+            sample["detail"].clone()
+        } else {
+            continue;
+        };
+        jobs += 1;
+        match (
+            JobRequest::from_value(job.clone()),
+            job["retry"].get("maxAttempt").is_some(),
+        ) {
+            (Ok(_), false) => {}
+            (Err(e), true) => assert!(e.to_string().contains("did you mean maxAttempts"), "{e}"),
+            (result, _) => panic!("{job}: {result:?}"),
+        }
     }
-    let job = json!(samples()
-        .into_iter()
-        .find(|s| s.get("runTask").is_some())
-        .unwrap());
-    JobRequest::from_value(job).unwrap();
+    assert!(jobs >= 3, "the job samples: direct, scheduled, invalid");
 }

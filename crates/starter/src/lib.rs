@@ -164,7 +164,6 @@ fn response(started: Started) -> StartResponse {
             response.action = Some(decision.action.as_str());
             response.reason = Some(format!("{}: {}", decision.rule, decision.reason));
         }
-        Some(Launch::NotOurs { attempt }) => response.attempt = Some(attempt),
         None => {}
     }
     response

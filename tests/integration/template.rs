@@ -1,0 +1,1002 @@
+//! template.yml, the deployment: it lints clean, it declares the attempts table the code provisions locally,
+//! and it wires the loop (events → functions → permissions) the way the code expects. Evaluated for sample
+//! parameters, RunTask is allowed for exactly the intended task definitions, and the example schedule sends a
+//! job the starter accepts, naming the run after the tick.
+//!
+//! The template is read as JSON through SAM CLI's own YAML loader (it understands `!Ref`, `!Sub`, …), from the
+//! venv `make venv` installs.
+
+use crate::cli::root;
+use crate::moto::{moto, unique};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The binaries the functions are built from, one crate each under crates/.
+const BINARIES: [&str; 3] = ["starter", "classifier", "scheduler"];
+
+fn venv_tool(name: &str) -> PathBuf {
+    let path = root().join(".venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} not found — run `make venv` (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs a venv tool in the repository root, offline (region set, telemetry off).
+fn run_tool(name: &str, args: &[&str]) -> Output {
+    Command::new(venv_tool(name))
+        .args(args)
+        .current_dir(root())
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {name}: {e} — run `make venv`"))
+}
+
+/// template.yml as JSON, intrinsic functions in their long form (`{"Ref": …}`, `{"Fn::Sub": …}`).
+fn template() -> Value {
+    let out = run_tool(
+        "python",
+        &[
+            "-c",
+            "import json, sys; from samcli.yamlhelper import yaml_parse; print(json.dumps(yaml_parse(open(sys.argv[1]).read())))",
+            "template.yml",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "reading template.yml failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the YAML loader prints one JSON document")
+}
+
+#[test]
+fn template_lints_clean() {
+    #[rustfmt::skip]
+    let checks: &[(&str, &[&str])] = &[
+        ("cfn-lint", &["template.yml"]),
+        ("sam", &["validate", "--lint", "--template", "template.yml"]),
+        // Without --lint, sam validate runs the SAM translator itself, which rejects what the linters let
+        // through (e.g. a DeadLetterConfig with both Arn and Type).
+        ("sam", &["validate", "--template", "template.yml"]),
+    ];
+    for (tool, args) in checks {
+        let out = run_tool(tool, args);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            out.status.success(),
+            "`{tool} {}` failed ({}):\n{stdout}\n{stderr}",
+            args.join(" "),
+            out.status
+        );
+        if *tool == "cfn-lint" {
+            assert_eq!(stdout.trim(), "", "cfn-lint reported findings");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The attempts table
+// ---------------------------------------------------------------------------------------------------------
+
+/// What must agree between template.yml and `provision::create_table`, in a form that compares readably.
+struct TableShape {
+    /// (attribute, HASH | RANGE), in order.
+    key_schema: Vec<(String, String)>,
+    /// attribute → S | N
+    attributes: BTreeMap<String, String>,
+    /// index → (key schema, projection type)
+    indexes: BTreeMap<String, (Vec<(String, String)>, String)>,
+    billing_mode: String,
+    stream_view_type: String,
+    ttl_attribute: String,
+}
+
+impl TableShape {
+    /// One line per fact ("attribute dueAt" → "N", "index byDue key 2" → "dueAt RANGE", …), so that a
+    /// difference names exactly what differs.
+    fn facts(&self) -> BTreeMap<String, String> {
+        let mut facts = BTreeMap::new();
+        for (i, (name, kind)) in self.key_schema.iter().enumerate() {
+            facts.insert(format!("table key {}", i + 1), format!("{name} {kind}"));
+        }
+        for (name, kind) in &self.attributes {
+            facts.insert(format!("attribute {name}"), kind.clone());
+        }
+        for (index, (keys, projection)) in &self.indexes {
+            for (i, (name, kind)) in keys.iter().enumerate() {
+                facts.insert(
+                    format!("index {index} key {}", i + 1),
+                    format!("{name} {kind}"),
+                );
+            }
+            facts.insert(format!("index {index} projection"), projection.clone());
+        }
+        facts.insert("billing mode".into(), self.billing_mode.clone());
+        facts.insert("stream view type".into(), self.stream_view_type.clone());
+        facts.insert("TTL attribute".into(), self.ttl_attribute.clone());
+        facts
+    }
+}
+
+fn keys_of(schema: &Value) -> Vec<(String, String)> {
+    schema
+        .as_array()
+        .expect("KeySchema is a list")
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().to_owned(),
+                k["KeyType"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn template_table(template: &Value) -> (String, TableShape) {
+    let (id, table) = resources_of_type(template, "AWS::DynamoDB::Table")
+        .into_iter()
+        .next()
+        .expect("template.yml declares a DynamoDB table");
+    let p = &table["Properties"];
+    assert_eq!(
+        p["TimeToLiveSpecification"]["Enabled"],
+        json!(true),
+        "TTL must be enabled: expired delays fire retries"
+    );
+    let shape = TableShape {
+        key_schema: keys_of(&p["KeySchema"]),
+        attributes: p["AttributeDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["AttributeName"].as_str().unwrap().to_owned(),
+                    a["AttributeType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect(),
+        indexes: p["GlobalSecondaryIndexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["IndexName"].as_str().unwrap().to_owned(),
+                    (
+                        keys_of(&i["KeySchema"]),
+                        i["Projection"]["ProjectionType"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned(),
+                    ),
+                )
+            })
+            .collect(),
+        billing_mode: p["BillingMode"]
+            .as_str()
+            .unwrap_or("PROVISIONED")
+            .to_owned(),
+        stream_view_type: p["StreamSpecification"]["StreamViewType"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned(),
+        ttl_attribute: p["TimeToLiveSpecification"]["AttributeName"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned(),
+    };
+    (id, shape)
+}
+
+#[tokio::test]
+async fn the_local_table_matches_template_yml() {
+    let (id, declared) = template_table(&template());
+
+    let config = moto().sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let name = unique("template-table");
+    reactor_aws::provision::create_table(&client, &name)
+        .await
+        .unwrap();
+    let table = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    let keys = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+        schema
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let provisioned = TableShape {
+        key_schema: keys(table.key_schema()),
+        attributes: table
+            .attribute_definitions()
+            .iter()
+            .map(|a| {
+                (
+                    a.attribute_name().to_owned(),
+                    a.attribute_type().as_str().to_owned(),
+                )
+            })
+            .collect(),
+        indexes: table
+            .global_secondary_indexes()
+            .iter()
+            .map(|i| {
+                (
+                    i.index_name().unwrap().to_owned(),
+                    (
+                        keys(i.key_schema()),
+                        i.projection()
+                            .and_then(|p| p.projection_type())
+                            .map_or("none", |t| t.as_str())
+                            .to_owned(),
+                    ),
+                )
+            })
+            .collect(),
+        billing_mode: table
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map_or("PROVISIONED", |b| b.as_str())
+            .to_owned(),
+        stream_view_type: table
+            .stream_specification()
+            .filter(|s| s.stream_enabled())
+            .and_then(|s| s.stream_view_type())
+            .map_or("none", |v| v.as_str())
+            .to_owned(),
+        ttl_attribute: ttl.attribute_name().unwrap_or("none").to_owned(),
+    };
+    assert_eq!(
+        ttl.time_to_live_status().map(|s| s.as_str()),
+        Some("ENABLED")
+    );
+    let (left, right) = (declared.facts(), provisioned.facts());
+    let drift: Vec<String> = left
+        .keys()
+        .chain(right.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| left.get(*k) != right.get(*k))
+        .map(|k| {
+            format!(
+                "  {k}: template.yml {:?}, create_table {:?}",
+                left.get(k),
+                right.get(k)
+            )
+        })
+        .collect();
+    assert!(
+        drift.is_empty(),
+        "template.yml's {id} and provision::create_table disagree (change both):\n{}",
+        drift.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The wiring
+// ---------------------------------------------------------------------------------------------------------
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    template["Resources"]
+        .as_object()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id.clone(), r))
+        .collect()
+}
+
+/// The three functions: binary → (logical ID, resource).
+fn functions(template: &Value) -> BTreeMap<String, (String, &Value)> {
+    resources_of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, f)| {
+            let binary = f["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: Metadata.BuildProperties.Binary is missing"))
+                .to_owned();
+            (binary, (id, f))
+        })
+        .collect()
+}
+
+/// A function property as deployed: the function's own, else the Globals one.
+fn property<'a>(template: &'a Value, function: &'a Value, name: &str) -> &'a Value {
+    match &function["Properties"][name] {
+        Value::Null => &template["Globals"]["Function"][name],
+        own => own,
+    }
+}
+
+/// One way events reach a function: a SAM event (its Type and Properties) or a target of a plain
+/// AWS::Events::Rule (Type "Rule"; EventPattern / ScheduleExpression and the target's input settings).
+struct Source {
+    function: String,
+    name: String,
+    kind: String,
+    properties: Value,
+}
+
+fn sources(template: &Value) -> Vec<Source> {
+    let mut all = Vec::new();
+    for (id, f) in resources_of_type(template, "AWS::Serverless::Function") {
+        for (name, event) in f["Properties"]["Events"].as_object().into_iter().flatten() {
+            all.push(Source {
+                function: id.clone(),
+                name: name.clone(),
+                kind: event["Type"].as_str().unwrap_or_default().to_owned(),
+                properties: event["Properties"].clone(),
+            });
+        }
+    }
+    for (id, rule) in resources_of_type(template, "AWS::Events::Rule") {
+        for target in rule["Properties"]["Targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(function) = target["Arn"]["Fn::GetAtt"][0].as_str() else {
+                continue;
+            };
+            let mut properties = target.clone();
+            properties["Pattern"] = rule["Properties"]["EventPattern"].clone();
+            properties["Schedule"] = rule["Properties"]["ScheduleExpression"].clone();
+            all.push(Source {
+                function: function.to_owned(),
+                name: id.clone(),
+                kind: "Rule".into(),
+                properties,
+            });
+        }
+    }
+    all
+}
+
+/// The statements of a policy document's `Statement`, both branches of an `Fn::If` included.
+fn statements(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(statements).collect(),
+        Value::Object(o) if o.contains_key("Fn::If") => o["Fn::If"].as_array().unwrap()[1..]
+            .iter()
+            .flat_map(statements)
+            .collect(),
+        Value::Object(o) if o.get("Ref") == Some(&json!("AWS::NoValue")) => vec![],
+        Value::Object(_) => vec![value],
+        _ => panic!("not a policy statement: {value}"),
+    }
+}
+
+/// Every policy statement anywhere in the template: (where, statement).
+fn all_statements(value: &Value, path: &str, found: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(o) => {
+            if let Some(list) = o.get("Statement") {
+                found.extend(
+                    statements(list)
+                        .into_iter()
+                        .map(|s| (path.to_owned(), s.clone())),
+                );
+            }
+            for (k, v) in o {
+                let path = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                all_statements(v, &path, found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                all_statements(v, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(list) => list
+            .iter()
+            .map(|a| a.as_str().expect("an Action is a string").to_owned())
+            .collect(),
+        other => panic!("statement without a plain Action ({other}): {statement}"),
+    }
+}
+
+#[test]
+fn template_wires_the_loop() {
+    let template = template();
+    let functions = functions(&template);
+    let (table, _) = template_table(&template);
+    let topic = resources_of_type(&template, "AWS::SNS::Topic")
+        .first()
+        .expect("an SNS topic for outcomes")
+        .0
+        .clone();
+    let id_of = |binary: &str| functions[binary].0.clone();
+
+    // Each function: built from one of the workspace's binaries, on the runtime those binaries are built for,
+    // with the configuration `Config::from_env` reads.
+    assert_eq!(
+        functions.keys().map(String::as_str).collect::<Vec<_>>(),
+        {
+            let mut b = BINARIES.to_vec();
+            b.sort();
+            b
+        },
+        "one function per binary"
+    );
+    for (binary, (id, f)) in &functions {
+        assert!(
+            root()
+                .join("crates")
+                .join(binary)
+                .join("src/main.rs")
+                .exists(),
+            "{id}: no crates/{binary} binary in the workspace"
+        );
+        #[rustfmt::skip]
+        let expected = [
+            ("Runtime", json!("provided.al2023")),
+            ("Architectures", json!(["arm64"])),
+            ("Handler", json!("bootstrap")),
+            ("CodeUri", json!(".")),
+        ];
+        for (name, value) in expected {
+            assert_eq!(property(&template, f, name), &value, "{id}.{name}");
+        }
+        assert_eq!(
+            f["Metadata"]["BuildMethod"],
+            json!("rust-cargolambda"),
+            "{id}: Metadata.BuildMethod"
+        );
+        let mut env = template["Globals"]["Function"]["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(own) = f["Properties"]["Environment"]["Variables"].as_object() {
+            env.extend(own.clone());
+        }
+        assert_eq!(
+            env.get("REACTOR_TABLE"),
+            Some(&json!({"Ref": table})),
+            "{id}: REACTOR_TABLE"
+        );
+        assert_eq!(
+            env.get("REACTOR_TOPIC_ARN"),
+            Some(&json!({"Ref": topic})),
+            "{id}: REACTOR_TOPIC_ARN"
+        );
+        // The values as the function sees them (a parameter by its default) are a valid configuration, and an
+        // AWS call gives up before the function times out.
+        let resolved = |name: &str| -> Option<String> {
+            match env.get(name)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Object(r) => {
+                    let target = r["Ref"].as_str()?;
+                    match &template["Parameters"][target]["Default"] {
+                        Value::Null => Some(format!("{target}-value")),
+                        d => Some(d.to_string().trim_matches('"').to_owned()),
+                    }
+                }
+                _ => None,
+            }
+        };
+        let config = reactor_aws::config::Config::from_lookup(resolved)
+            .unwrap_or_else(|e| panic!("{id}: its environment is not a valid configuration: {e}"));
+        let timeout = property(&template, f, "Timeout")
+            .as_u64()
+            .expect("a Timeout");
+        assert!(
+            config.call_timeout.as_secs() < timeout,
+            "{id}: REACTOR_CALL_TIMEOUT_MS ({:?}) must end before the function's Timeout ({timeout} s)",
+            config.call_timeout
+        );
+        // An asynchronous invocation that keeps failing ends in a queue, not nowhere.
+        let invoke = &f["Properties"]["EventInvokeConfig"];
+        assert!(
+            invoke["MaximumRetryAttempts"].as_u64().is_some()
+                && !invoke["DestinationConfig"]["OnFailure"]["Destination"].is_null(),
+            "{id}: EventInvokeConfig needs bounded retries and an OnFailure destination: {invoke}"
+        );
+    }
+
+    let sources = sources(&template);
+    let to = |binary: &str| {
+        let id = id_of(binary);
+        sources
+            .iter()
+            .filter(move |s| s.function == id)
+            .collect::<Vec<_>>()
+    };
+
+    // The classifier hears of our tasks only, and only when they stop.
+    let stops = to("classifier")
+        .into_iter()
+        .filter(|s| s.properties["Pattern"]["source"] == json!(["aws.ecs"]))
+        .collect::<Vec<_>>();
+    assert_eq!(stops.len(), 1, "one ECS rule targets the classifier");
+    assert_eq!(
+        stops[0].properties["Pattern"],
+        json!({
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {
+                "lastStatus": ["STOPPED"],
+                "startedBy": [{"prefix": reactor_core::started_by::PREFIX}],
+            },
+        }),
+        "{}: the pattern must select the tasks the launcher tags with startedBy",
+        stops[0].name
+    );
+
+    // The scheduler: TTL deletes from the table's stream, retried record by record, bounded, dead-lettered…
+    let streams = to("scheduler")
+        .into_iter()
+        .filter(|s| s.kind == "DynamoDB")
+        .collect::<Vec<_>>();
+    assert_eq!(streams.len(), 1, "one stream source on the scheduler");
+    let stream = &streams[0].properties;
+    assert_eq!(
+        stream["Stream"],
+        json!({"Fn::GetAtt": [table, "StreamArn"]})
+    );
+    let filters = stream["FilterCriteria"]["Filters"]
+        .as_array()
+        .expect("FilterCriteria.Filters")
+        .iter()
+        .map(|f| serde_json::from_str::<Value>(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        filters,
+        [json!({
+            "eventName": ["REMOVE"],
+            "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+        })],
+        "only TTL deletes may invoke the scheduler"
+    );
+    assert_eq!(
+        stream["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(stream["BisectBatchOnFunctionError"], json!(true));
+    let retries = stream["MaximumRetryAttempts"].as_i64();
+    assert!(
+        retries.is_some_and(|n| (0..=10).contains(&n)),
+        "stream retries must be bounded (absent or -1 retries a record until it expires, holding up its shard): {retries:?}"
+    );
+    assert!(
+        !stream["DestinationConfig"]["OnFailure"]["Destination"].is_null(),
+        "records that still fail must go to an OnFailure destination"
+    );
+    // …and the sweep, every minute, with the plain Scheduled Event the scheduler recognises.
+    let sweeps = to("scheduler")
+        .into_iter()
+        .filter(|s| s.properties["Schedule"] == json!("rate(1 minute)"))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        sweeps.len(),
+        1,
+        "one rate(1 minute) schedule targets the scheduler"
+    );
+    for field in ["Input", "InputPath", "InputTransformer"] {
+        assert!(
+            sweeps[0].properties[field].is_null(),
+            "{}: the sweep must send the default Scheduled Event, not {field}",
+            sweeps[0].name
+        );
+    }
+
+    // Permissions: no wildcard actions; RunTask only in the cluster; each function can do what its code does.
+    let mut found = Vec::new();
+    all_statements(&template, "", &mut found);
+    assert!(!found.is_empty(), "no policy statements found");
+    for (at, statement) in &found {
+        assert!(
+            statement.get("NotAction").is_none(),
+            "{at}: NotAction grants everything else: {statement}"
+        );
+        for action in actions(statement) {
+            assert!(!action.contains('*'), "{at}: wildcard action {action}");
+        }
+        if actions(statement).iter().any(|a| a == "ecs:RunTask") {
+            let conditions = statement["Condition"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                conditions.values().any(|c| c.get("ecs:cluster").is_some()),
+                "{at}: ecs:RunTask without an ecs:cluster condition: {statement}"
+            );
+        }
+    }
+    #[rustfmt::skip]
+    let launch = [
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        "ecs:RunTask", "ecs:TagResource", "ecs:ListTasks", "ecs:DescribeTaskDefinition", "iam:PassRole",
+        "sns:Publish", "sqs:SendMessage",
+    ];
+    let needs: [(&str, Vec<&str>); 3] = [
+        ("starter", launch.to_vec()),
+        ("classifier", launch.to_vec()),
+        ("scheduler", [&launch[..], &["dynamodb:Query"]].concat()),
+    ];
+    for (binary, needed) in needs {
+        let (id, f) = &functions[binary];
+        let granted: BTreeSet<String> = f["Properties"]["Policies"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: Policies"))
+            .iter()
+            .flat_map(|p| statements(&p["Statement"]))
+            .flat_map(actions)
+            .collect();
+        let missing: Vec<&str> = needed
+            .into_iter()
+            .filter(|a| !granted.contains(*a))
+            .collect();
+        assert!(missing.is_empty(), "{id} ({binary}) lacks {missing:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What the template evaluates to, for given parameters
+// ---------------------------------------------------------------------------------------------------------
+
+/// The account and region the template is evaluated in.
+const PSEUDO: [(&str, &str); 3] = [
+    ("AWS::Partition", "aws"),
+    ("AWS::Region", "us-east-1"),
+    ("AWS::AccountId", "123456789012"),
+];
+
+/// The parameters' defaults with `overrides` applied (a CommaDelimitedList as a JSON list), and the pseudo
+/// parameters.
+fn parameters(template: &Value, overrides: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    let mut parameters: BTreeMap<String, Value> = template["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| {
+            let default = match &p["Default"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let value = match p["Type"].as_str() {
+                Some("CommaDelimitedList") => json!(default.split(',').collect::<Vec<_>>()),
+                _ => json!(default),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    for (name, value) in overrides {
+        assert!(
+            parameters.contains_key(*name),
+            "template.yml has no parameter {name}"
+        );
+        parameters.insert((*name).to_owned(), value.clone());
+    }
+    for (name, value) in PSEUDO {
+        parameters.insert(name.to_owned(), json!(value));
+    }
+    parameters
+}
+
+/// Evaluates the intrinsic functions the template uses, as CloudFormation would for these parameters: `Fn::If`
+/// by its condition, `AWS::NoValue` removed. References to resources (`Ref`, `Fn::GetAtt`, `${Res.Attr}`) are
+/// left as they are.
+struct Intrinsics<'a> {
+    template: &'a Value,
+    parameters: BTreeMap<String, Value>,
+}
+
+impl Intrinsics<'_> {
+    fn condition(&self, name: &str) -> bool {
+        self.eval(&self.template["Conditions"][name])
+            .as_bool()
+            .unwrap_or_else(|| panic!("condition {name} is not a boolean"))
+    }
+
+    fn string(&self, value: &Value) -> String {
+        match self.eval(value) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+
+    /// `Value::Null` stands for `AWS::NoValue` (the template has no nulls of its own).
+    fn eval(&self, value: &Value) -> Value {
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| self.eval(v))
+                .filter(|v| !v.is_null())
+                .collect(),
+            Value::Object(o) => match o.iter().next() {
+                Some((function, arg))
+                    if o.len() == 1 && (function == "Ref" || function.starts_with("Fn::")) =>
+                {
+                    self.function(function, arg)
+                        .unwrap_or_else(|| value.clone())
+                }
+                Some((key, arg)) if o.len() == 1 && key == "Condition" && arg.is_string() => {
+                    json!(self.condition(arg.as_str().unwrap()))
+                }
+                _ => Value::Object(
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), self.eval(v)))
+                        .filter(|(_, v)| !v.is_null())
+                        .collect(),
+                ),
+            },
+            _ => value.clone(),
+        }
+    }
+
+    /// The function's value, or None for one left as it is.
+    fn function(&self, function: &str, arg: &Value) -> Option<Value> {
+        let list =
+            |v: &Value| -> Vec<Value> { self.eval(v).as_array().cloned().unwrap_or_default() };
+        Some(match function {
+            "Ref" if arg == "AWS::NoValue" => Value::Null,
+            "Ref" => self.parameters.get(arg.as_str()?)?.clone(),
+            "Fn::Not" => json!(!self.eval(&arg[0]).as_bool()?),
+            "Fn::Or" => json!(list(arg).iter().any(|c| c == &json!(true))),
+            "Fn::Equals" => json!(self.eval(&arg[0]) == self.eval(&arg[1])),
+            "Fn::If" => match self.condition(arg[0].as_str()?) {
+                true => self.eval(&arg[1]),
+                false => self.eval(&arg[2]),
+            },
+            "Fn::Join" => json!(list(&arg[1])
+                .iter()
+                .map(|s| self.string(s))
+                .collect::<Vec<_>>()
+                .join(arg[0].as_str()?)),
+            "Fn::Split" => json!(self
+                .string(&arg[1])
+                .split(arg[0].as_str()?)
+                .collect::<Vec<_>>()),
+            "Fn::Select" => list(&arg[1])[self.string(&arg[0]).parse::<usize>().ok()?].clone(),
+            "Fn::Sub" => {
+                let (mut text, vars) = match arg {
+                    Value::String(s) => (s.clone(), serde_json::Map::new()),
+                    _ => (arg[0].as_str()?.to_owned(), arg[1].as_object()?.clone()),
+                };
+                for (name, value) in &vars {
+                    text = text.replace(&format!("${{{name}}}"), &self.string(value));
+                }
+                for (name, value) in &self.parameters {
+                    text = text.replace(&format!("${{{name}}}"), &self.string(value));
+                }
+                json!(text)
+            }
+            _ => return None,
+        })
+    }
+}
+
+#[test]
+fn run_task_is_allowed_for_the_listed_families_and_the_jobs_in_the_cluster_only() {
+    let template = template();
+    let functions = functions(&template);
+    let wild = |family: &str| format!("arn:*:ecs:*:*:task-definition/{family}:*");
+    let exact =
+        |family: &str| format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:*");
+    // (JobTaskDefinition, AllowedTaskFamilies) → the task definitions RunTask may start; none: no RunTask
+    // statement at all.
+    #[rustfmt::skip]
+    let cases: [(&str, &[&str], Vec<String>); 4] = [
+        ("", &[""], vec![]),
+        ("report:7", &[""], vec![exact("report")]),
+        ("report", &["etl", "backfill"], vec![wild("etl"), wild("backfill"), exact("report")]),
+        ("", &["etl"], vec![wild("etl")]),
+    ];
+    for (job, families, expected) in cases {
+        let ev = Intrinsics {
+            template: &template,
+            parameters: parameters(
+                &template,
+                &[
+                    ("JobCluster", json!("jobs")),
+                    ("JobTaskDefinition", json!(job)),
+                    ("AllowedTaskFamilies", json!(families)),
+                ],
+            ),
+        };
+        for (binary, (id, f)) in &functions {
+            let run_task: Vec<Value> = ev
+                .eval(&f["Properties"]["Policies"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+                .filter(|s| actions(s).iter().any(|a| a == "ecs:RunTask"))
+                .collect();
+            let case = format!(
+                "{id} ({binary}), JobTaskDefinition {job:?}, AllowedTaskFamilies {families:?}"
+            );
+            if expected.is_empty() {
+                assert!(
+                    run_task.is_empty(),
+                    "{case}: nothing to run, yet {run_task:?}"
+                );
+                continue;
+            }
+            assert_eq!(run_task.len(), 1, "{case}: one RunTask statement");
+            assert_eq!(
+                run_task[0]["Resource"],
+                json!(expected),
+                "{case}: RunTask resources"
+            );
+            assert_eq!(
+                run_task[0]["Condition"],
+                json!({"ArnEquals": {"ecs:cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs"}}),
+                "{case}: RunTask only in JobCluster"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The example schedule's input
+// ---------------------------------------------------------------------------------------------------------
+
+/// What EventBridge does with a JSON InputTemplate: each placeholder becomes its value; a string value in a
+/// quoted placeholder ("<time>") is inserted as the string's characters.
+fn fill(input_template: &str, values: &[(&str, &str)]) -> String {
+    let mut text = input_template.to_owned();
+    for (name, value) in values {
+        text = text.replace(&format!("\"<{name}>\""), &json!(value).to_string());
+        text = text.replace(&format!("<{name}>"), &json!(value).to_string());
+    }
+    text
+}
+
+#[test]
+fn the_example_schedule_sends_a_job_the_starter_accepts() {
+    let template = template();
+    let starter = functions(&template)["starter"].0.clone();
+    let schedules = sources(&template)
+        .into_iter()
+        .filter(|s| s.function == starter && s.properties["InputTransformer"].is_object())
+        .collect::<Vec<_>>();
+    assert_eq!(schedules.len(), 1, "one schedule rule targets the starter");
+    let (rule, transformer) = (
+        &schedules[0].name,
+        &schedules[0].properties["InputTransformer"],
+    );
+    assert_eq!(
+        transformer["InputPathsMap"],
+        json!({"time": "$.time", "id": "$.id"}),
+        "{rule}: the tick's own time and id go to the starter"
+    );
+    // EventBridge may invoke the starter for this rule, and only for it.
+    assert!(
+        resources_of_type(&template, "AWS::Lambda::Permission")
+            .iter()
+            .any(
+                |(_, p)| p["Properties"]["SourceArn"] == json!({"Fn::GetAtt": [rule, "Arn"]})
+                    && p["Properties"]["Principal"] == json!("events.amazonaws.com")
+            ),
+        "{rule}: no AWS::Lambda::Permission for events.amazonaws.com with this rule as SourceArn"
+    );
+
+    // What the starter receives for a tick, with the example job set up with these security groups.
+    let render = |security_groups: Value, id: &str, time: &str| -> Value {
+        let ev = Intrinsics {
+            template: &template,
+            parameters: parameters(
+                &template,
+                &[
+                    ("JobCluster", json!("jobs")),
+                    ("JobTaskDefinition", json!("report:7")),
+                    ("JobSubnets", json!(["subnet-1", "subnet-2"])),
+                    ("JobSecurityGroups", security_groups),
+                ],
+            ),
+        };
+        let text = fill(
+            &ev.string(&transformer["InputTemplate"]),
+            &[("id", id), ("time", time)],
+        );
+        assert!(!text.contains("${"), "{rule}: unresolved ${{…}} in {text}");
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{rule}: the input is not JSON ({e}): {text}"))
+    };
+
+    let tick = "2026-11-21T02:30:00Z";
+    let sent = render(
+        json!(["sg-1"]),
+        "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        tick,
+    );
+    assert_eq!(
+        sent,
+        json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+            "source": "aws.events", "time": tick,
+            "detail": {
+                "job": "nightly-report",
+                "runTask": {
+                    "cluster": "jobs", "taskDefinition": "report:7", "launchType": "FARGATE",
+                    "networkConfiguration": {"awsvpcConfiguration": {
+                        "subnets": ["subnet-1", "subnet-2"], "securityGroups": ["sg-1"]}},
+                },
+                "retry": {"maxAttempts": 4},
+            },
+        }),
+        "{rule}: the starter's input"
+    );
+
+    // The starter accepts it, and names the run after the tick: the same tick delivered twice (another event
+    // id, another invocation, later) is the same run; the next tick is another.
+    let now = time::OffsetDateTime::now_utc();
+    let first =
+        starter::parse(sent, "request-1", now).expect("the starter accepts the schedule's input");
+    let again = starter::parse(
+        render(
+            json!(["sg-1"]),
+            "0d9a3c1e-0000-4000-8000-000000000001",
+            tick,
+        ),
+        "request-2",
+        now + time::Duration::minutes(5),
+    )
+    .unwrap();
+    let next = starter::parse(
+        render(
+            json!(["sg-1"]),
+            "7f1e2d3c-0000-4000-8000-000000000002",
+            "2026-11-22T02:30:00Z",
+        ),
+        "request-3",
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        first.run_id, again.run_id,
+        "a duplicated tick must name the same run"
+    );
+    assert_ne!(first.run_id, next.run_id, "the next tick is a new run");
+
+    // Without security groups the list is empty (not [""]), which RunTask accepts.
+    let sent = render(json!([""]), "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", tick);
+    assert_eq!(
+        sent["detail"]["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"],
+        json!([])
+    );
+    starter::parse(sent, "request-4", now).expect("the starter accepts it without security groups");
+}
