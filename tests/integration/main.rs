@@ -13,6 +13,7 @@ mod handlers;
 mod launcher;
 mod moto;
 mod notifier;
+mod oncall;
 mod readme;
 mod rie;
 mod stack;

@@ -4,6 +4,7 @@
 //! - [`flow`]: **the retry loop's steps** (start, launch, judge a stopped task, fire a due retry, sweep,
 //!   notify once), shared by the three Lambdas; generic over the three traits below.
 //! - [`config`]: the environment, read once into a typed `Config`, and the clients built from it.
+//! - [`history`]: what on-call reads (a run's story, runs of a job or in a status, the run of a task), one Query each.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
 //! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
 //! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one message per finished run.
@@ -15,6 +16,7 @@
 
 pub mod config;
 pub mod flow;
+pub mod history;
 pub mod launcher;
 pub mod notifier;
 pub mod provision;

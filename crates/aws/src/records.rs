@@ -68,6 +68,8 @@ pub struct RunItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rule_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<String>,
     /// When the outcome was published to SNS (a finished run notifies once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +199,7 @@ impl RunItem {
             essential_containers,
             last_action: None,
             last_rule: None,
+            last_rule_id: None,
             next_retry_at: None,
             notified_at: None,
             notify_lease_until: None,

@@ -199,6 +199,10 @@ impl DynamoStore {
         &self.table
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// A transaction item that creates `value`, refused if an item with its key exists.
     fn put_new<T: serde::Serialize>(&self, value: &T) -> Result<TransactWriteItem, StoreError> {
         let put = built(
@@ -488,6 +492,7 @@ impl Store for DynamoStore {
             ("attempt", n(u64::from(current))),
             ("lastAction", s(decision.action.as_str())),
             ("lastRule", s(&decision.rule)),
+            ("lastRuleId", s(&decision.rule_id)),
             ("updatedAt", s(at)),
             ("byStatusPk", s(&status_key(status))),
             ("byStatusSk", s(&format!("{at}#{run_id}"))),

@@ -18,6 +18,69 @@ pub enum Command {
     Explain(ExplainArgs),
     Rules(RulesArgs),
     Validate(ValidateArgs),
+    Runs(RunsArgs),
+    Show(ShowArgs),
+}
+
+/// Where the attempts table is: the standard AWS chain (`AWS_ENDPOINT_URL` works) plus these.
+#[derive(Args, Clone)]
+pub struct TableArgs {
+    /// The attempts table. Default: $REACTOR_TABLE.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// AWS region. Default: the standard chain (AWS_REGION, profile).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile. Default: the standard chain (AWS_PROFILE).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// One JSON value on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// List runs, newest first: of a job, or in a status (one Query on the table's indexes).
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor runs --job nightly-report
+  ecs-reactor runs --status FAILED --since 24h
+  ecs-reactor runs --status RETRY_SCHEDULED --json
+
+Exit codes: 0 listed (possibly none); 2 bad command line; 5 the table could not be read.")]
+pub struct RunsArgs {
+    /// Only runs of this job (newest first by creation).
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<String>,
+    /// Only runs in this status: LAUNCHING, RUNNING, RETRY_SCHEDULED, SUCCEEDED, FAILED, CANCELLED
+    /// (newest first by their last change).
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// How far back: e.g. 30m, 24h, 7d.
+    #[arg(long, value_name = "AGE", default_value = "24h")]
+    pub since: String,
+    /// At most this many runs.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// A run's story: every attempt with its task, times, stop code, reasons, exit codes, decision and rule, and the
+/// pending retry.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor show nightly-report-20261121T023000Z
+  ecs-reactor show arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef
+
+Exit codes: 0 shown; 2 bad command line; 4 no such run or task; 5 the table could not be read.")]
+pub struct ShowArgs {
+    /// A run id, or the ARN of a task one of its attempts ran.
+    #[arg(value_name = "RUN_ID|TASK_ARN")]
+    pub run: String,
+    #[command(flatten)]
+    pub table: TableArgs,
 }
 
 /// Judge a STOPPED task the way the classifier does, offline, and say why.

@@ -3,17 +3,24 @@
 use std::fmt;
 use std::process::ExitCode;
 
-/// Exit codes: 0 done; 2 the command line is wrong (clap's own); 3 an input file is unreadable or invalid.
+/// Exit codes: 0 done; 2 the command line is wrong (clap's own); 3 an input file is unreadable or invalid;
+/// 4 no such run or task; 5 AWS could not be asked (no table, no credentials, no answer).
 #[derive(Debug)]
 pub enum Failure {
     /// An input file could not be read or is not what it should be.
     BadInput(String),
+    /// The run or task asked for is not in the table.
+    NotFound(String),
+    /// The table could not be read: missing, no credentials, no network.
+    Aws(String),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Failure::BadInput(_) => ExitCode::from(3),
+            Failure::NotFound(_) => ExitCode::from(4),
+            Failure::Aws(_) => ExitCode::from(5),
         }
     }
 }
@@ -22,7 +29,9 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // Errors from serde can span lines; the contract is one line.
-            Failure::BadInput(message) => f.write_str(&message.replace('\n', " ")),
+            Failure::BadInput(message) | Failure::NotFound(message) | Failure::Aws(message) => {
+                f.write_str(&message.replace('\n', " "))
+            }
         }
     }
 }

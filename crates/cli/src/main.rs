@@ -4,6 +4,7 @@
 mod args;
 mod explain;
 mod failure;
+mod oncall;
 mod rules;
 mod validate;
 
@@ -16,6 +17,8 @@ fn main() -> ExitCode {
         args::Command::Explain(a) => explain::run(&a),
         args::Command::Rules(a) => rules::run(&a),
         args::Command::Validate(a) => validate::run(&a),
+        args::Command::Runs(a) => oncall::runs(&a),
+        args::Command::Show(a) => oncall::show(&a),
     };
     match result {
         Ok(output) => {
