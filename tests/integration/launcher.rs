@@ -53,22 +53,11 @@ async fn setup(ecs: &aws_sdk_ecs::Client, ec2_subnet: &str) -> JobRequest {
     .unwrap()
 }
 
-/// A subnet of moto's default VPC (RunTask checks that it exists). Asked of EC2's query API directly: the
-/// whole EC2 SDK would cost minutes of build for one call.
-async fn default_subnet(_: &aws_config::SdkConfig) -> String {
-    let body = crate::moto::moto().post_form("Action=DescribeSubnets&Version=2016-11-15");
-    let start = body
-        .find("<subnetId>")
-        .expect("a subnet in moto's default VPC")
-        + "<subnetId>".len();
-    body[start..start + body[start..].find('<').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
     let config = moto().sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
-    let job = setup(&ecs, &default_subnet(&config).await).await;
+    let job = setup(&ecs, &crate::stack::default_subnet()).await;
     let launcher = EcsLauncher::new(ecs.clone());
     let attempt = AttemptRef {
         run_id: "nightly-report-20261121T023000Z".into(),
@@ -153,7 +142,7 @@ async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
 async fn refusals_are_answers_and_essentials_come_from_the_task_definition() {
     let config = moto().sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
-    let job = setup(&ecs, &default_subnet(&config).await).await;
+    let job = setup(&ecs, &crate::stack::default_subnet()).await;
     let launcher = EcsLauncher::new(ecs);
     assert_eq!(
         launcher

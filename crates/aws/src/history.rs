@@ -2,10 +2,9 @@
 //! (DESIGN.md's access patterns); nothing here scans the table.
 
 use crate::records::{job_key, run_pk, status_key, AttemptItem, DelayItem, RunItem};
-use crate::store::{service, DynamoStore, StoreError};
+use crate::store::{read_item, service, DynamoStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use reactor_core::run::RunStatus;
-use std::collections::HashMap;
 
 /// A run and everything under it, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,19 +13,6 @@ pub struct RunStory {
     pub attempts: Vec<AttemptItem>,
     /// A pending delayed retry, if one is waiting.
     pub delays: Vec<DelayItem>,
-}
-
-fn read<T: serde::de::DeserializeOwned>(
-    item: &HashMap<String, AttributeValue>,
-) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt {
-        key: item
-            .get("pk")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default(),
-        message: e.to_string(),
-    })
 }
 
 impl DynamoStore {
@@ -60,9 +46,9 @@ impl DynamoStore {
                 .and_then(|v| v.as_s().ok())
                 .map(String::as_str)
             {
-                Some("RUN") => run = Some(read(item)?),
-                Some(sk) if sk.starts_with("ATTEMPT#") => attempts.push(read(item)?),
-                Some(sk) if sk.starts_with("DELAY#") => delays.push(read(item)?),
+                Some("RUN") => run = Some(read_item(item)?),
+                Some(sk) if sk.starts_with("ATTEMPT#") => attempts.push(read_item(item)?),
+                Some(sk) if sk.starts_with("DELAY#") => delays.push(read_item(item)?),
                 _ => {}
             }
         }
@@ -153,7 +139,7 @@ impl DynamoStore {
                 .await
                 .map_err(service)?;
             for item in out.items() {
-                runs.push(read(item)?);
+                runs.push(read_item(item)?);
                 if runs.len() >= limit {
                     return Ok(runs);
                 }

@@ -264,6 +264,24 @@ impl DynamoStore {
     }
 }
 
+/// Reads a table item as a record; an item this version cannot read is named by its key.
+pub(crate) fn read_item<T: serde::de::DeserializeOwned>(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item.clone()).map_err(|e| {
+        let key = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        StoreError::Corrupt {
+            key: format!("{}/{}", key("pk"), key("sk")),
+            message: e.to_string(),
+        }
+    })
+}
+
 fn item<T: serde::Serialize>(
     value: &T,
 ) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
@@ -634,15 +652,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        out.items()
-            .iter()
-            .map(|i| {
-                serde_dynamo::from_item(i.clone()).map_err(|e| StoreError::Corrupt {
-                    key: format!("byDue/{shard}"),
-                    message: e.to_string(),
-                })
-            })
-            .collect()
+        out.items().iter().map(read_item).collect()
     }
     async fn take_launch(
         &self,
@@ -687,15 +697,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        out.items()
-            .iter()
-            .map(|i| {
-                serde_dynamo::from_item(i.clone()).map_err(|e| StoreError::Corrupt {
-                    key: "byStatus/LAUNCHING".into(),
-                    message: e.to_string(),
-                })
-            })
-            .collect()
+        out.items().iter().map(read_item).collect()
     }
 
     async fn claim_notification(
