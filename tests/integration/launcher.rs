@@ -8,39 +8,7 @@ use reactor_core::{AttemptRef, JobRequest};
 
 /// A cluster and a task definition (app essential, log-router not) in moto; returns the job that runs it.
 async fn setup(ecs: &aws_sdk_ecs::Client, ec2_subnet: &str) -> JobRequest {
-    use aws_sdk_ecs::types::ContainerDefinition;
-    let cluster = unique("jobs");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let family = unique("report");
-    ecs.register_task_definition()
-        .family(&family)
-        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
-        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("report:1")
-                .memory(256)
-                .essential(true)
-                .build(),
-        )
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("log-router")
-                .image("fluent-bit:1")
-                .memory(128)
-                .essential(false)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let (cluster, family) = crate::stack::cluster_and_task_definition(ecs).await;
     JobRequest::from_value(serde_json::json!({
         "job": "nightly-report",
         "runTask": {

@@ -1,6 +1,6 @@
 //! The SNS notifier against moto, observed for real through an SQS queue subscribed to the topic.
 
-use crate::moto::{moto, unique};
+use crate::moto::moto;
 use reactor_aws::notifier::{Notifier, Outcome, SnsNotifier};
 
 #[tokio::test]
@@ -10,39 +10,7 @@ async fn a_finished_run_reaches_the_topics_subscribers() {
         aws_sdk_sns::Client::new(&config),
         aws_sdk_sqs::Client::new(&config),
     );
-    let topic = sns
-        .create_topic()
-        .name(unique("outcomes"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("subscriber"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .unwrap();
+    let (topic, queue_url) = crate::stack::topic_with_inbox(&sns, &sqs).await;
 
     let outcome = Outcome {
         run_id: "nightly-report-20261121T023000Z".into(),

@@ -40,47 +40,8 @@ impl Stack {
         reactor_aws::provision::create_table(&dynamodb, &table)
             .await
             .unwrap();
-        let topic_arn = sns
-            .create_topic()
-            .name(unique("outcomes"))
-            .send()
-            .await
-            .unwrap()
-            .topic_arn
-            .unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique("on-call"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(&queue_arn)
-            .send()
-            .await
-            .unwrap();
-        let cluster = unique("jobs");
-        ecs.create_cluster()
-            .cluster_name(&cluster)
-            .send()
-            .await
-            .unwrap();
-        let family = unique("report");
-        register_task_definition(&ecs, &family).await;
+        let (topic_arn, queue_url) = topic_with_inbox(&sns, &sqs).await;
+        let (cluster, family) = cluster_and_task_definition(&ecs).await;
         Stack {
             table,
             topic_arn,
@@ -168,27 +129,15 @@ impl Stack {
 
     /// Tasks (running or stopped) carrying `started_by`.
     pub async fn tasks(&self, started_by: &str) -> Vec<String> {
-        let mut arns = Vec::new();
-        for status in [
-            aws_sdk_ecs::types::DesiredStatus::Running,
-            aws_sdk_ecs::types::DesiredStatus::Stopped,
-        ] {
-            let out = self
-                .ecs
-                .list_tasks()
-                .cluster(&self.cluster)
-                .started_by(started_by)
-                .desired_status(status)
-                .send()
-                .await
-                .unwrap();
-            arns.extend(out.task_arns().iter().cloned());
-        }
-        arns
+        self.list_tasks(Some(started_by)).await
     }
 
     /// Every task of the cluster.
     pub async fn all_tasks(&self) -> Vec<String> {
+        self.list_tasks(None).await
+    }
+
+    async fn list_tasks(&self, started_by: Option<&str>) -> Vec<String> {
         let mut arns = Vec::new();
         for status in [
             aws_sdk_ecs::types::DesiredStatus::Running,
@@ -198,6 +147,7 @@ impl Stack {
                 .ecs
                 .list_tasks()
                 .cluster(&self.cluster)
+                .set_started_by(started_by.map(str::to_owned))
                 .desired_status(status)
                 .send()
                 .await
@@ -336,10 +286,59 @@ pub fn stopped_event(sample: &str, task_arn: &str, started_by: &str, version: u6
     event
 }
 
-async fn register_task_definition(ecs: &aws_sdk_ecs::Client, family: &str) {
+/// An outcomes topic with an SQS queue subscribed to it (on-call's inbox): (topic ARN, queue URL).
+pub async fn topic_with_inbox(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+) -> (String, String) {
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("outcomes"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("on-call"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+    (topic_arn, queue_url)
+}
+
+/// A cluster and a task definition (app essential, log-router not): (cluster name, family), revision 1.
+pub async fn cluster_and_task_definition(ecs: &aws_sdk_ecs::Client) -> (String, String) {
     use aws_sdk_ecs::types::ContainerDefinition;
+    let cluster = unique("jobs");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let family = unique("report");
     ecs.register_task_definition()
-        .family(family)
+        .family(&family)
         .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
         .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
         .cpu("256")
@@ -363,6 +362,7 @@ async fn register_task_definition(ecs: &aws_sdk_ecs::Client, family: &str) {
         .send()
         .await
         .unwrap();
+    (cluster, family)
 }
 
 /// A subnet of moto's default VPC (RunTask checks that it exists), asked of EC2's query API directly: the

@@ -313,41 +313,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let started_by = attempt_ref.to_string();
             let cluster = job.run_task.cluster.as_deref();
             if let Some(task_arn) = self.launcher.find_task(cluster, &started_by).await? {
-                self.store
-                    .record_launch(&run.run_id, attempt, &task_arn, &at)
-                    .await?;
-                tracing::info!(
-                    run = run.run_id.as_str(),
-                    attempt,
-                    task = task_arn.as_str(),
-                    action = "ADOPTED",
-                    "launch"
-                );
-                return Ok(Launch::Started {
-                    attempt,
-                    task_arn,
-                    adopted: true,
-                });
+                return self
+                    .started(&run.run_id, attempt, task_arn, &at, true)
+                    .await;
             }
             let token = reactor_core::run::client_token(&attempt_ref);
             let outcome = self.launcher.run_task(job, &attempt_ref, &token).await?;
             let verdict = match &outcome {
                 LaunchOutcome::Started { task_arn } => {
-                    self.store
-                        .record_launch(&run.run_id, attempt, task_arn, &at)
-                        .await?;
-                    tracing::info!(
-                        run = run.run_id.as_str(),
-                        attempt,
-                        task = task_arn.as_str(),
-                        action = "LAUNCHED",
-                        "launch"
-                    );
-                    return Ok(Launch::Started {
-                        attempt,
-                        task_arn: task_arn.clone(),
-                        adopted: false,
-                    });
+                    return self
+                        .started(&run.run_id, attempt, task_arn.clone(), &at, false)
+                        .await;
                 }
                 LaunchOutcome::NotStarted { failures } => {
                     judge_launch(LaunchProblem::Failures(failures))
@@ -392,6 +368,32 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 applied,
             });
         }
+    }
+
+    /// Records the attempt's task (adopted or just started) and logs the launch.
+    async fn started(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        task_arn: String,
+        at: &str,
+        adopted: bool,
+    ) -> Result<Launch, FlowError> {
+        self.store
+            .record_launch(run_id, attempt, &task_arn, at)
+            .await?;
+        tracing::info!(
+            run = run_id,
+            attempt,
+            task = task_arn.as_str(),
+            action = if adopted { "ADOPTED" } else { "LAUNCHED" },
+            "launch"
+        );
+        Ok(Launch::Started {
+            attempt,
+            task_arn,
+            adopted,
+        })
     }
 
     /// Resumes a run whose launch was interrupted: if it is LAUNCHING an attempt still CLAIMED and the
