@@ -98,9 +98,15 @@ async fn a_direct_request_retried_by_lambda_starts_one_run() {
     let first = starter::handle(&reactor, stack.job("adhoc"), "8f1c-request", T0)
         .await
         .unwrap();
-    let retry = starter::handle(&reactor, stack.job("adhoc"), "8f1c-request", T0)
-        .await
-        .unwrap();
+    // Lambda retries a failed asynchronous invocation about a minute later, with the same request id.
+    let retry = starter::handle(
+        &reactor,
+        stack.job("adhoc"),
+        "8f1c-request",
+        T0 + time::Duration::seconds(70),
+    )
+    .await
+    .unwrap();
     let other = starter::handle(&reactor, stack.job("adhoc"), "another-request", T0)
         .await
         .unwrap();

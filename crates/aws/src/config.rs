@@ -102,27 +102,37 @@ impl Config {
         })
     }
 
+    /// The SDK's timeouts from this configuration.
+    pub fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.attempt_timeout.min(Duration::from_secs(2)))
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.call_timeout)
+            .build()
+    }
+
     /// The SDK configuration: the standard chain (so `AWS_ENDPOINT_URL` works), with timeouts.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(self.attempt_timeout.min(Duration::from_secs(2)))
-                    .operation_attempt_timeout(self.attempt_timeout)
-                    .operation_timeout(self.call_timeout)
-                    .build(),
-            )
+            .timeout_config(self.timeouts())
             .load()
             .await
     }
 
     /// The adapters on real AWS clients, built once.
     pub async fn connect(&self) -> Reactor<DynamoStore, EcsLauncher, SnsNotifier> {
-        let sdk = self.sdk_config().await;
+        self.reactor(&self.sdk_config().await)
+    }
+
+    /// The adapters on clients of a given SDK configuration (the CLI's, with its region and profile).
+    pub fn reactor(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Reactor<DynamoStore, EcsLauncher, SnsNotifier> {
         Reactor {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &self.table),
-            launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(&sdk)),
-            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), &self.topic_arn),
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &self.table),
+            launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(sdk)),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(sdk), &self.topic_arn),
             settings: self.settings,
         }
     }

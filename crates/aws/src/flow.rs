@@ -13,7 +13,9 @@
 use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
 use crate::notifier::{Notifier, NotifyError, Outcome};
 use crate::records::{AttemptItem, AttemptState, DelayItem, RunItem};
-use crate::store::{Applied, Claimed, Created, Next, StopFacts, Store, StoreError};
+use crate::store::{
+    Applied, Changed, Claimed, Created, Next, Recorded, StopFacts, Store, StoreError,
+};
 use reactor_core::judge::{judge_launch, judge_stopped_task, LaunchProblem};
 use reactor_core::run::{jitter_seed, RunStatus};
 use reactor_core::{decide, Action, AttemptRef, Decision, History, JobRequest, SplitMix64, Task};
@@ -99,6 +101,44 @@ pub enum Launch {
         decision: Box<Decision>,
         applied: Applied,
     },
+    /// The run was cancelled while this attempt was being launched: its task was stopped again.
+    Overtaken {
+        attempt: u32,
+        task_arn: String,
+        status: RunStatus,
+    },
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancel {
+    /// The run is cancelled now; `was` is the status it had. `stopped_task` is the task stopped on request.
+    Cancelled {
+        was: RunStatus,
+        attempt: u32,
+        stopped_task: Option<String>,
+    },
+    /// It was cancelled already (a repeated request); a requested stop was repeated.
+    AlreadyCancelled {
+        attempt: u32,
+        stopped_task: Option<String>,
+    },
+    /// It had finished (SUCCEEDED or FAILED): nothing to cancel.
+    Finished(RunStatus),
+    Unknown,
+}
+
+/// What a redrive request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redrive {
+    /// The run has a new attempt, launched (or judged at once, if ECS refused it).
+    Redriven {
+        attempt: u32,
+        launch: Launch,
+    },
+    /// Only a FAILED or CANCELLED run can be redriven; the run is in this status.
+    NotRedrivable(RunStatus),
+    Unknown,
 }
 
 /// How a start request ended.
@@ -314,7 +354,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let cluster = job.run_task.cluster.as_deref();
             if let Some(task_arn) = self.launcher.find_task(cluster, &started_by).await? {
                 return self
-                    .started(&run.run_id, attempt, task_arn, &at, true)
+                    .started(&run.run_id, cluster, attempt, task_arn, &at, true)
                     .await;
             }
             let token = reactor_core::run::client_token(&attempt_ref);
@@ -322,7 +362,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let verdict = match &outcome {
                 LaunchOutcome::Started { task_arn } => {
                     return self
-                        .started(&run.run_id, attempt, task_arn.clone(), &at, false)
+                        .started(&run.run_id, cluster, attempt, task_arn.clone(), &at, false)
                         .await;
                 }
                 LaunchOutcome::NotStarted { failures } => {
@@ -335,6 +375,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let history = History {
                 attempt,
                 disruptions,
+                counts_from: run.counts_from,
             };
             let mut jitter = SplitMix64(jitter_seed(&attempt_ref));
             let decision = decide(verdict, history, &job.retry, &mut jitter);
@@ -357,8 +398,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     continue;
                 }
                 (Next::Close(status), Applied::Applied) => {
-                    self.notify_once(run, *status, attempt, &decision, None, now)
-                        .await?;
+                    let outcome = outcome_of(run, *status, attempt, &decision, None);
+                    self.notify_once(&outcome, now).await?;
                 }
                 _ => {}
             }
@@ -370,18 +411,44 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
     }
 
-    /// Records the attempt's task (adopted or just started) and logs the launch.
+    /// Records the attempt's task (adopted or just started) and logs the launch. A task whose run was
+    /// cancelled while it was being launched is stopped at once: a cancelled run launches nothing.
     async fn started(
         &self,
         run_id: &str,
+        cluster: Option<&str>,
         attempt: u32,
         task_arn: String,
         at: &str,
         adopted: bool,
     ) -> Result<Launch, FlowError> {
-        self.store
+        if let Recorded::RunMovedOn(run) = self
+            .store
             .record_launch(run_id, attempt, &task_arn, at)
-            .await?;
+            .await?
+        {
+            let reason = format!(
+                "ecs-reactor: run {run_id} was {} while attempt {attempt} was being launched",
+                match run.status {
+                    RunStatus::Cancelled => "cancelled",
+                    _ => "moved on",
+                }
+            );
+            self.launcher.stop_task(cluster, &task_arn, &reason).await?;
+            tracing::warn!(
+                run = run_id,
+                attempt,
+                task = task_arn.as_str(),
+                run_status = run.status.as_str(),
+                action = "STOPPED",
+                "the run moved on during the launch; its task was stopped"
+            );
+            return Ok(Launch::Overtaken {
+                attempt,
+                task_arn,
+                status: run.status,
+            });
+        }
         tracing::info!(
             run = run_id,
             attempt,
@@ -413,15 +480,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         {
             if let Some(last) = self.store.attempt(run_id, run.attempt).await? {
                 let decision = decision_of(&last);
-                self.notify_once(
+                let outcome = outcome_of(
                     &run,
                     run.status,
                     run.attempt,
                     &decision,
                     last.task_arn.as_deref(),
-                    now,
-                )
-                .await?;
+                );
+                self.notify_once(&outcome, now).await?;
             }
             return Ok(None);
         }
@@ -536,6 +602,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         let history = History {
             attempt: n,
             disruptions: run.disruptions,
+            counts_from: run.counts_from,
         };
         let mut jitter = SplitMix64(jitter_seed(attempt_ref));
         let decision = decide(verdict, history, &job.retry, &mut jitter);
@@ -565,8 +632,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
         let launch = match &next {
             Next::Close(status) => {
-                self.notify_once(&run, *status, n, &decision, Some(&task.task_arn), now)
-                    .await?;
+                let outcome = outcome_of(&run, *status, n, &decision, Some(&task.task_arn));
+                self.notify_once(&outcome, now).await?;
                 None
             }
             Next::RetryNow(claim) => {
@@ -671,48 +738,183 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
 
     /// Publishes a finished run's outcome once: the right to publish is a conditional write, the publish is
     /// recorded after it succeeds. A failed publish fails the invocation, whose retry publishes again.
-    async fn notify_once(
-        &self,
-        run: &RunItem,
-        status: RunStatus,
-        attempt: u32,
-        decision: &Decision,
-        task_arn: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<(), FlowError> {
+    async fn notify_once(&self, outcome: &Outcome, now: OffsetDateTime) -> Result<(), FlowError> {
+        let run_id = outcome.run_id.as_str();
         let epoch = now.unix_timestamp();
         if !self
             .store
-            .claim_notification(
-                &run.run_id,
-                epoch,
-                epoch + self.settings.notify_lease_seconds,
-            )
+            .claim_notification(run_id, epoch, epoch + self.settings.notify_lease_seconds)
             .await?
         {
-            return match self.store.run(&run.run_id).await? {
+            return match self.store.run(run_id).await? {
                 Some(r) if r.notified_at.is_some() => Ok(()),
-                _ => Err(FlowError::NotificationInProgress(run.run_id.clone())),
+                _ => Err(FlowError::NotificationInProgress(run_id.to_owned())),
             };
         }
-        let outcome = Outcome {
-            run_id: run.run_id.clone(),
-            job: run.job.clone(),
-            status: status.as_str().into(),
-            attempts: attempt,
-            rule: decision.rule.clone(),
-            reason: decision.reason.clone(),
-            task_arn: task_arn.map(str::to_owned),
-            hint: decision.verdict.hint.clone(),
-        };
-        self.notifier.notify(&outcome).await?;
-        self.store.mark_notified(&run.run_id, &stamp(now)?).await?;
+        self.notifier.notify(outcome).await?;
+        self.store.mark_notified(run_id, &stamp(now)?).await?;
         tracing::info!(
-            run = run.run_id.as_str(),
-            status = status.as_str(),
+            run = run_id,
+            status = outcome.status.as_str(),
             "outcome published"
         );
         Ok(())
+    }
+
+    /// Cancels a run: no further attempt is launched (the pending delay goes in the same write, and the
+    /// classifier and scheduler find the run CANCELLED and leave it). With `stop_task`, the current
+    /// attempt's task is stopped with a reason naming `by`. The outcome is published once, like a finished
+    /// run's. Repeating the request repeats only what is missing (the stop, the notification).
+    pub async fn cancel(
+        &self,
+        run_id: &str,
+        by: &str,
+        stop_task: bool,
+        now: OffsetDateTime,
+    ) -> Result<Cancel, FlowError> {
+        let at = stamp(now)?;
+        // The run can move between the read and the conditional write (a stop judged, a retry fired):
+        // read again and retry a few times rather than cancel a state nobody looked at.
+        let mut tries = 0;
+        let (run, was) = loop {
+            let Some(run) = self.store.run(run_id).await? else {
+                return Ok(Cancel::Unknown);
+            };
+            match run.status {
+                RunStatus::Succeeded | RunStatus::Failed => {
+                    return Ok(Cancel::Finished(run.status))
+                }
+                RunStatus::Cancelled => break (run, None),
+                was => match self.store.cancel_run(run_id, run.attempt, by, &at).await? {
+                    Changed::Changed => break (run, Some(was)),
+                    Changed::Refused if tries < 3 => tries += 1,
+                    Changed::Refused => {
+                        return Err(FlowError::Store(StoreError::ConditionFailed(format!(
+                            "run {run_id} kept changing while it was being cancelled"
+                        ))))
+                    }
+                },
+            }
+        };
+        tracing::info!(run = run_id, attempt = run.attempt, by, was = ?was, action = "CANCEL", "run cancelled");
+        let mut stopped_task = None;
+        if stop_task {
+            if let Some(task_arn) = self
+                .store
+                .attempt(run_id, run.attempt)
+                .await?
+                .filter(|a| a.state != AttemptState::Decided)
+                .and_then(|a| a.task_arn)
+            {
+                let job = job_of(&run)?;
+                let reason = format!("ecs-reactor: run {run_id} cancelled by {by}");
+                self.launcher
+                    .stop_task(job.run_task.cluster.as_deref(), &task_arn, &reason)
+                    .await?;
+                tracing::info!(
+                    run = run_id,
+                    attempt = run.attempt,
+                    task = task_arn.as_str(),
+                    action = "STOP_TASK",
+                    "task stopped"
+                );
+                stopped_task = Some(task_arn);
+            }
+        }
+        let cancelled = Outcome {
+            run_id: run_id.to_owned(),
+            job: run.job.clone(),
+            status: RunStatus::Cancelled.as_str().into(),
+            attempts: run.attempt,
+            rule: "cancelled".into(),
+            reason: format!("cancelled by {by}"),
+            task_arn: stopped_task.clone(),
+            hint: None,
+        };
+        self.notify_once(&cancelled, now).await?;
+        Ok(match was {
+            Some(was) => Cancel::Cancelled {
+                was,
+                attempt: run.attempt,
+                stopped_task,
+            },
+            None => Cancel::AlreadyCancelled {
+                attempt: run.attempt,
+                stopped_task,
+            },
+        })
+    }
+
+    /// Redrives a FAILED or CANCELLED run, as Step Functions redrives an execution: a new attempt with a
+    /// fresh budget, every earlier attempt kept in the story, the outcome published again when it ends.
+    /// Two redrives of the same run race on one conditional write: one wins, the other is told the status.
+    pub async fn redrive(
+        &self,
+        run_id: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<Redrive, FlowError> {
+        let Some(run) = self.store.run(run_id).await? else {
+            return Ok(Redrive::Unknown);
+        };
+        if !matches!(run.status, RunStatus::Failed | RunStatus::Cancelled) {
+            return Ok(Redrive::NotRedrivable(run.status));
+        }
+        let job = job_of(&run)?;
+        let at = stamp(now)?;
+        let next = run.attempt + 1;
+        let claim = AttemptItem::claim(
+            run_id,
+            next,
+            &at,
+            now.unix_timestamp() + self.settings.launch_lease_seconds,
+        );
+        if self.store.redrive_run(&claim, by, &at).await? == Changed::Refused {
+            let status = self
+                .store
+                .run(run_id)
+                .await?
+                .map_or(run.status, |r| r.status);
+            return Ok(Redrive::NotRedrivable(status));
+        }
+        tracing::info!(
+            run = run_id,
+            attempt = next,
+            by,
+            was = run.status.as_str(),
+            action = "REDRIVE",
+            "run redriven"
+        );
+        let mut moved = run;
+        moved.status = RunStatus::Launching;
+        moved.attempt = next;
+        moved.counts_from = next;
+        moved.disruptions = 0;
+        let launch = self.launch(&moved, &job, next, now).await?;
+        Ok(Redrive::Redriven {
+            attempt: next,
+            launch,
+        })
+    }
+}
+
+/// The message a finished run publishes.
+fn outcome_of(
+    run: &RunItem,
+    status: RunStatus,
+    attempt: u32,
+    decision: &Decision,
+    task_arn: Option<&str>,
+) -> Outcome {
+    Outcome {
+        run_id: run.run_id.clone(),
+        job: run.job.clone(),
+        status: status.as_str().into(),
+        attempts: attempt,
+        rule: decision.rule.clone(),
+        reason: decision.reason.clone(),
+        task_arn: task_arn.map(str::to_owned),
+        hint: decision.verdict.hint.clone(),
     }
 }
 

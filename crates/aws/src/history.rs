@@ -1,10 +1,13 @@
 //! What on-call reads: a run's story, runs of a job, runs in a status, the run of a task. Each is one Query
 //! (DESIGN.md's access patterns); nothing here scans the table.
 
-use crate::records::{job_key, run_pk, status_key, AttemptItem, DelayItem, RunItem};
-use crate::store::{read_item, service, DynamoStore, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::records::{
+    job_key, run_pk, status_key, AttemptItem, DelayItem, RunItem, ALL_RUNS_KEY, RUN_SK,
+};
+use crate::store::{built, read_item, service, DynamoStore, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use reactor_core::run::RunStatus;
+use std::collections::HashMap;
 
 /// A run and everything under it, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +124,81 @@ impl DynamoStore {
             .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
             .scan_index_forward(false);
         self.collect(query, limit).await
+    }
+
+    /// Runs of every job created at or after `since`, newest first: one Query on the keys-only `byCreated`
+    /// index, then the run items by key (BatchGetItem, up to 100 a call).
+    pub async fn recent_runs(&self, since: &str, limit: usize) -> Result<Vec<RunItem>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name("byCreated")
+            .key_condition_expression("byCreatedPk = :all AND byCreatedSk >= :since")
+            .expression_attribute_values(":all", AttributeValue::S(ALL_RUNS_KEY.into()))
+            .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(service)?;
+        let keys: Vec<String> = out
+            .items()
+            .iter()
+            .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        let mut runs = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|pk| {
+                    HashMap::from([
+                        ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                        ("sk".to_owned(), AttributeValue::S(RUN_SK.into())),
+                    ])
+                })
+                .collect();
+            // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = built(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut pending)))
+                        .build(),
+                )?;
+                let out = self
+                    .client()
+                    .batch_get_item()
+                    .request_items(self.table(), request)
+                    .send()
+                    .await
+                    .map_err(service)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(self.table()))
+                    .into_iter()
+                    .flatten()
+                {
+                    runs.push(read_item::<RunItem>(item)?);
+                }
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(self.table()))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Service(format!(
+                    "{} runs could not be read (throttled); try again",
+                    pending.len()
+                )));
+            }
+        }
+        // BatchGetItem answers in any order.
+        runs.sort_by(|a, b| b.by_created_sk.cmp(&a.by_created_sk));
+        Ok(runs)
     }
 
     /// Follows a query's pages until `limit` runs are read (a filter can leave pages short).

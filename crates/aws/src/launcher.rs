@@ -57,7 +57,18 @@ pub trait Launcher: Send + Sync {
         &self,
         task_definition: &str,
     ) -> impl Future<Output = Result<Vec<String>, LaunchError>> + Send;
+    /// Stops a task, with a reason ECS shows as its `stoppedReason`. A task that is gone already (or
+    /// unknown to ECS) is not an error: stopping is idempotent.
+    fn stop_task(
+        &self,
+        cluster: Option<&str>,
+        task_arn: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), LaunchError>> + Send;
 }
+
+/// ECS keeps at most 255 characters of a stop reason.
+pub const STOP_REASON_MAX: usize = 255;
 
 /// The launcher on ECS. Task definitions are immutable per revision, so their essential containers are
 /// cached for the life of the process (a Lambda container).
@@ -327,6 +338,33 @@ impl Launcher for EcsLauncher {
                 }),
             },
             Err(e) => answered(e),
+        }
+    }
+
+    async fn stop_task(
+        &self,
+        cluster: Option<&str>,
+        task_arn: &str,
+        reason: &str,
+    ) -> Result<(), LaunchError> {
+        let result = self
+            .client
+            .stop_task()
+            .set_cluster(cluster.map(str::to_owned))
+            .task(task_arn)
+            .reason(reason.chars().take(STOP_REASON_MAX).collect::<String>())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // "The referenced task was not found": it stopped and was forgotten, or never was.
+            Err(SdkError::ServiceError(e))
+                if e.err().code() == Some("InvalidParameterException")
+                    && e.err().message().is_some_and(|m| m.contains("not found")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unanswered(e)),
         }
     }
 

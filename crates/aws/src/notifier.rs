@@ -12,7 +12,7 @@ use std::future::Future;
 pub struct Outcome {
     pub run_id: String,
     pub job: String,
-    /// SUCCEEDED or FAILED.
+    /// SUCCEEDED, FAILED or CANCELLED.
     pub status: String,
     /// Attempts made, free relaunches included.
     pub attempts: u32,

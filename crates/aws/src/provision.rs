@@ -32,6 +32,12 @@ pub const INDEXES: &[IndexDef] = &[
         keys_only: false,
     },
     IndexDef {
+        name: "byCreated",
+        partition_key: "byCreatedPk",
+        sort_key: Some(("byCreatedSk", false)),
+        keys_only: true,
+    },
+    IndexDef {
         name: "byTask",
         partition_key: "taskArn",
         sort_key: None,

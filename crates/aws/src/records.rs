@@ -4,7 +4,7 @@
 //!
 //! | item | sort key | what it holds | indexes |
 //! |---|---|---|---|
-//! | run | `RUN` | job, status, current attempt, the job request, last decision | `byJob` (runs of a job, newest first), `byStatus` (runs in a status, by last change) |
+//! | run | `RUN` | job, status, current attempt, the job request, last decision, cancel/redrive | `byJob` (runs of a job, newest first), `byStatus` (runs in a status, by last change), `byCreated` (all runs, newest first; keys only) |
 //! | attempt | `ATTEMPT#0001` | task, times, stop code, reasons, exit codes, decision and rule, next retry time | `byTask` (the run of a task ARN) |
 //! | delay | `DELAY#0002` | the attempt to launch and when (`ttl`, epoch seconds) | `byDue` (overdue delays, sharded) |
 //!
@@ -77,13 +77,38 @@ pub struct RunItem {
     /// Epoch seconds until which one invocation holds the right to publish the outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_lease_until: Option<i64>,
+    /// Redrives so far; the budget counts from `countsFrom`, the first attempt after the latest one.
+    #[serde(default)]
+    pub redrives: u32,
+    #[serde(default = "first_attempt")]
+    pub counts_from: u32,
+    /// Who cancelled the run (or redrove it last), in their words, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redriven_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redriven_at: Option<String>,
     /// `byJob` index: `JOB#<job>`, sorted by `<createdAt>#<runId>`.
     pub by_job_pk: String,
     pub by_job_sk: String,
     /// `byStatus` index: `STATUS#<status>`, sorted by `<updatedAt>#<runId>`.
     pub by_status_pk: String,
     pub by_status_sk: String,
+    /// `byCreated` index (keys only, so later updates of the run never write it): every run under one key,
+    /// sorted by `<createdAt>#<runId>`, for "what ran lately" across jobs.
+    pub by_created_pk: String,
+    pub by_created_sk: String,
 }
+
+fn first_attempt() -> u32 {
+    1
+}
+
+/// The one `byCreated` partition.
+pub const ALL_RUNS_KEY: &str = "RUNS";
 
 /// Where an attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,10 +228,18 @@ impl RunItem {
             next_retry_at: None,
             notified_at: None,
             notify_lease_until: None,
+            redrives: 0,
+            counts_from: 1,
+            cancelled_by: None,
+            cancelled_at: None,
+            redriven_by: None,
+            redriven_at: None,
             by_job_pk: job_key(job),
             by_job_sk: format!("{at}#{run_id}"),
             by_status_pk: status_key(RunStatus::Launching),
             by_status_sk: format!("{at}#{run_id}"),
+            by_created_pk: ALL_RUNS_KEY.into(),
+            by_created_sk: format!("{at}#{run_id}"),
         }
     }
 }

@@ -79,6 +79,23 @@ pub enum Applied {
     Stale,
 }
 
+/// How recording a launch went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// The run is RUNNING the attempt's task (now, or already: a redelivery).
+    Recorded,
+    /// The run was cancelled (or otherwise moved on) while the task was being launched: the task is an orphan.
+    RunMovedOn(Box<RunItem>),
+}
+
+/// How a cancel or redrive request went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Changed,
+    /// The run was not in a state that allows it (or changed under the caller): nothing was written.
+    Refused,
+}
+
 /// How claiming a due retry went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claimed {
@@ -106,14 +123,15 @@ pub trait Store: Send + Sync {
         attempt: u32,
     ) -> impl Future<Output = Result<Option<AttemptItem>, StoreError>> + Send;
     /// Records the task of a claimed attempt, and the run as RUNNING. Idempotent: recording the same task
-    /// again, or after the attempt was already judged, is not an error.
+    /// again, or after the attempt was already judged, is not an error. If the run moved on while the task
+    /// was launched (it was cancelled), the task is still written on the attempt and the run is returned.
     fn record_launch(
         &self,
         run_id: &str,
         attempt: u32,
         task_arn: &str,
         at: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
     /// Records the judgement of attempt `attempt` and its consequence in one transaction: the attempt is
     /// DECIDED (only once), the run moves on (only from LAUNCHING/RUNNING on this attempt), and the next
     /// attempt is claimed or the delay item written (only if not there yet).
@@ -172,6 +190,24 @@ pub trait Store: Send + Sync {
         run_id: &str,
         attempt: u32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Cancels a run that is LAUNCHING, RUNNING or waiting for a retry on attempt `attempt`, and removes the
+    /// pending delay item in the same transaction, so neither the TTL path nor the sweep launches again.
+    fn cancel_run(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        by: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+    /// Redrives a FAILED or CANCELLED run whose last attempt is `claim.attempt - 1`: the run goes back to
+    /// LAUNCHING with `claim` as its next attempt and a fresh budget counted from it; history is kept and
+    /// the outcome will be published again.
+    fn redrive_run(
+        &self,
+        claim: &AttemptItem,
+        by: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
     /// Records that the outcome was published.
     fn mark_notified(
         &self,
@@ -236,6 +272,34 @@ impl DynamoStore {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A transaction item that deletes one item of a run, whether or not it exists.
+    fn delete(&self, run_id: &str, sk: &str) -> Result<TransactWriteItem, StoreError> {
+        let delete = built(
+            Delete::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(run_pk(run_id)))
+                .key("sk", AttributeValue::S(sk.to_owned()))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Runs a transaction whose conditions guard one state change: refused if any does not hold.
+    async fn change(&self, items: Vec<TransactWriteItem>) -> Result<Changed, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(transaction_error);
+        match result {
+            Ok(_) => Ok(Changed::Changed),
+            Err(e) if e.is_conditional_check_failed() => Ok(Changed::Refused),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get<T: serde::de::DeserializeOwned>(
@@ -362,7 +426,7 @@ impl Store for DynamoStore {
         attempt: u32,
         task_arn: &str,
         at: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let update_attempt = built(
             Update::builder()
@@ -399,19 +463,52 @@ impl Store for DynamoStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update_attempt).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(update_attempt.clone())
+                    .build(),
+            )
             .transact_items(TransactWriteItem::builder().update(update_run).build())
             .send()
             .await
             .map_err(transaction_error);
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Recorded::Recorded),
             Err(e) if e.is_conditional_check_failed() => {
                 // Already recorded (a redelivery), or the task stopped and was judged before we got here:
-                // both leave nothing to do. Anything else is a real conflict.
+                // both leave nothing to do.
                 match self.attempt(run_id, attempt).await? {
-                    Some(a) if a.task_arn.as_deref() == Some(task_arn) => Ok(()),
-                    Some(a) if a.state == AttemptState::Decided => Ok(()),
+                    Some(a) if a.task_arn.as_deref() == Some(task_arn) => {
+                        return Ok(Recorded::Recorded)
+                    }
+                    Some(a) if a.state == AttemptState::Decided => return Ok(Recorded::Recorded),
+                    _ => {}
+                }
+                // The run moved on while the task was launched (cancelled): keep the task on the attempt so
+                // the story shows it, and let the caller stop it.
+                match self.run(run_id).await? {
+                    Some(run) if run.attempt != attempt || run.status.is_terminal() => {
+                        let single = self
+                            .client
+                            .update_item()
+                            .table_name(&self.table)
+                            .key("pk", s(&run_pk(run_id)))
+                            .key("sk", s(&attempt_sk(attempt)))
+                            .update_expression(update_attempt.update_expression())
+                            .condition_expression(
+                                update_attempt.condition_expression().unwrap_or_default(),
+                            )
+                            .set_expression_attribute_names(
+                                update_attempt.expression_attribute_names().cloned(),
+                            )
+                            .set_expression_attribute_values(
+                                update_attempt.expression_attribute_values().cloned(),
+                            )
+                            .send()
+                            .await;
+                        conditional(single)?;
+                        Ok(Recorded::RunMovedOn(Box::new(run)))
+                    }
                     _ => Err(e),
                 }
             }
@@ -735,6 +832,103 @@ impl Store for DynamoStore {
             .await
             .map_err(service)?;
         Ok(())
+    }
+
+    async fn cancel_run(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        by: &str,
+        at: &str,
+    ) -> Result<Changed, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let (mut expression, mut names, mut values) = set_clause(vec![
+            ("status", s(RunStatus::Cancelled.as_str())),
+            ("cancelledBy", s(by)),
+            ("cancelledAt", s(at)),
+            ("updatedAt", s(at)),
+            ("byStatusPk", s(&status_key(RunStatus::Cancelled))),
+            ("byStatusSk", s(&format!("{at}#{run_id}"))),
+        ]);
+        expression.push_str(" REMOVE #nextRetryAt");
+        names.insert("#nextRetryAt".into(), "nextRetryAt".into());
+        names.insert("#cond_status".into(), "status".into());
+        names.insert("#cond_attempt".into(), "attempt".into());
+        let open = [
+            RunStatus::Launching,
+            RunStatus::Running,
+            RunStatus::RetryScheduled,
+        ];
+        for (i, status) in open.iter().enumerate() {
+            values.insert(format!(":cond_s{i}"), s(status.as_str()));
+        }
+        values.insert(":cond_n".into(), AttributeValue::N(attempt.to_string()));
+        let update_run = self.conditional_update(
+            (run_pk(run_id), RUN_SK.to_owned()),
+            expression,
+            "#cond_attempt = :cond_n AND #cond_status IN (:cond_s0, :cond_s1, :cond_s2)",
+            names,
+            values,
+        )?;
+        self.change(vec![
+            update_run,
+            self.delete(run_id, &delay_sk(attempt + 1))?,
+        ])
+        .await
+    }
+
+    async fn redrive_run(
+        &self,
+        claim: &AttemptItem,
+        by: &str,
+        at: &str,
+    ) -> Result<Changed, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: u32| AttributeValue::N(v.to_string());
+        let run_id = claim.run_id.as_str();
+        let (mut expression, mut names, mut values) = set_clause(vec![
+            ("status", s(RunStatus::Launching.as_str())),
+            ("attempt", n(claim.attempt)),
+            ("countsFrom", n(claim.attempt)),
+            ("disruptions", n(0)),
+            ("redrivenBy", s(by)),
+            ("redrivenAt", s(at)),
+            ("updatedAt", s(at)),
+            ("byStatusPk", s(&status_key(RunStatus::Launching))),
+            ("byStatusSk", s(&format!("{at}#{run_id}"))),
+        ]);
+        expression.push_str(
+            ", #redrives = if_not_exists(#redrives, :zero) + :one REMOVE #notified, #lease, #nextRetryAt",
+        );
+        for (placeholder, name) in [
+            ("#redrives", "redrives"),
+            ("#notified", "notifiedAt"),
+            ("#lease", "notifyLeaseUntil"),
+            ("#nextRetryAt", "nextRetryAt"),
+            ("#cond_status", "status"),
+            ("#cond_attempt", "attempt"),
+        ] {
+            names.insert(placeholder.into(), name.into());
+        }
+        values.insert(":zero".into(), n(0));
+        values.insert(":one".into(), n(1));
+        values.insert(":cond_failed".into(), s(RunStatus::Failed.as_str()));
+        values.insert(":cond_cancelled".into(), s(RunStatus::Cancelled.as_str()));
+        values.insert(":cond_n".into(), n(claim.attempt.saturating_sub(1)));
+        let update_run = self.conditional_update(
+            (run_pk(run_id), RUN_SK.to_owned()),
+            expression,
+            "#cond_attempt = :cond_n AND #cond_status IN (:cond_failed, :cond_cancelled)",
+            names,
+            values,
+        )?;
+        self.change(vec![
+            update_run,
+            self.put_new(claim)?,
+            // A delay item for this attempt can only be a leftover; the sweep must not find it.
+            self.delete(run_id, &delay_sk(claim.attempt))?,
+        ])
+        .await
     }
 
     async fn mark_notified(&self, run_id: &str, at: &str) -> Result<(), StoreError> {

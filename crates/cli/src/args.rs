@@ -20,6 +20,9 @@ pub enum Command {
     Validate(ValidateArgs),
     Runs(RunsArgs),
     Show(ShowArgs),
+    Start(StartArgs),
+    Cancel(CancelArgs),
+    Redrive(RedriveArgs),
 }
 
 /// Where the attempts table is: the standard AWS chain (`AWS_ENDPOINT_URL` works) plus these.
@@ -39,15 +42,27 @@ pub struct TableArgs {
     pub json: bool,
 }
 
-/// List runs, newest first: of a job, or in a status (one Query on the table's indexes).
+/// What changes a run needs besides the table: the outcomes topic (a run that ends is announced there).
+#[derive(Args, Clone)]
+pub struct ActArgs {
+    /// The SNS topic for outcomes (the stack's OutcomesTopicArn output). Default: $REACTOR_TOPIC_ARN.
+    #[arg(long, value_name = "ARN")]
+    pub topic_arn: Option<String>,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// List runs, newest first: all of them, of a job, or in a status (one Query on the table's indexes).
 #[derive(Args)]
 #[command(after_help = "\
 Examples:
+  ecs-reactor runs
   ecs-reactor runs --job nightly-report
   ecs-reactor runs --status FAILED --since 24h
   ecs-reactor runs --status RETRY_SCHEDULED --json
 
-Exit codes: 0 listed (possibly none); 2 bad command line; 5 the table could not be read.")]
+Exit codes: 0 listed (possibly none); 2 bad command line; 3 bad --status or --since;
+5 the table could not be read.")]
 pub struct RunsArgs {
     /// Only runs of this job (newest first by creation).
     #[arg(long, value_name = "JOB")]
@@ -56,9 +71,10 @@ pub struct RunsArgs {
     /// (newest first by their last change).
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
-    /// How far back: e.g. 30m, 24h, 7d.
-    #[arg(long, value_name = "AGE", default_value = "24h")]
-    pub since: String,
+    /// How far back: e.g. 30m, 24h, 7d. Default: 24h; for LAUNCHING, RUNNING and RETRY_SCHEDULED, every run
+    /// in that status now, however long ago it got there.
+    #[arg(long, value_name = "AGE")]
+    pub since: Option<String>,
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
@@ -81,6 +97,73 @@ pub struct ShowArgs {
     pub run: String,
     #[command(flatten)]
     pub table: TableArgs,
+}
+
+/// Start a run of a job, as the starter Lambda does (same validation, same code): the run is recorded and
+/// its first task launched.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor start events/job-nightly-report.json
+  ecs-reactor start job.json --idempotency-key deploy-4711 --json
+
+Repeating a start with the same --idempotency-key names the same run and starts nothing new (safe to retry
+after a timeout). Without it, every start is a new run.
+Exit codes: 0 started (or the run existed already); 2 bad command line; 3 unreadable or invalid job
+(every problem named); 5 AWS could not be asked; 6 ECS refused the launch (the run is judged: see output).")]
+pub struct StartArgs {
+    /// The job request (JSON); `-` reads standard input.
+    #[arg(value_name = "JOB_FILE")]
+    pub job: String,
+    /// Names the run: the same key always names the same run. Default: a fresh one.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+/// Cancel a run: no further attempt is launched (a pending retry is removed; the classifier and scheduler
+/// leave a cancelled run alone). The outcome CANCELLED is published.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor cancel nightly-report-20261121T023000Z
+  ecs-reactor cancel nightly-report-20261121T023000Z --stop-task --reason \"bad input file, rerun tomorrow\"
+
+Without --stop-task a running task runs on; its end is recorded but not judged. A task that was being
+launched at the moment of the cancel is stopped either way.
+Exit codes: 0 cancelled (or cancelled already); 2 bad command line; 4 no such run; 5 AWS could not be asked;
+6 the run has finished (SUCCEEDED or FAILED): nothing to cancel.")]
+pub struct CancelArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+    /// Also stop the current attempt's task (StopTask, with a reason naming who cancelled).
+    #[arg(long)]
+    pub stop_task: bool,
+    /// Why, in a few words: recorded with the run and in the task's stop reason.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub act: ActArgs,
+}
+
+/// Redrive a FAILED or CANCELLED run: a new attempt with a fresh retry budget; every earlier attempt stays
+/// in the run's story.
+#[derive(Args)]
+#[command(after_help = "\
+Example:
+  ecs-reactor redrive nightly-report-20261121T023000Z
+
+Exit codes: 0 redriven (its launch may still have been refused: see output); 2 bad command line; 4 no such
+run; 5 AWS could not be asked; 6 the run is not FAILED or CANCELLED.")]
+pub struct RedriveArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+    /// Why, in a few words: recorded with the run.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub act: ActArgs,
 }
 
 /// Judge a STOPPED task the way the classifier does, offline, and say why.

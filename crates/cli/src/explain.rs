@@ -45,6 +45,7 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
     let history = History {
         attempt,
         disruptions: args.disruptions.min(attempt.saturating_sub(1)),
+        counts_from: 1,
     };
 
     let verdict = judge_stopped_task(task, &policy, named.as_deref());

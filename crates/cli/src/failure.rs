@@ -4,7 +4,8 @@ use std::fmt;
 use std::process::ExitCode;
 
 /// Exit codes: 0 done; 2 the command line is wrong (clap's own); 3 an input file is unreadable or invalid;
-/// 4 no such run or task; 5 AWS could not be asked (no table, no credentials, no answer).
+/// 4 no such run or task; 5 AWS could not be asked (no table, no credentials, no answer); 6 the run is not in a
+/// state that allows the change (cancel a finished run, redrive a running one), or ECS refused a start.
 #[derive(Debug)]
 pub enum Failure {
     /// An input file could not be read or is not what it should be.
@@ -13,6 +14,8 @@ pub enum Failure {
     NotFound(String),
     /// The table could not be read: missing, no credentials, no network.
     Aws(String),
+    /// The run's state does not allow the change asked for.
+    Conflict(String),
 }
 
 impl Failure {
@@ -21,6 +24,7 @@ impl Failure {
             Failure::BadInput(_) => ExitCode::from(3),
             Failure::NotFound(_) => ExitCode::from(4),
             Failure::Aws(_) => ExitCode::from(5),
+            Failure::Conflict(_) => ExitCode::from(6),
         }
     }
 }
@@ -29,9 +33,10 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             // Errors from serde can span lines; the contract is one line.
-            Failure::BadInput(message) | Failure::NotFound(message) | Failure::Aws(message) => {
-                f.write_str(&message.replace('\n', " "))
-            }
+            Failure::BadInput(message)
+            | Failure::NotFound(message)
+            | Failure::Aws(message)
+            | Failure::Conflict(message) => f.write_str(&message.replace('\n', " ")),
         }
     }
 }

@@ -5,6 +5,7 @@ mod args;
 mod explain;
 mod failure;
 mod oncall;
+mod operate;
 mod rules;
 mod validate;
 
@@ -19,6 +20,9 @@ fn main() -> ExitCode {
         args::Command::Validate(a) => validate::run(&a),
         args::Command::Runs(a) => oncall::runs(&a),
         args::Command::Show(a) => oncall::show(&a),
+        args::Command::Start(a) => operate::start(&a),
+        args::Command::Cancel(a) => operate::cancel(&a),
+        args::Command::Redrive(a) => operate::redrive(&a),
     };
     match result {
         Ok(output) => {

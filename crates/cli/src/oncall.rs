@@ -1,33 +1,38 @@
-//! On-call's questions, answered from the attempts table: `runs` (runs of a job, runs in a status) and `show`
-//! (a run's story). Each is one Query; output is an aligned table with relative times, or `--json`.
+//! On-call's questions, answered from the attempts table: `runs` (all runs, runs of a job, runs in a status)
+//! and `show` (a run's story). Each is one Query; output is an aligned table with relative times, or `--json`.
 
 use crate::args::{RunsArgs, ShowArgs, TableArgs};
 use crate::failure::Failure;
 use reactor_aws::history::RunStory;
 use reactor_aws::records::{AttemptItem, RunItem};
-use reactor_aws::store::{DynamoStore, StoreError};
+use reactor_aws::store::DynamoStore;
 use reactor_core::run::RunStatus;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Aws(format!("cannot start the async runtime: {e}")))
 }
 
-async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
-    let table = args
-        .table
+/// The table named by `--table` or `REACTOR_TABLE`.
+pub fn table_name(args: &TableArgs) -> Result<String, Failure> {
+    args.table
         .clone()
         .or_else(|| std::env::var("REACTOR_TABLE").ok())
         .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::BadInput("no table: give --table NAME or set REACTOR_TABLE".into())
-        })?;
+        .ok_or_else(|| Failure::BadInput("no table: give --table NAME or set REACTOR_TABLE".into()))
+}
+
+/// The SDK configuration: the standard chain (`AWS_ENDPOINT_URL` works), `--region` and `--profile` on top.
+pub async fn sdk_config(
+    args: &TableArgs,
+    timeouts: Option<aws_config::timeout::TimeoutConfig>,
+) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(region) = &args.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
@@ -35,15 +40,23 @@ async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
     }
-    let config = loader.load().await;
+    if let Some(timeouts) = timeouts {
+        loader = loader.timeout_config(timeouts);
+    }
+    loader.load().await
+}
+
+async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
+    let table = table_name(args)?;
+    let config = sdk_config(args, None).await;
     Ok(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),
         table,
     ))
 }
 
-/// A store error in on-call's words.
-fn aws_failure(table: &str, e: StoreError) -> Failure {
+/// An AWS error in on-call's words.
+pub fn aws_failure(table: &str, e: impl std::fmt::Display) -> Failure {
     let text = e.to_string();
     if text.contains("ResourceNotFoundException") {
         Failure::Aws(format!("table {table:?} not found in this account and region (check --table, --region, REACTOR_TABLE)"))
@@ -113,19 +126,22 @@ fn parse_status(text: &str) -> Result<RunStatus, Failure> {
 pub fn runs(args: &RunsArgs) -> Result<String, Failure> {
     let status = args.status.as_deref().map(parse_status).transpose()?;
     let now = OffsetDateTime::now_utc();
-    let since = stamp(now - time::Duration::seconds(parse_age(&args.since)?));
-    if args.job.is_none() && status.is_none() {
-        return Err(Failure::BadInput(
-            "give --job JOB or --status STATUS (runs are indexed by job and by status)".into(),
-        ));
-    }
+    // A run can sit in an unfinished status for longer than any default window (a two-day task): asked for
+    // one of those, on-call means "all of them now".
+    let since = match (&args.since, status) {
+        (Some(age), _) => Some(stamp(now - time::Duration::seconds(parse_age(age)?))),
+        (None, Some(s)) if !s.is_terminal() => None,
+        (None, _) => Some(stamp(now - time::Duration::days(1))),
+    };
+    // Every stored time starts with a digit: "0" is before all of them.
+    let from = since.as_deref().unwrap_or("0");
     let limit = args.limit as usize;
     let runs = runtime()?.block_on(async {
         let store = store(&args.table).await?;
         let result = match (&args.job, status) {
-            (Some(job), status) => store.runs_of_job(job, &since, status, limit).await,
-            (None, Some(status)) => store.runs_in_status(status, &since, limit).await,
-            (None, None) => Ok(Vec::new()),
+            (Some(job), status) => store.runs_of_job(job, from, status, limit).await,
+            (None, Some(status)) => store.runs_in_status(status, from, limit).await,
+            (None, None) => store.recent_runs(from, limit).await,
         };
         result.map_err(|e| aws_failure(store.table(), e))
     })?;
@@ -134,7 +150,10 @@ pub fn runs(args: &RunsArgs) -> Result<String, Failure> {
         return Ok(serde_json::to_string_pretty(&list).unwrap_or_default());
     }
     if runs.is_empty() {
-        return Ok(format!("no runs since {since}"));
+        return Ok(match since {
+            Some(since) => format!("no runs since {since}"),
+            None => "no runs".into(),
+        });
     }
     let rows: Vec<Vec<String>> = runs
         .iter()
@@ -208,6 +227,8 @@ fn run_json(run: &RunItem) -> Value {
             "byJobSk",
             "byStatusPk",
             "byStatusSk",
+            "byCreatedPk",
+            "byCreatedSk",
             "notifyLeaseUntil",
         ] {
             map.remove(key);
@@ -269,6 +290,18 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
             out,
             "free relaunches after capacity was taken away: {}",
             run.disruptions
+        );
+    }
+    if let (Some(by), Some(at)) = (&run.cancelled_by, &run.cancelled_at) {
+        let _ = writeln!(out, "cancelled {} ({at}) by {by}", relative(at, now));
+    }
+    if let (Some(by), Some(at)) = (&run.redriven_by, &run.redriven_at) {
+        let _ = writeln!(
+            out,
+            "redriven {} time(s), last {} ({at}) by {by}; attempts count from {}",
+            run.redrives,
+            relative(at, now),
+            run.counts_from
         );
     }
     let rows: Vec<Vec<String>> = story

@@ -126,6 +126,7 @@ fn exercise(value: Value, seed: u64) {
         let history = History {
             attempt,
             disruptions: (seed % 3) as u32 % attempt,
+            counts_from: 1,
         };
         let decision = decide(verdict, history, &policy, &mut SplitMix64(seed));
         assert!(decision.delay_seconds.unwrap_or(0) <= policy.max_delay_seconds);

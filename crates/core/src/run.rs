@@ -76,11 +76,23 @@ impl fmt::Display for RunStatus {
 const STAMP: &[FormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 
+/// The run id of a request that has no scheduled time: `<job>-<discriminator of key>`. The key is what stays
+/// the same across redeliveries of the request (the invocation's request id, which Lambda keeps across its
+/// own retries of an asynchronous invocation; an idempotency key a script chooses), never the clock: a retry
+/// arrives minutes later and must name the same run.
+pub fn request_run_id(job: &str, key: &str) -> Result<String, RunIdError> {
+    let id = format!("{job}-{}", discriminator(key));
+    if is_valid_run_id(&id) {
+        Ok(id)
+    } else {
+        Err(RunIdError::Invalid(id))
+    }
+}
+
 /// The run id of a job started at `at`: `<job>-<yyyymmddThhmmssZ>`, plus `-<discriminator>` when given.
 ///
 /// A schedule tick carries its scheduled time, so every delivery of the same tick derives the same id and the
-/// conditional create of the run record lets only the first one through. A direct invocation passes a
-/// discriminator (e.g. derived from the invocation's request id, which Lambda keeps across its retries).
+/// conditional create of the run record lets only the first one through.
 pub fn run_id(
     job: &str,
     at: OffsetDateTime,

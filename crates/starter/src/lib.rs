@@ -1,8 +1,9 @@
 //! The starter Lambda: a job request in, a run recorded and its first task launched.
 //!
 //! Input, either of:
-//! - a job request (DESIGN.md), invoked directly: the run id is the job, the time and a discriminator from
-//!   the invocation's request id (which Lambda keeps across its own retries of that invocation);
+//! - a job request (DESIGN.md), invoked directly: the run id is the job and a discriminator from the
+//!   invocation's request id (which Lambda keeps across its own retries of that invocation, minutes apart, so
+//!   the clock has no part in it);
 //! - an EventBridge `Scheduled Event` whose `detail` is the job request (what the schedule rule's input
 //!   transformer in template.yml sends): the run id is the job and the scheduled `time`, so a duplicated tick
 //!   finds its run already there and starts nothing.
@@ -14,7 +15,7 @@ use reactor_aws::flow::{FlowError, Launch, Reactor, Started};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
 use reactor_aws::store::Store;
-use reactor_core::run::{discriminator, run_id, RunIdError};
+use reactor_core::run::{request_run_id, run_id, RunIdError};
 use reactor_core::{JobError, JobRequest};
 use serde::Serialize;
 use serde_json::Value;
@@ -82,11 +83,7 @@ pub struct StartRequest {
 
 /// Reads the input: a scheduled event carrying a job, or a job. Validation happens here, before anything
 /// is written.
-pub fn parse(
-    payload: Value,
-    request_id: &str,
-    now: OffsetDateTime,
-) -> Result<StartRequest, StarterError> {
+pub fn parse(payload: Value, request_id: &str) -> Result<StartRequest, StarterError> {
     let is_schedule = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
     if is_schedule {
         let time = payload.get("time").and_then(Value::as_str).ok_or_else(|| {
@@ -110,7 +107,7 @@ pub fn parse(
         return Ok(StartRequest { job, run_id });
     }
     let job = JobRequest::from_value(payload)?;
-    let run_id = run_id(&job.job, now, Some(&discriminator(request_id)))?;
+    let run_id = request_run_id(&job.job, request_id)?;
     Ok(StartRequest { job, run_id })
 }
 
@@ -121,7 +118,7 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
     request_id: &str,
     now: OffsetDateTime,
 ) -> Result<StartResponse, StarterError> {
-    let request = match parse(payload, request_id, now) {
+    let request = match parse(payload, request_id) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error_type = e.error_type(), error = %e, "job request rejected; nothing written");
@@ -164,6 +161,17 @@ fn response(started: Started) -> StartResponse {
             response.action = Some(decision.action.as_str());
             response.reason = Some(format!("{}: {}", decision.rule, decision.reason));
         }
+        Some(Launch::Overtaken {
+            attempt,
+            task_arn,
+            status,
+        }) => {
+            response.attempt = Some(attempt);
+            response.task_arn = Some(task_arn);
+            response.reason = Some(format!(
+                "the run became {status} while the attempt was being launched; its task was stopped"
+            ));
+        }
         None => {}
     }
     response
@@ -172,7 +180,6 @@ fn response(started: Started) -> StartResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
     const JOB: &str = r#"{"job":"nightly","runTask":{"taskDefinition":"report:7"}}"#;
 
@@ -185,18 +192,22 @@ mod tests {
 
     #[test]
     fn run_ids_come_from_the_schedule_or_the_request() {
-        let now = datetime!(2026-11-21 09:15:02 UTC);
-        let direct = parse(serde_json::from_str(JOB).unwrap(), "req-1", now).unwrap();
+        let direct = parse(serde_json::from_str(JOB).unwrap(), "req-1").unwrap();
+        let retried = parse(serde_json::from_str(JOB).unwrap(), "req-1").unwrap();
         assert_eq!(
             direct.run_id,
-            format!("nightly-20261121T091502Z-{}", discriminator("req-1"))
+            format!("nightly-{}", reactor_core::run::discriminator("req-1"))
         );
-        let tick = parse(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-2", now).unwrap();
+        assert_eq!(
+            direct.run_id, retried.run_id,
+            "a retried invocation (minutes later, same request id) names the same run"
+        );
+        let tick = parse(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-2").unwrap();
         assert_eq!(
             tick.run_id, "nightly-20261121T023000Z",
             "the scheduled time, not the clock"
         );
-        let again = parse(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-3", now).unwrap();
+        let again = parse(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-3").unwrap();
         assert_eq!(
             tick.run_id, again.run_id,
             "a duplicated tick names the same run"
@@ -205,7 +216,6 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let now = datetime!(2026-11-21 09:15:02 UTC);
         #[rustfmt::skip]
         let cases: &[(Value, &str, &str)] = &[
             (schedule("\"yesterday\"", JOB), "InvalidScheduledEvent", "time \"yesterday\" is not RFC 3339"),
@@ -216,7 +226,7 @@ mod tests {
             (serde_json::json!([1, 2]), "InvalidJobRequest", "invalid type"),
         ];
         for (payload, error_type, message) in cases {
-            let e = parse(payload.clone(), "r", now).unwrap_err();
+            let e = parse(payload.clone(), "r").unwrap_err();
             assert_eq!(e.error_type(), *error_type, "{payload}");
             assert!(e.to_string().contains(message), "{payload}: {e}");
         }

@@ -49,19 +49,26 @@ pub struct Verdict {
 pub struct History {
     /// 1-based number of the attempt that ended (every launch is an attempt, free or counted).
     pub attempt: u32,
-    /// How many earlier attempts ended in a disruption and were relaunched for free.
+    /// How many attempts since `counts_from` ended in a disruption and were relaunched for free.
     pub disruptions: u32,
+    /// The first attempt that counts against the budget: 1, or the first attempt after the run's latest
+    /// redrive (a redriven run gets a fresh budget, as a redriven Step Functions execution does).
+    pub counts_from: u32,
 }
 
 impl History {
     pub const FIRST: History = History {
         attempt: 1,
         disruptions: 0,
+        counts_from: 1,
     };
 
     /// Counted attempts used, this one included.
     pub fn counted(&self) -> u32 {
-        self.attempt.saturating_sub(self.disruptions).max(1)
+        (self.attempt + 1)
+            .saturating_sub(self.counts_from.max(1))
+            .saturating_sub(self.disruptions)
+            .max(1)
     }
 }
 

@@ -511,6 +511,7 @@ fn decide_table() {
             History {
                 attempt,
                 disruptions,
+                counts_from: 1,
             },
             &policy,
             &mut UpperBound,
@@ -544,6 +545,7 @@ fn exhaustion_says_so_and_keeps_the_cause() {
         History {
             attempt: 4,
             disruptions: 0,
+            counts_from: 1,
         },
         &policy,
         &mut UpperBound,
@@ -573,6 +575,7 @@ fn jitter_comes_from_the_injected_source() {
                 History {
                     attempt: 2,
                     disruptions: 0,
+                    counts_from: 1,
                 },
                 &policy,
                 &mut SplitMix64(seed),
@@ -591,6 +594,7 @@ fn jitter_comes_from_the_injected_source() {
         History {
             attempt: 2,
             disruptions: 0,
+            counts_from: 1,
         },
         &policy,
         &mut SplitMix64(7),
@@ -600,4 +604,27 @@ fn jitter_comes_from_the_injected_source() {
         Some(delays[7]),
         "same seed, same delay"
     );
+}
+
+#[test]
+fn counted_attempts_start_again_after_a_redrive() {
+    // (attempt, disruptions since counts_from, counts_from) → counted attempts, this one included
+    #[rustfmt::skip]
+    let cases: &[(u32, u32, u32, u32)] = &[
+        (1, 0, 1, 1),
+        (3, 0, 1, 3),
+        (4, 1, 1, 3),  // one free relaunch
+        (4, 0, 4, 1),  // the first attempt after a redrive of a run that failed at attempt 3
+        (6, 0, 4, 3),
+        (6, 1, 4, 2),  // a disruption after the redrive
+        (2, 0, 0, 2),  // counts_from 0 reads as 1 (items written before redrives existed)
+    ];
+    for &(attempt, disruptions, counts_from, want) in cases {
+        let history = History {
+            attempt,
+            disruptions,
+            counts_from,
+        };
+        assert_eq!(history.counted(), want, "{history:?}");
+    }
 }
