@@ -8,11 +8,11 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 
 const TICK: &str = "2026-11-21T02:30:00Z";
-const T0: OffsetDateTime = datetime!(2026-11-21 02:30:02 UTC);
-const T_STOP: OffsetDateTime = datetime!(2026-11-21 02:41:41 UTC);
+pub const T0: OffsetDateTime = datetime!(2026-11-21 02:30:02 UTC);
+pub const T_STOP: OffsetDateTime = datetime!(2026-11-21 02:41:41 UTC);
 
 /// Starts a run from a schedule tick and returns (run id, attempt 1's task).
-async fn started(
+pub async fn started(
     stack: &Stack,
     reactor: &crate::stack::LocalReactor,
     job: &str,
@@ -24,7 +24,7 @@ async fn started(
     (response.run_id, response.task_arn.unwrap())
 }
 
-fn started_by(run_id: &str, attempt: u32) -> String {
+pub fn started_by(run_id: &str, attempt: u32) -> String {
     format!("ecs-reactor/{run_id}/{attempt}")
 }
 
@@ -393,7 +393,11 @@ async fn a_finished_run_notifies_once_across_redeliveries() {
 }
 
 /// A run whose attempt 1 hit a Docker Hub rate limit: waiting for attempt 2, returns its delay item's due time.
-async fn waiting(stack: &Stack, reactor: &crate::stack::LocalReactor, job: &str) -> (String, i64) {
+pub async fn waiting(
+    stack: &Stack,
+    reactor: &crate::stack::LocalReactor,
+    job: &str,
+) -> (String, i64) {
     let (run_id, task) = started(stack, reactor, job).await;
     let event = stack
         .stop(
@@ -411,7 +415,7 @@ async fn waiting(stack: &Stack, reactor: &crate::stack::LocalReactor, job: &str)
     (run_id, due)
 }
 
-fn at(epoch: i64) -> OffsetDateTime {
+pub fn at(epoch: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(epoch).unwrap()
 }
 

@@ -14,6 +14,7 @@ mod launcher;
 mod moto;
 mod notifier;
 mod oncall;
+mod operate;
 mod readme;
 mod rie;
 mod stack;

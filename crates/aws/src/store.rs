@@ -506,8 +506,12 @@ impl Store for DynamoStore {
                             )
                             .send()
                             .await;
-                        conditional(single)?;
-                        Ok(Recorded::RunMovedOn(Box::new(run)))
+                        if conditional(single)? {
+                            Ok(Recorded::RunMovedOn(Box::new(run)))
+                        } else {
+                            // Not a claimed attempt of this run: nothing of ours was launched.
+                            Err(e)
+                        }
                     }
                     _ => Err(e),
                 }
