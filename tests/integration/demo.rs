@@ -1,7 +1,7 @@
 //! `make demo`'s story end to end, asserted on what on-call would look at: the table rows, the tasks ECS ran
 //! and the notification on the SQS queue — not just exit codes.
 
-use crate::story::{play, render_rows};
+use crate::story::{on_call, play, render_rows};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_story_retries_a_rate_limited_pull_later_and_succeeds_on_attempt_2() {
@@ -103,4 +103,50 @@ async fn the_demo_story_retries_a_rate_limited_pull_later_and_succeeds_on_attemp
             "the timeline lacks {step:?}:\n{timeline}"
         );
     }
+
+    // On-call's epilogue: the real CLI on the demo's table.
+    let said = on_call(&story, false).await;
+    let expect = |command: &str, needles: &[&str]| {
+        let s = said
+            .iter()
+            .find(|s| s.command.starts_with(command))
+            .unwrap_or_else(|| panic!("no `{command}` in the epilogue"));
+        assert_eq!(s.code, 0, "{}: {}", s.command, s.output);
+        for needle in needles {
+            assert!(
+                s.output.contains(needle),
+                "{}: {needle:?} missing from:\n{}",
+                s.command,
+                s.output
+            );
+        }
+    };
+    expect(
+        "ecs-reactor runs",
+        &[run_id, "weekly-export-", "SUCCEEDED", "RETRY_SCHEDULED"],
+    );
+    expect(
+        "ecs-reactor show nightly-report-",
+        &[
+            "SUCCEEDED at attempt 2",
+            "image-pull-rate-limited",
+            "essential-containers-exited-0",
+        ],
+    );
+    expect(
+        "ecs-reactor runs --status RETRY_SCHEDULED",
+        &["weekly-export-", "eni-provisioning"],
+    );
+    expect(
+        "ecs-reactor cancel",
+        &[
+            "cancelled (was RETRY_SCHEDULED at attempt 1)",
+            "export target down for maintenance",
+        ],
+    );
+    expect(
+        "ecs-reactor show weekly-export-",
+        &["CANCELLED at attempt 1", "cancelled", "TaskFailedToStart"],
+    );
+    expect("ecs-reactor redrive", &["attempt 2 launched task"]);
 }

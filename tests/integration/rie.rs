@@ -37,7 +37,7 @@ fn emulator() -> PathBuf {
     })
 }
 
-/// The three Lambda binaries, built once per test process (debug profile, the one the tests use).
+/// The three Lambda binaries and the CLI, built once per test process (debug profile, the one the tests use).
 pub fn binaries() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -54,6 +54,8 @@ pub fn binaries() -> &'static Path {
                 "classifier",
                 "-p",
                 "scheduler",
+                "-p",
+                "ecs-reactor",
             ])
             .status()
             .expect("run cargo build");

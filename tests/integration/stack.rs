@@ -112,16 +112,35 @@ impl Stack {
             .await
             .unwrap();
         let mut event = stopped_event(sample, task_arn, started_by, version);
-        // Now, not when the sample was recorded, so that a timeline reads in order.
+        // Now, not when the sample was recorded: every time of the task moves by the same amount, so that a
+        // timeline reads in order and durations stay the sample's.
+        use time::format_description::well_known::Rfc3339;
         let now = time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
-            .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
-        event["time"] = json!(now);
-        for field in ["stoppingAt", "stoppedAt", "executionStoppedAt"] {
-            if event["detail"].get(field).is_some() {
-                event["detail"][field] = json!(now);
+        let recorded = event["detail"]["stoppedAt"]
+            .as_str()
+            .or(event["time"].as_str())
+            .and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok())
+            .unwrap_or(now);
+        let shift = now - recorded;
+        event["time"] = json!(now.format(&Rfc3339).unwrap());
+        for field in [
+            "createdAt",
+            "connectivityAt",
+            "pullStartedAt",
+            "pullStoppedAt",
+            "startedAt",
+            "stoppingAt",
+            "executionStoppedAt",
+            "stoppedAt",
+            "updatedAt",
+        ] {
+            if let Some(t) = event["detail"][field]
+                .as_str()
+                .and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok())
+            {
+                event["detail"][field] = json!((t + shift).format(&Rfc3339).unwrap());
             }
         }
         event

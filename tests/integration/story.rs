@@ -13,6 +13,8 @@ use serde_json::Value;
 use std::time::Instant;
 
 pub struct Story {
+    /// The local stack the story ran on (moto keeps running until the process ends).
+    pub stack: Stack,
     pub run_id: String,
     /// One line per step, as printed.
     pub timeline: Vec<String>,
@@ -244,6 +246,7 @@ pub async fn play(echo: bool) -> Story {
         tasks.push((attempt, stack.tasks(&started_by(attempt)).await));
     }
     Story {
+        stack,
         run_id,
         timeline: tell.lines,
         rows,
@@ -310,4 +313,80 @@ pub fn render_rows(rows: &[Value]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// One `ecs-reactor` command of the epilogue and what it printed.
+pub struct Said {
+    pub command: String,
+    pub code: i32,
+    pub output: String,
+}
+
+/// On-call's view after the story: a second job waits for a retry (its ENI could not be attached), and
+/// on-call asks and acts with the real `ecs-reactor` binary: runs, show, cancel, show, redrive.
+pub async fn on_call(story: &Story, echo: bool) -> Vec<Said> {
+    let stack = &story.stack;
+    let now = time::OffsetDateTime::now_utc();
+    let tick_time = (now - time::Duration::seconds(i64::from(now.second())))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let waiting = {
+        let starter = Function::start("starter", &stack.env());
+        invoke(&starter, &stack.tick("weekly-export", &tick_time))
+    };
+    let run = waiting["runId"].as_str().unwrap().to_owned();
+    let stopped = stack
+        .stop(
+            waiting["taskArn"].as_str().unwrap(),
+            &format!("ecs-reactor/{run}/1"),
+            "stopped-eni-timeout.json",
+            3,
+        )
+        .await;
+    {
+        let classifier = Function::start("classifier", &stack.env());
+        invoke(&classifier, &stopped);
+    }
+    let cli = crate::rie::binaries().join("ecs-reactor");
+    let mut said = Vec::new();
+    for args in [
+        vec!["runs"],
+        vec!["show", story.run_id.as_str()],
+        vec!["runs", "--status", "RETRY_SCHEDULED"],
+        vec![
+            "cancel",
+            run.as_str(),
+            "--reason",
+            "export target down for maintenance",
+        ],
+        vec!["show", run.as_str()],
+        vec!["redrive", run.as_str(), "--reason", "export target back"],
+    ] {
+        let out = std::process::Command::new(&cli)
+            .args(&args)
+            .envs(stack.env())
+            .env("AWS_ENDPOINT_URL", &crate::moto::moto().endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .expect("run ecs-reactor");
+        let mut output = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.trim().is_empty() {
+            output.push_str(&format!("\n{}", stderr.trim_end()));
+        }
+        let command = format!("ecs-reactor {}", args.join(" "));
+        if echo {
+            println!("$ {command}\n{output}\n");
+        }
+        said.push(Said {
+            command,
+            code: out.status.code().unwrap_or(-1),
+            output,
+        });
+    }
+    said
 }

@@ -31,5 +31,10 @@ async fn main() {
         story.run_id
     );
     print!("{}", story::render_rows(&story.rows));
-    println!("\nEverything started by the demo (moto, the emulators) is stopped when it exits.");
+    println!(
+        "\nOn-call's view: a second job (weekly-export) waits for a retry after its ENI could not be attached;\n\
+         on-call asks the table and acts, with the ecs-reactor command line:\n"
+    );
+    story::on_call(&story, true).await;
+    println!("Everything started by the demo (moto, the emulators) is stopped when it exits.");
 }

@@ -341,7 +341,19 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
                 a.rule_id.clone().unwrap_or_else(|| "-".into()),
                 a.next_retry_at
                     .as_deref()
-                    .map(|t| format!("{} ({})", time_of(Some(t)), relative(t, now)))
+                    .map(|t| {
+                        // Only the pending retry is "in 40 s"; an earlier one happened (or was cancelled).
+                        let current = a.attempt == run.attempt;
+                        match run.status {
+                            RunStatus::RetryScheduled if current => {
+                                format!("{} ({})", time_of(Some(t)), relative(t, now))
+                            }
+                            RunStatus::Cancelled if current => {
+                                format!("{} (cancelled)", time_of(Some(t)))
+                            }
+                            _ => time_of(Some(t)),
+                        }
+                    })
                     .unwrap_or_else(|| "-".into()),
             ]
         })
