@@ -263,6 +263,33 @@ async fn runs_lists_a_job_newest_first_and_filters_by_status() {
         assert_eq!(out.code, *code, "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
     }
+
+    // No credentials anywhere in the chain: one line that says so, not the SDK's error chain.
+    let home = std::env::temp_dir().join(crate::moto::unique("empty-home"));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = shell(
+        env!("CARGO_BIN_EXE_ecs-reactor"),
+        &[("REACTOR_TABLE", &stack.table)],
+    );
+    command
+        .args(["runs", "--job", "j"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = output(command);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim(),
+        "ecs-reactor: no AWS credentials found (environment, profile, web identity, container, instance metadata): pass --profile, set AWS_PROFILE, or log in (aws sso login)"
+    );
 }
 
 fn run_ids(v: &Value) -> Vec<String> {

@@ -60,8 +60,16 @@ pub fn aws_failure(table: &str, e: impl std::fmt::Display) -> Failure {
     let text = e.to_string();
     if text.contains("ResourceNotFoundException") {
         Failure::Aws(format!("table {table:?} not found in this account and region (check --table, --region, REACTOR_TABLE)"))
+    } else if text.contains("no credentials found in chain")
+        || text.contains("CredentialsNotLoaded")
+    {
+        Failure::Aws(
+            "no AWS credentials found (environment, profile, web identity, container, instance metadata): \
+             pass --profile, set AWS_PROFILE, or log in (aws sso login)"
+                .into(),
+        )
     } else if text.contains("credentials") || text.contains("Credentials") {
-        Failure::Aws(format!("no AWS credentials: {text}"))
+        Failure::Aws(format!("AWS credentials unusable: {text}"))
     } else {
         Failure::Aws(text)
     }
