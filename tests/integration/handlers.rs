@@ -71,16 +71,9 @@ async fn a_scheduled_tick_starts_one_run_however_often_it_is_delivered() {
     assert_eq!(attempt["startedBy"], started_by(&run_id, 1));
 
     // The task carries the attempt's identity for on-call and for the EventBridge rule.
-    let described = stack
-        .ecs
-        .describe_tasks()
-        .cluster(&stack.cluster)
-        .tasks(&task)
-        .include(aws_sdk_ecs::types::TaskField::Tags)
-        .send()
+    let tags: Vec<(String, String)> = stack
+        .task(&task)
         .await
-        .unwrap();
-    let tags: Vec<(String, String)> = described.tasks()[0]
         .tags()
         .iter()
         .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))

@@ -43,6 +43,16 @@ fn shell(program: &str, env: &[(&str, &str)]) -> Command {
     command
 }
 
+/// Fails naming the first of `needles` that `text` does not contain.
+fn assert_mentions(text: &str, needles: &[String]) {
+    for needle in needles {
+        assert!(
+            text.contains(needle.as_str()),
+            "{needle:?} missing from:\n{text}"
+        );
+    }
+}
+
 fn output(mut command: Command) -> Out {
     let out = command.output().unwrap();
     Out {
@@ -122,22 +132,19 @@ async fn show_tells_a_runs_story_by_run_id_or_task_arn() {
 
     let text = ecs_reactor(Some(&stack.table), &["show", waiting]);
     assert_eq!(text.code, 0, "{}", text.stderr);
-    for needle in [
-        format!("run {waiting}"),
-        "RETRY_SCHEDULED at attempt 1".into(),
-        "TaskFailedToStart".into(),
-        "RETRY_LATER".into(),
-        "image-pull-rate-limited".into(),
-        "toomanyrequests".into(),
-        "pending retry: attempt 2 due".into(),
-        "app=-".into(),
-    ] {
-        assert!(
-            text.stdout.contains(&needle),
-            "{needle:?} missing from:\n{}",
-            text.stdout
-        );
-    }
+    assert_mentions(
+        &text.stdout,
+        &[
+            format!("run {waiting}"),
+            "RETRY_SCHEDULED at attempt 1".into(),
+            "TaskFailedToStart".into(),
+            "RETRY_LATER".into(),
+            "image-pull-rate-limited".into(),
+            "toomanyrequests".into(),
+            "pending retry: attempt 2 due".into(),
+            "app=-".into(),
+        ],
+    );
 
     let json = ecs_reactor(Some(&stack.table), &["show", task, "--json"]).json();
     assert_eq!(
@@ -487,16 +494,8 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         ),
         (&json!("CANCELLED"), &json!("RUNNING"), &json!(task))
     );
-    let described = stack
-        .ecs
-        .describe_tasks()
-        .cluster(&stack.cluster)
-        .tasks(&task)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        described.tasks()[0].stopped_reason(),
+        stack.task(&task).await.stopped_reason(),
         Some(
             format!(
                 "ecs-reactor: run {run} cancelled by oncall-test (ecs-reactor CLI): wrong date"
@@ -529,19 +528,16 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         again.stderr
     );
     let story = cli(&["show", &run]);
-    for needle in [
-        format!("run {run}"),
-        "RUNNING at attempt 2".into(),
-        "by oncall-test (ecs-reactor CLI): wrong date".into(),
-        "redriven 1 time(s)".into(),
-        "by oncall-test (ecs-reactor CLI): date fixed; attempts count from 2".into(),
-    ] {
-        assert!(
-            story.stdout.contains(&needle),
-            "{needle:?} missing from:\n{}",
-            story.stdout
-        );
-    }
+    assert_mentions(
+        &story.stdout,
+        &[
+            format!("run {run}"),
+            "RUNNING at attempt 2".into(),
+            "by oncall-test (ecs-reactor CLI): wrong date".into(),
+            "redriven 1 time(s)".into(),
+            "by oncall-test (ecs-reactor CLI): date fixed; attempts count from 2".into(),
+        ],
+    );
     let lines: Vec<&str> = story
         .stdout
         .lines()

@@ -102,16 +102,9 @@ async fn a_cancel_with_stop_task_stops_the_running_task_and_its_stop_is_not_judg
             stopped_task: Some(task.clone())
         }
     );
-    let described = stack
-        .ecs
-        .describe_tasks()
-        .cluster(&stack.cluster)
-        .tasks(&task)
-        .send()
-        .await
-        .unwrap();
-    let reason = described.tasks()[0].stopped_reason().unwrap_or_default();
-    assert_eq!(described.tasks()[0].desired_status(), Some("STOPPED"));
+    let described = stack.task(&task).await;
+    let reason = described.stopped_reason().unwrap_or_default();
+    assert_eq!(described.desired_status(), Some("STOPPED"));
     assert_eq!(
         reason,
         format!("ecs-reactor: run {run_id} cancelled by bob (test): wrong input")
@@ -187,16 +180,9 @@ async fn a_launch_that_races_a_cancel_stops_the_task_it_started() {
     else {
         panic!("expected the launch to be overtaken: {launch:?}");
     };
-    let described = stack
-        .ecs
-        .describe_tasks()
-        .cluster(&stack.cluster)
-        .tasks(&task_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(described.tasks()[0].desired_status(), Some("STOPPED"));
-    assert!(described.tasks()[0]
+    let described = stack.task(&task_arn).await;
+    assert_eq!(described.desired_status(), Some("STOPPED"));
+    assert!(described
         .stopped_reason()
         .unwrap_or_default()
         .contains("was cancelled while attempt 2 was being launched"));

@@ -138,6 +138,20 @@ impl Stack {
         event
     }
 
+    /// The task as ECS describes it, with its tags.
+    pub async fn task(&self, arn: &str) -> aws_sdk_ecs::types::Task {
+        let described = self
+            .ecs
+            .describe_tasks()
+            .cluster(&self.cluster)
+            .tasks(arn)
+            .include(aws_sdk_ecs::types::TaskField::Tags)
+            .send()
+            .await
+            .unwrap();
+        described.tasks()[0].clone()
+    }
+
     /// Tasks (running or stopped) carrying `started_by`.
     pub async fn tasks(&self, started_by: &str) -> Vec<String> {
         self.list_tasks(Some(started_by)).await

@@ -6,7 +6,7 @@ use crate::args::{ActArgs, CancelArgs, RedriveArgs, StartArgs};
 use crate::failure::{read_input, Failure};
 use crate::oncall::{aws_failure, runtime, sdk_config, table_name};
 use reactor_aws::config::Config;
-use reactor_aws::flow::{Cancel, Launch, Reactor, Redrive};
+use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive};
 use reactor_aws::launcher::EcsLauncher;
 use reactor_aws::notifier::SnsNotifier;
 use reactor_aws::store::DynamoStore;
@@ -43,6 +43,25 @@ fn config(args: &ActArgs) -> Result<Config, Failure> {
 
 async fn connect(args: &ActArgs, config: &Config) -> AwsReactor {
     config.reactor(&sdk_config(&args.table, Some(config.timeouts())).await)
+}
+
+/// Runs one step of the flow on a reactor built from the command line, now; returns its result and the table.
+fn act<T>(
+    args: &ActArgs,
+    step: impl AsyncFnOnce(&AwsReactor, OffsetDateTime) -> Result<T, FlowError>,
+) -> Result<(T, String), Failure> {
+    let config = config(args)?;
+    let result = runtime()?
+        .block_on(async {
+            let reactor = connect(args, &config).await;
+            step(&reactor, OffsetDateTime::now_utc()).await
+        })
+        .map_err(|e| aws_failure(&config.table, e))?;
+    Ok((result, config.table))
+}
+
+fn unknown_run(run: &str, table: &str) -> Failure {
+    Failure::NotFound(format!("no run {run:?} in table {table}"))
 }
 
 /// Who is acting, as recorded on the run and in a stopped task's reason.
@@ -153,22 +172,12 @@ pub fn start(args: &StartArgs) -> Result<String, Failure> {
 }
 
 pub fn cancel(args: &CancelArgs) -> Result<String, Failure> {
-    let config = config(&args.act)?;
     let by = who(args.reason.as_deref());
-    let now = OffsetDateTime::now_utc();
-    let result = runtime()?
-        .block_on(async {
-            let reactor = connect(&args.act, &config).await;
-            reactor.cancel(&args.run, &by, args.stop_task, now).await
-        })
-        .map_err(|e| aws_failure(&config.table, e))?;
+    let (result, table) = act(&args.act, async |reactor, now| {
+        reactor.cancel(&args.run, &by, args.stop_task, now).await
+    })?;
     let (outcome, was, attempt, stopped) = match result {
-        Cancel::Unknown => {
-            return Err(Failure::NotFound(format!(
-                "no run {:?} in table {}",
-                args.run, config.table
-            )))
-        }
+        Cancel::Unknown => return Err(unknown_run(&args.run, &table)),
         Cancel::Finished(status) => {
             return Err(Failure::Conflict(format!(
                 "run {} has finished ({status}): nothing to cancel{}",
@@ -219,20 +228,12 @@ pub fn cancel(args: &CancelArgs) -> Result<String, Failure> {
 }
 
 pub fn redrive(args: &RedriveArgs) -> Result<String, Failure> {
-    let config = config(&args.act)?;
     let by = who(args.reason.as_deref());
-    let now = OffsetDateTime::now_utc();
-    let result = runtime()?
-        .block_on(async {
-            let reactor = connect(&args.act, &config).await;
-            reactor.redrive(&args.run, &by, now).await
-        })
-        .map_err(|e| aws_failure(&config.table, e))?;
+    let (result, table) = act(&args.act, async |reactor, now| {
+        reactor.redrive(&args.run, &by, now).await
+    })?;
     match result {
-        Redrive::Unknown => Err(Failure::NotFound(format!(
-            "no run {:?} in table {}",
-            args.run, config.table
-        ))),
+        Redrive::Unknown => Err(unknown_run(&args.run, &table)),
         Redrive::NotRedrivable(status) => Err(Failure::Conflict(format!(
             "run {} is {status}: only a FAILED or CANCELLED run can be redriven",
             args.run
