@@ -69,9 +69,19 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
 
     // starter: a job request, the schedule rule's event, an invalid job.
     {
-        let starter = Function::start("starter", &stack.env());
-        // The samples name a cluster and subnet that do not exist here: RunTask is refused, and the refusal is
-        // judged and recorded instead of lost.
+        // The samples name a family, cluster and subnet that do not exist here; this starter allows them, so
+        // RunTask is refused, and the refusal is judged and recorded instead of lost.
+        let mut env = stack.env();
+        env.retain(|(name, _)| !name.starts_with("REACTOR_ALLOWED_"));
+        env.push((
+            "REACTOR_ALLOWED_TASK_FAMILIES",
+            format!("report,{}", stack.family),
+        ));
+        env.push((
+            "REACTOR_ALLOWED_CLUSTERS",
+            format!("jobs,{}", stack.cluster),
+        ));
+        let starter = Function::start("starter", &env);
         for name in ["job-nightly-report.json", "scheduled-job.json"] {
             let answer = starter.invoke(&sample(name));
             assert_eq!(answer.status, 200);
@@ -275,5 +285,70 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
     assert!(
         missing.is_empty(),
         "events/ files no function was invoked with: {missing:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_starter_refuses_jobs_outside_its_guard_before_writing_anything() {
+    let stack = Stack::new().await;
+    let starter = Function::start("starter", &stack.env());
+    let mut allowed = stack.job("guarded");
+    allowed["runTask"]["overrides"] = json!({"containerOverrides": [
+        {"name": "app", "environment": [{"name": "DB_PASSWORD", "value": "hunter2-never-logged"}]}
+    ]});
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut job = allowed.clone();
+        edit(&mut job);
+        job
+    };
+    let oversized = with(&|job| {
+        let tags: Vec<Value> = (0..45)
+            .map(|i| json!({"key": format!("k{i:03}-{}", "x".repeat(110)), "value": "v".repeat(250)}))
+            .collect();
+        job["runTask"]["tags"] = json!(tags);
+    });
+    // job → the rules named in the error (in order); no rule: allowed
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Value, &[&str])> = vec![
+        ("another family", with(&|j| j["runTask"]["taskDefinition"] = json!("miner:1")), &["task-family-not-allowed"]),
+        ("a family by ARN", with(&|j| j["runTask"]["taskDefinition"] = json!("arn:aws:ecs:us-east-1:123456789012:task-definition/miner:3")), &["task-family-not-allowed"]),
+        ("another cluster", with(&|j| j["runTask"]["cluster"] = json!("prod")), &["cluster-not-allowed"]),
+        ("no cluster (default)", with(&|j| { j["runTask"].as_object_mut().unwrap().remove("cluster"); }), &["cluster-not-allowed"]),
+        ("a task role override", with(&|j| j["runTask"]["overrides"] = json!({"taskRoleArn": "arn:aws:iam::123456789012:role/admin"})), &["role-override-not-allowed"]),
+        ("an execution role override", with(&|j| j["runTask"]["overrides"] = json!({"executionRoleArn": "arn:aws:iam::123456789012:role/x"})), &["role-override-not-allowed"]),
+        ("over 16 KiB", oversized, &["request-too-large"]),
+        ("the sample job (family report, cluster jobs)", serde_json::from_str(&sample("job-nightly-report.json")).unwrap(), &["task-family-not-allowed", "cluster-not-allowed"]),
+    ];
+    for (what, job, rules) in &cases {
+        let answer = starter.invoke(&job.to_string());
+        assert_eq!(
+            answer.error_type(),
+            Some("JobNotAllowed"),
+            "{what}: {}",
+            answer.body
+        );
+        let message = answer.body["errorMessage"].as_str().unwrap_or_default();
+        let named: Vec<&str> = message
+            .match_indices('[')
+            .filter_map(|(i, _)| message[i + 1..].split_once(']').map(|(rule, _)| rule))
+            .collect();
+        assert_eq!(named, *rules, "{what}: {message}");
+    }
+    assert!(
+        stack.scan().await.is_empty(),
+        "a refused job writes nothing"
+    );
+    assert!(stack.all_tasks().await.is_empty(), "and launches nothing");
+
+    let started = starter.invoke(&allowed.to_string());
+    assert_eq!(started.body["outcome"], "STARTED", "{}", started.body);
+    let logs = starter.logs();
+    assert!(
+        logs.contains("task-family-not-allowed") && logs.contains("role-override-not-allowed"),
+        "each refusal is logged with its rule:\n{logs}"
+    );
+    assert!(
+        !logs.contains("hunter2-never-logged"),
+        "override values are never logged:\n{logs}"
     );
 }

@@ -142,7 +142,8 @@ async fn a_refused_launch_is_judged_and_the_run_is_never_lost() {
     let stack = Stack::new().await;
     let reactor = stack.reactor();
     let mut job = stack.job("missing-image");
-    job["runTask"]["taskDefinition"] = json!("no-such-family:1");
+    // An allowed family, a revision that does not exist: ECS refuses the launch.
+    job["runTask"]["taskDefinition"] = json!(format!("{}:99", stack.family));
     let response = starter::handle(&reactor, job, "r", T0).await.unwrap();
     assert_eq!(response.outcome, "NOT_STARTED", "{response:?}");
     let run = stack.row(&response.run_id, "RUN").await.unwrap();

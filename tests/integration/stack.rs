@@ -56,12 +56,23 @@ impl Stack {
         }
     }
 
-    /// The environment a Lambda of this stack runs with.
+    /// The environment a Lambda of this stack runs with (template.yml sets the same variables).
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("REACTOR_TABLE", self.table.clone()),
             ("REACTOR_TOPIC_ARN", self.topic_arn.clone()),
+            ("REACTOR_ALLOWED_TASK_FAMILIES", self.family.clone()),
+            ("REACTOR_ALLOWED_CLUSTERS", self.cluster.clone()),
         ]
+    }
+
+    /// The guard a Lambda of this stack runs with: this stack's family and cluster only.
+    pub fn guard(&self) -> reactor_core::Guard {
+        reactor_core::Guard {
+            task_families: reactor_core::guard::Allowed::from_list(Some(&self.family)),
+            clusters: reactor_core::guard::Allowed::from_list(Some(&self.cluster)),
+            ..reactor_core::Guard::default()
+        }
     }
 
     /// The real adapters on this stack, as a Lambda's `main` builds them.
@@ -71,6 +82,7 @@ impl Stack {
             launcher: EcsLauncher::new(self.ecs.clone()),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&self.config), &self.topic_arn),
             settings: Settings::default(),
+            guard: self.guard(),
         }
     }
 

@@ -500,6 +500,26 @@ fn template_wires_the_loop() {
             Some(&json!({"Ref": topic})),
             "{id}: REACTOR_TOPIC_ARN"
         );
+        // The starter's guard: the stack's cluster, the allowed families (plus the example job's), no role
+        // overrides.
+        assert_eq!(
+            env.get("REACTOR_ALLOWED_CLUSTERS"),
+            Some(&json!({"Ref": "JobCluster"})),
+            "{id}: REACTOR_ALLOWED_CLUSTERS"
+        );
+        assert_eq!(
+            env.get("REACTOR_ALLOW_ROLE_OVERRIDES"),
+            Some(&json!("false")),
+            "{id}: REACTOR_ALLOW_ROLE_OVERRIDES"
+        );
+        let families = env
+            .get("REACTOR_ALLOWED_TASK_FAMILIES")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        assert!(
+            families.contains("AllowedTaskFamilies") && families.contains("JobTaskDefinition"),
+            "{id}: REACTOR_ALLOWED_TASK_FAMILIES must name AllowedTaskFamilies and the example job's family: {families}"
+        );
         // The values as the function sees them (a parameter by its default) are a valid configuration, and an
         // AWS call gives up before the function times out.
         let resolved = |name: &str| -> Option<String> {
@@ -507,7 +527,7 @@ fn template_wires_the_loop() {
                 Value::String(s) => Some(s.clone()),
                 Value::Number(n) => Some(n.to_string()),
                 Value::Object(r) => {
-                    let target = r["Ref"].as_str()?;
+                    let target = r.get("Ref")?.as_str()?;
                     match &template["Parameters"][target]["Default"] {
                         Value::Null => Some(format!("{target}-value")),
                         d => Some(d.to_string().trim_matches('"').to_owned()),

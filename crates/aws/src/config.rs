@@ -9,6 +9,9 @@
 //! | `REACTOR_CALL_TIMEOUT_MS` | one AWS call, retries included | 8000 |
 //! | `REACTOR_ATTEMPT_TIMEOUT_MS` | one try of an AWS call | 3000 |
 //! | `REACTOR_LAUNCH_LEASE_SECONDS` | how long a launch is its claimer's before the sweep may resume it | 120 |
+//! | `REACTOR_ALLOWED_TASK_FAMILIES` | task-definition families a job may run, comma-separated | any (IAM decides) |
+//! | `REACTOR_ALLOWED_CLUSTERS` | clusters a job may run in, comma-separated names | any (IAM decides) |
+//! | `REACTOR_ALLOW_ROLE_OVERRIDES` | `true` lets a job set `overrides.taskRoleArn` / `executionRoleArn` | `false` |
 //!
 //! The Rust SDK has no read timeout by default: without these, a stalled endpoint holds a handler until the
 //! Lambda timeout. Keep `REACTOR_CALL_TIMEOUT_MS` well below the function timeout.
@@ -19,6 +22,7 @@ use crate::notifier::SnsNotifier;
 use crate::store::DynamoStore;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use reactor_core::guard::{Allowed, Guard};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,7 @@ pub struct Config {
     pub call_timeout: Duration,
     pub attempt_timeout: Duration,
     pub settings: Settings,
+    pub guard: Guard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +82,20 @@ impl Config {
                 }
             };
         let defaults = Settings::default();
+        let role_overrides = match lookup("REACTOR_ALLOW_ROLE_OVERRIDES")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "REACTOR_ALLOW_ROLE_OVERRIDES",
+                    expected: "true or false",
+                    value: lookup("REACTOR_ALLOW_ROLE_OVERRIDES").unwrap_or_default(),
+                })
+            }
+        };
         let call = number("REACTOR_CALL_TIMEOUT_MS", 8_000, 100, 600_000)?;
         let attempt = number("REACTOR_ATTEMPT_TIMEOUT_MS", 3_000, 100, 600_000)?;
         Ok(Config {
@@ -98,6 +117,14 @@ impl Config {
                     3600,
                 )? as i64,
                 ..defaults
+            },
+            guard: Guard {
+                task_families: Allowed::from_list(
+                    lookup("REACTOR_ALLOWED_TASK_FAMILIES").as_deref(),
+                ),
+                clusters: Allowed::from_list(lookup("REACTOR_ALLOWED_CLUSTERS").as_deref()),
+                role_overrides,
+                ..Guard::default()
             },
         })
     }
@@ -134,6 +161,7 @@ impl Config {
             launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(sdk)),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(sdk), &self.topic_arn),
             settings: self.settings,
+            guard: self.guard.clone(),
         }
     }
 }
@@ -187,6 +215,7 @@ mod tests {
             (&[BASE[0], BASE[1], ("REACTOR_SWEEP_SHARDS", "0")], "REACTOR_SWEEP_SHARDS must be a whole number from 1 to 64 (got \"0\")"),
             (&[BASE[0], BASE[1], ("REACTOR_CALL_TIMEOUT_MS", "5s")], "REACTOR_CALL_TIMEOUT_MS must be a whole number of milliseconds"),
             (&[BASE[0], BASE[1], ("REACTOR_LAUNCH_LEASE_SECONDS", "5")], "REACTOR_LAUNCH_LEASE_SECONDS must be a whole number of seconds"),
+            (&[BASE[0], BASE[1], ("REACTOR_ALLOW_ROLE_OVERRIDES", "yes")], "REACTOR_ALLOW_ROLE_OVERRIDES must be true or false (got \"yes\")"),
         ];
         for (vars, expected) in cases {
             let message = config(vars).unwrap_err().to_string();

@@ -18,7 +18,9 @@ use crate::store::{
 };
 use reactor_core::judge::{judge_launch, judge_stopped_task, LaunchProblem};
 use reactor_core::run::{jitter_seed, RunStatus};
-use reactor_core::{decide, Action, AttemptRef, Decision, History, JobRequest, SplitMix64, Task};
+use reactor_core::{
+    decide, Action, AttemptRef, Decision, Guard, GuardError, History, JobRequest, SplitMix64, Task,
+};
 use std::fmt;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -53,6 +55,8 @@ pub struct Reactor<S, L, N> {
     pub launcher: L,
     pub notifier: N,
     pub settings: Settings,
+    /// What a job may ask for here; checked before a run is written.
+    pub guard: Guard,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,9 @@ pub enum FlowError {
     CorruptRun { run_id: String, message: String },
     #[error("the clock cannot be formatted: {0}")]
     Clock(String),
+    /// The job asks for something this deployment does not allow; nothing was written.
+    #[error(transparent)]
+    NotAllowed(#[from] GuardError),
 }
 
 impl FlowError {
@@ -81,7 +88,7 @@ impl FlowError {
             FlowError::Launch(LaunchError::Unanswered(_)) => true,
             FlowError::Launch(LaunchError::Invalid(_)) => false,
             FlowError::Notify(_) | FlowError::NotificationInProgress(_) => true,
-            FlowError::CorruptRun { .. } | FlowError::Clock(_) => false,
+            FlowError::CorruptRun { .. } | FlowError::Clock(_) | FlowError::NotAllowed(_) => false,
         }
     }
 }
@@ -271,8 +278,8 @@ fn log_decision(
 }
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
-    /// Starts a run of a validated job: records the run with attempt 1 claimed (once, however often the same
-    /// run id is delivered), then launches it.
+    /// Starts a run of a validated job: checks it against the deployment's guard, records the run with
+    /// attempt 1 claimed (once, however often the same run id is delivered), then launches it.
     pub async fn start(
         &self,
         job: &JobRequest,
@@ -284,6 +291,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             run_id: run_id.into(),
             message: e.to_string(),
         })?;
+        // The request as stored is what must stay small; the guard sees it before anything is written.
+        self.guard.check(job, request.len())?;
         let essentials = match &job.essential_containers {
             Some(names) => Some(names.clone()),
             // Best effort: without them every container counts, which the classifier can still refine from

@@ -134,6 +134,9 @@ pub fn start(args: &StartArgs) -> Result<String, Failure> {
             starter::handle(&reactor, payload, &key, now).await
         })
         .map_err(|e| match e {
+            StarterError::Flow(FlowError::NotAllowed(e)) => {
+                Failure::BadInput(format!("{}: {e}", args.job))
+            }
             StarterError::Flow(e) => aws_failure(&config.table, e),
             e => Failure::BadInput(format!("{}: {e}", args.job)),
         })?;

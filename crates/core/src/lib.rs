@@ -6,6 +6,7 @@
 //! A map of the crate:
 //! - [`event`]: the `ECS Task State Change` event, lenient about what ECS adds, exact about what we need.
 //! - [`job`]: the job request (RunTask + retry policy), strictly validated with errors that name the field.
+//! - [`guard`]: what a job may ask for in this deployment (task families, clusters, role overrides, size).
 //! - [`policy`]: the retry policy (Step Functions field names, AWS Batch-style rules), backoff and jitter.
 //! - [`builtin`]: the built-in rule table, what an experienced ECS operator knows about stopped tasks and
 //!   failed launches.
@@ -19,6 +20,7 @@
 pub mod builtin;
 pub mod event;
 pub mod glob;
+pub mod guard;
 pub mod job;
 pub mod judge;
 pub mod policy;
@@ -29,6 +31,7 @@ pub mod started_by;
 mod robustness;
 
 pub use event::{parse_task_state_change, EventError, StopCode, Task, TaskStateChangeEvent};
+pub use guard::{Guard, GuardError};
 pub use job::{JobError, JobRequest};
 pub use judge::{
     decide, judge_launch, judge_stopped_task, Decision, History, LaunchFailure, LaunchProblem,

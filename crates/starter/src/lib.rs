@@ -41,6 +41,7 @@ impl StarterError {
             StarterError::InvalidJob(_) => "InvalidJobRequest",
             StarterError::InvalidSchedule(_) => "InvalidScheduledEvent",
             StarterError::RunId(_) => "InvalidRunId",
+            StarterError::Flow(FlowError::NotAllowed(_)) => "JobNotAllowed",
             StarterError::Flow(e) if e.is_retryable() => "RetryableError",
             StarterError::Flow(_) => "StartFailed",
         }
