@@ -6,6 +6,7 @@ export PROPTEST_CASES ?= 256
 
 PYTHON ?= python3
 VENV := .venv
+CHECKOV_VENV := .venv-checkov
 # The tests start moto_server from the venv themselves (127.0.0.1, a free port).
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
@@ -15,12 +16,18 @@ export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 test: venv fmt-check clippy
 	$(CARGO) test --workspace --all-targets --locked
 
-## make venv — the pinned Python tools (moto server, aws-sam-cli) in .venv; reinstalled only when the pins change.
-venv: $(VENV)/.installed
+## make venv — the pinned Python tools (moto server, aws-sam-cli, AWS CLI) in .venv and checkov in .venv-checkov
+## (its pins clash with aws-sam-cli's); reinstalled only when the pins change.
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: tools/requirements.txt tools/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt -c tools/constraints.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt tools/checkov-constraints.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt -c tools/checkov-constraints.txt
 	touch $@
 
 fmt-check:

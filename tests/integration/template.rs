@@ -1017,3 +1017,178 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
     );
     starter::parse(sent, "request-4").expect("the starter accepts it without security groups");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Security checks and alarms
+// ---------------------------------------------------------------------------------------------------------
+
+/// The README's list of checkov suppressions: (check id, logical resource id), from its table.
+fn readme_suppressions() -> BTreeSet<(String, String)> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let begin = readme
+        .find("<!-- checkov:begin -->")
+        .expect("README has the checkov:begin marker");
+    let end = readme[begin..]
+        .find("<!-- checkov:end -->")
+        .expect("README has the checkov:end marker")
+        + begin;
+    let mut listed = BTreeSet::new();
+    for row in readme[begin..end]
+        .lines()
+        .filter(|l| l.starts_with("| `CKV"))
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let check = cells[1]
+            .trim_matches('`')
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_matches('`');
+        for resource in cells[2].split(',') {
+            listed.insert((
+                check.to_owned(),
+                resource.trim().trim_matches('`').to_owned(),
+            ));
+        }
+    }
+    listed
+}
+
+#[test]
+fn checkov_finds_nothing_and_every_suppression_has_its_reason_in_the_template_and_the_readme() {
+    let checkov = root().join(".venv-checkov/bin/checkov");
+    assert!(
+        checkov.exists(),
+        "{} not found — run `make venv` (make test does)",
+        checkov.display()
+    );
+    let out = Command::new(&checkov)
+        .args([
+            "-f",
+            "template.yml",
+            "--framework",
+            "cloudformation",
+            "-o",
+            "json",
+            "--skip-download",
+        ])
+        .current_dir(root())
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov did not print JSON ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let results = &report["results"];
+    let failed: Vec<String> = results["failed_checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["check_name"]))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "checkov findings — fix them, or suppress one with a reason:\n{}",
+        failed.join("\n")
+    );
+    assert!(
+        report["summary"]["passed"].as_u64().unwrap_or(0) >= 10,
+        "{}",
+        report["summary"]
+    );
+
+    let mut skipped = BTreeSet::new();
+    for check in results["skipped_checks"].as_array().into_iter().flatten() {
+        let id = check["check_id"].as_str().unwrap().to_owned();
+        let resource = check["resource"]
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        let reason = check["check_result"]["suppress_comment"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            reason.len() >= 60,
+            "{id} on {resource}: a suppression needs its reason written next to it, got {reason:?}"
+        );
+        skipped.insert((id, resource));
+    }
+    assert_eq!(
+        skipped,
+        readme_suppressions(),
+        "the README's suppression table (between the checkov markers) must list exactly what template.yml suppresses"
+    );
+}
+
+#[test]
+fn every_failure_path_has_an_alarm_that_notifies() {
+    let template = template();
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    let watched = |namespace: &str, metric: &str, dimension: &Value| {
+        alarms.iter().any(|(_, a)| {
+            let p = &a["Properties"];
+            p["Namespace"] == namespace
+                && p["MetricName"] == metric
+                && p["Dimensions"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|d| &d["Value"] == dimension))
+        })
+    };
+    for (queue, _) in resources_of_type(&template, "AWS::SQS::Queue") {
+        let name = json!({"Fn::GetAtt": [queue, "QueueName"]});
+        assert!(
+            watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", &name),
+            "no alarm on the depth of {queue}"
+        );
+    }
+    for (function, _) in functions(&template).into_values() {
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                watched("AWS/Lambda", metric, &json!({"Ref": function})),
+                "no {metric} alarm on {function}"
+            );
+        }
+    }
+    // Failed runs: a metric filter on each function's log group, and an alarm on the metric.
+    let filters = resources_of_type(&template, "AWS::Logs::MetricFilter");
+    for (group, _) in resources_of_type(&template, "AWS::Logs::LogGroup") {
+        assert!(
+            filters.iter().any(
+                |(_, f)| f["Properties"]["LogGroupName"] == json!({"Ref": group})
+                    && f["Properties"]["FilterPattern"]
+                        .as_str()
+                        .is_some_and(|p| p.contains("outcome published") && p.contains("FAILED"))
+            ),
+            "no failed-run metric filter on {group}"
+        );
+    }
+    assert!(
+        alarms
+            .iter()
+            .any(|(_, a)| a["Properties"]["MetricName"] == "FailedRuns"),
+        "no alarm on failed runs"
+    );
+    for (id, alarm) in &alarms {
+        assert_eq!(
+            alarm["Properties"]["AlarmActions"],
+            json!([{"Ref": "AlarmTopic"}]),
+            "{id} notifies nobody"
+        );
+        assert_eq!(
+            alarm["Properties"]["TreatMissingData"], "notBreaching",
+            "{id}"
+        );
+    }
+    assert!(
+        template["Outputs"]["AlarmTopicArn"].is_object(),
+        "the operator is told where alarms go"
+    );
+}

@@ -762,8 +762,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
         self.notifier.notify(outcome).await?;
         self.store.mark_notified(run_id, &stamp(now)?).await?;
+        // One line per finished run: template.yml counts FAILED ones into the FailedRuns metric and alarm.
         tracing::info!(
             run = run_id,
+            job = outcome.job.as_str(),
             status = outcome.status.as_str(),
             "outcome published"
         );
