@@ -36,8 +36,13 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-build:
-	$(CARGO) build --workspace --locked
+## make build — the deployable package: `sam build` of the three functions for arm64 (provided.al2023), release
+## profile, cross-compiled by cargo-lambda with zig (both pinned in .venv); then checks that each bootstrap is an
+## arm64 executable and reports its size and zipped size. Needs the aarch64 standard library (rustup target).
+build: venv
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --beta-features --template template.yml
+	$(VENV)/bin/python tools/package_sizes.py .aws-sam/build
 
 ## make demo — the retry loop as a story on a local AWS: moto on 127.0.0.1 (a free port), the real Lambda
 ## binaries under SAM's runtime emulator. Stops everything it started. Re-runs build and install nothing new.
@@ -45,7 +50,8 @@ demo: venv
 	$(CARGO) run --quiet --locked -p ecs-reactor --example demo
 
 ## make explain-samples — the judgement of every sample STOPPED event, one line each (offline, no AWS).
-explain-samples: build
+explain-samples:
+	@$(CARGO) build --quiet --locked -p ecs-reactor
 	@for f in events/stopped-*.json; do \
 	  printf '%-45s ' "$$f"; ./target/debug/ecs-reactor explain "$$f" --policy events/job-nightly-report.json \
 	    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["action"], "-", d["rule"])'; \
