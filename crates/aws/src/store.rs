@@ -705,33 +705,18 @@ impl Store for DynamoStore {
             names,
             values,
         )?;
-        // No condition: on the TTL path the item is already gone.
-        let delete_delay = built(
-            Delete::builder()
-                .table_name(&self.table)
-                .key("pk", s(&run_pk(run_id)))
-                .key("sk", s(&delay_sk(claim.attempt)))
-                .build(),
-        )?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(update_run)
-            .transact_items(self.put_new(claim)?)
-            .transact_items(TransactWriteItem::builder().delete(delete_delay).build())
-            .send()
-            .await
-            .map_err(transaction_error);
-        match result {
-            Ok(_) => Ok(Claimed::Claimed),
-            Err(e) if e.is_conditional_check_failed() => {
-                if self.attempt(run_id, claim.attempt).await?.is_some() {
-                    Ok(Claimed::AlreadyClaimed)
-                } else {
-                    Ok(Claimed::Stale)
-                }
+        let items = vec![
+            update_run,
+            self.put_new(claim)?,
+            // No condition: on the TTL path the item is already gone.
+            self.delete(run_id, &delay_sk(claim.attempt))?,
+        ];
+        match self.change(items).await? {
+            Changed::Changed => Ok(Claimed::Claimed),
+            Changed::Refused if self.attempt(run_id, claim.attempt).await?.is_some() => {
+                Ok(Claimed::AlreadyClaimed)
             }
-            Err(e) => Err(e),
+            Changed::Refused => Ok(Claimed::Stale),
         }
     }
 
