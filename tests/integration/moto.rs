@@ -30,21 +30,60 @@ fn moto_binary() -> PathBuf {
 /// The shared server, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| Moto::start(&moto_binary().display().to_string()))
+}
+
+/// A second server that answers one request at a time, each to its end, as DynamoDB applies each request
+/// atomically: for tests that deliver events truly concurrently. (moto_server's threads interleave inside a
+/// request, so two concurrent conditional transactions on one item can both succeed there — never on AWS.)
+pub fn serial_moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let python = moto_binary().with_file_name("python");
+        let server = "import os, sys; from werkzeug.serving import run_simple; \
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app; \
+            os.environ['MOTO_PORT'] = sys.argv[1]; \
+            run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)";
+        Moto::start(&format!("{} -c \"{server}\"", python.display()))
+    })
+}
+
+impl Moto {
+    /// Starts `command -H 127.0.0.1 -p PORT` (or `command PORT` for the serial server) under a watchdog.
+    fn start(command: &str) -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let args = if command.contains(" -c ") {
+            format!("{port}")
+        } else {
+            format!("-H 127.0.0.1 -p {port}")
+        };
         let script = format!(
-            "{bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {test} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
-            bin = moto_binary().display(),
+            "{command} {args} >/dev/null 2>&1 & m=$!; while kill -0 {test} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
             test = std::process::id(),
         );
-        let watchdog = Command::new("sh").arg("-c").arg(script).stdin(Stdio::null()).spawn().expect("start moto_server");
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on 127.0.0.1:{port} within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "moto ({command}) did not listen on 127.0.0.1:{port} within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), _watchdog: std::sync::Mutex::new(watchdog) }
-    })
+        Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _watchdog: std::sync::Mutex::new(watchdog),
+        }
+    }
 }
 
 impl Moto {

@@ -3,7 +3,7 @@
 //! with the same code — plus what tests need to play ECS's part (stop a task, build its STOPPED event,
 //! play DynamoDB TTL) and to look at the result (rows, tasks, notifications).
 
-use crate::moto::{moto, unique};
+use crate::moto::{moto, unique, Moto};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use reactor_aws::flow::{Reactor, Settings};
@@ -31,7 +31,12 @@ pub type LocalReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
 impl Stack {
     /// Provisions a fresh stack with names no other test uses.
     pub async fn new() -> Stack {
-        let config = moto().sdk_config().await;
+        Stack::on(moto()).await
+    }
+
+    /// A fresh stack on the given server.
+    pub async fn on(server: &Moto) -> Stack {
+        let config = server.sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let ecs = aws_sdk_ecs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
@@ -197,6 +202,15 @@ impl Stack {
     /// The notifications received by the subscriber queue so far (drained), as the published JSON bodies
     /// with `subject` and `attributes` added.
     pub async fn notifications(&self) -> Vec<Value> {
+        self.received(1).await
+    }
+
+    /// The notifications received so far, without waiting for more (moto delivers SNS to SQS at once).
+    pub async fn notifications_now(&self) -> Vec<Value> {
+        self.received(0).await
+    }
+
+    async fn received(&self, wait_seconds: i32) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
             let received = self
@@ -204,7 +218,7 @@ impl Stack {
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(1)
+                .wait_time_seconds(wait_seconds)
                 .send()
                 .await
                 .unwrap();

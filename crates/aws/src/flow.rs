@@ -948,7 +948,7 @@ fn decision_of(attempt: &AttemptItem) -> Decision {
             rule,
             evidence: attempt.stopped_reason.clone().unwrap_or_default(),
             disruption: false,
-            hint: None,
+            hint: attempt.hint.clone(),
         },
     }
 }

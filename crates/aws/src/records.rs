@@ -175,6 +175,9 @@ pub struct AttemptItem {
     pub counts_as_attempt: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_seconds: Option<u32>,
+    /// What on-call could check, from the rule that judged the attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<String>,
     /// Epoch seconds until which the claimer has the attempt's launch to itself; after it, a launch that
@@ -274,6 +277,7 @@ impl AttemptItem {
             reason: None,
             counts_as_attempt: None,
             delay_seconds: None,
+            hint: None,
             next_retry_at: None,
             launch_lease_until: Some(lease_until),
         }

@@ -562,6 +562,8 @@ impl Store for DynamoStore {
                 "delaySeconds",
                 decision.delay_seconds.map(|d| n(u64::from(d))),
             ),
+            // Kept so that an outcome published again (its first publish interrupted) is the same message.
+            ("hint", decision.verdict.hint.as_deref().map(s)),
         ];
         fields.extend(
             optional

@@ -1,0 +1,251 @@
+//! Exactly once under faults, against moto with the real handlers: a crash after every AWS call of every
+//! step, duplicates delivered at once, events out of order, throttling and failed calls, a stalled endpoint,
+//! arbitrary input. Each test ends on the invariant that no run is left without a next step
+//! ([`runs_without_a_next_step`]). The soak is in `soak.rs`.
+
+use crate::faults::{
+    after, run_task_failure, runs_without_a_next_step, sns_error, throttled_json, Fault, Faults,
+};
+use crate::handlers::{started, started_by, T0, T_STOP};
+use crate::moto::serial_moto;
+use crate::stack::{sweep_event, LocalReactor, Stack};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// An event as Lambda hands it to one of the three functions.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Starter(Value),
+    Classifier(Value),
+    Scheduler(Value),
+}
+
+/// Delivers `delivery` to its handler; `Err` is what the invocation would fail with (a stream batch that hands
+/// records back counts as failed: Lambda delivers them again).
+pub async fn deliver(
+    reactor: &LocalReactor,
+    delivery: &Delivery,
+    now: OffsetDateTime,
+) -> Result<Value, String> {
+    match delivery {
+        Delivery::Starter(payload) => starter::handle(reactor, payload.clone(), "req-1", now)
+            .await
+            .map(|r| json!(r))
+            .map_err(|e| format!("{}: {e}", e.error_type())),
+        Delivery::Classifier(payload) => classifier::handle(reactor, payload.clone(), now)
+            .await
+            .map(|r| json!(r))
+            .map_err(|e| format!("{}: {e}", e.error_type())),
+        Delivery::Scheduler(payload) => {
+            match scheduler::handle(reactor, payload.clone(), now).await {
+                Ok(r)
+                    if r["batchItemFailures"]
+                        .as_array()
+                        .is_some_and(|f| !f.is_empty()) =>
+                {
+                    Err(format!("records handed back: {r}"))
+                }
+                Ok(r) => Ok(r),
+                Err(e) => Err(format!("{}: {e}", e.error_type())),
+            }
+        }
+    }
+}
+
+/// What Lambda and the sweep do after a failed invocation at `t`: an asynchronous invocation is retried about
+/// one and three minutes later (a stream record sooner and more often, a sweep a minute later), and the sweep
+/// runs every minute.
+pub async fn recover(stack: &Stack, delivery: &Delivery, t: OffsetDateTime) {
+    let reactor = stack.reactor();
+    for minute in 1..=5 {
+        let now = after(t, 60 * minute);
+        if minute == 1 || minute == 3 {
+            let _ = deliver(&reactor, delivery, now).await;
+        }
+        let _ = deliver(&reactor, &Delivery::Scheduler(sweep_event()), now).await;
+    }
+}
+
+/// A run as the comparison sees it: its items without times or task ids, the tasks ECS has per attempt.
+pub async fn shape(stack: &Stack, run_id: &str) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        v => v.to_string(),
+    };
+    let mut lines = Vec::new();
+    let mut attempts = 0;
+    for row in stack.rows(run_id).await {
+        let sk = text(&row["sk"]);
+        lines.push(match sk.as_str() {
+            "RUN" => {
+                attempts = row["attempt"].as_u64().unwrap();
+                format!(
+                    "RUN {} attempt {} disruptions {} rule {} notified {}",
+                    text(&row["status"]),
+                    attempts,
+                    text(&row["disruptions"]),
+                    text(&row["lastRuleId"]),
+                    row["notifiedAt"].is_string()
+                )
+            }
+            s if s.starts_with("ATTEMPT#") => format!(
+                "{s} {} {} {} task {} stop {}",
+                text(&row["state"]),
+                text(&row["action"]),
+                text(&row["ruleId"]),
+                row["taskArn"].is_string(),
+                text(&row["stopCode"])
+            ),
+            s => format!("{s} due {}", text(&row["dueAt"])),
+        });
+    }
+    for n in 1..=attempts as u32 {
+        let tasks = stack.tasks(&started_by(run_id, n)).await.len();
+        lines.push(format!("attempt {n}: {tasks} task(s) in ECS"));
+    }
+    lines
+}
+
+/// The steps of the loop a crash can interrupt, each one delivery to one handler.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// The starter on a schedule tick: create the run, learn its essential containers, launch attempt 1.
+    Start,
+    /// The classifier on a success: close the run, publish its outcome.
+    JudgeSuccess,
+    /// The classifier on a Spot interruption: launch the next attempt at once.
+    JudgeRetryNow,
+    /// The classifier on an application failure: write the delay item.
+    JudgeRetryLater,
+    /// The classifier on a missing image: fail the run, publish.
+    JudgeFailure,
+    /// The scheduler on a TTL delete of the delay item: claim and launch the retry.
+    FireByTtl,
+    /// The scheduler's sweep finding the delay overdue.
+    FireBySweep,
+}
+
+const TICK: &str = "2026-11-21T02:30:00Z";
+
+impl Step {
+    /// Plays the run up to this step without faults; returns the run id, the delivery and when it comes.
+    async fn prepare(self, stack: &Stack, job: &str) -> (String, Delivery, OffsetDateTime) {
+        let reactor = stack.reactor();
+        if let Step::Start = self {
+            let run_id = format!("{job}-20261121T023000Z");
+            return (run_id, Delivery::Starter(stack.tick(job, TICK)), T0);
+        }
+        let (run_id, task) = started(stack, &reactor, job).await;
+        let sample = match self {
+            Step::JudgeSuccess => "stopped-success.json",
+            Step::JudgeRetryNow => "stopped-spot-interruption.json",
+            Step::JudgeFailure => "stopped-image-not-found.json",
+            _ => "stopped-app-exit-1.json",
+        };
+        let stopped = stack.stop(&task, &started_by(&run_id, 1), sample, 3).await;
+        let stopped = Delivery::Classifier(stopped);
+        match self {
+            Step::FireByTtl | Step::FireBySweep => {
+                deliver(&reactor, &stopped, T_STOP).await.unwrap();
+                let due = after(T_STOP, 60);
+                if let Step::FireByTtl = self {
+                    let batch = stack.expire(&run_id, "DELAY#0002").await;
+                    (run_id, Delivery::Scheduler(batch), after(due, 600))
+                } else {
+                    (run_id, Delivery::Scheduler(sweep_event()), after(due, 30))
+                }
+            }
+            _ => (run_id, stopped, T_STOP),
+        }
+    }
+}
+
+/// For each step: the fault-free delivery and recovery give the reference; then for every k, a crash right
+/// after the k-th AWS call (its answer lost, nothing after it sent), the invariant checked at once, recovery
+/// as Lambda and the sweep would do it, and the run must equal the reference: the same items, one task per
+/// attempt, one notification — two identical ones only when the crash fell between SNS accepting the
+/// message and `notifiedAt` being written (subscribers deduplicate by `runId`).
+async fn crash_after_every_call(step: Step) {
+    let stack = Stack::new().await;
+    let name = format!("{step:?}").to_lowercase();
+
+    let (run_id, delivery, t) = step.prepare(&stack, &format!("{name}-ref")).await;
+    let recorder = Faults::none();
+    deliver(&recorder.reactor(&stack), &delivery, t)
+        .await
+        .unwrap();
+    let calls = recorder.calls();
+    recover(&stack, &delivery, t).await;
+    let reference = shape(&stack, &run_id).await;
+    let reference_notes = stack.notifications_now().await.len();
+    assert!(calls.len() >= 2, "{step:?}: {calls:?}");
+
+    for k in 1..=calls.len() {
+        let (run_id, delivery, t) = step.prepare(&stack, &format!("{name}-k{k}")).await;
+        let faults = Faults::crash_after(k);
+        let crashed = deliver(&faults.reactor(&stack), &delivery, t).await;
+        let at = format!(
+            "{step:?}, crash after call {k} ({}) of {calls:?}",
+            calls[k - 1]
+        );
+        assert!(
+            crashed.is_err(),
+            "{at}: the invocation must fail: {crashed:?}"
+        );
+        assert_eq!(
+            runs_without_a_next_step(&stack).await,
+            Vec::<String>::new(),
+            "{at}"
+        );
+        recover(&stack, &delivery, t).await;
+        assert_eq!(shape(&stack, &run_id).await, reference, "{at}");
+        let notes = stack.notifications_now().await;
+        if calls[k - 1] == "sns:Publish" {
+            assert_eq!(
+                notes.len(),
+                2,
+                "{at}: published, then again after the lost answer"
+            );
+            assert_eq!(notes[0], notes[1], "{at}: the same message twice");
+        } else {
+            assert_eq!(notes.len(), reference_notes, "{at}: {notes:?}");
+        }
+    }
+    assert_eq!(runs_without_a_next_step(&stack).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_the_starter_ends_like_no_crash() {
+    crash_after_every_call(Step::Start).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_judging_a_success_ends_like_no_crash() {
+    crash_after_every_call(Step::JudgeSuccess).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_an_immediate_retry_ends_like_no_crash() {
+    crash_after_every_call(Step::JudgeRetryNow).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_scheduling_a_retry_ends_like_no_crash() {
+    crash_after_every_call(Step::JudgeRetryLater).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_judging_a_failure_ends_like_no_crash() {
+    crash_after_every_call(Step::JudgeFailure).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_a_ttl_fired_retry_ends_like_no_crash() {
+    crash_after_every_call(Step::FireByTtl).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_the_sweep_ends_like_no_crash() {
+    crash_after_every_call(Step::FireBySweep).await;
+}
