@@ -121,26 +121,34 @@ impl Faults {
 
     /// The real adapters on `stack`, with clients built as a Lambda builds them and this connector under them.
     pub fn reactor(&self, stack: &Stack) -> LocalReactor {
-        let timeouts = reactor_aws::config::Config::from_lookup(|name| match name {
-            "REACTOR_TABLE" => Some(stack.table.clone()),
-            "REACTOR_TOPIC_ARN" => Some(stack.topic_arn.clone()),
-            _ => None,
-        })
-        .unwrap()
-        .timeouts();
-        let sdk = stack
-            .config
-            .to_builder()
-            .http_client(self.clone())
-            .timeout_config(timeouts)
-            .build();
-        Reactor {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table),
-            launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(&sdk)),
-            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), &stack.topic_arn),
-            settings: Settings::default(),
-            guard: stack.guard(),
-        }
+        lambda_reactor(stack, Some(self.clone()), None)
+    }
+}
+
+/// The real adapters on `stack` with clients built as a Lambda's `main` builds them (the configuration's SDK
+/// timeouts, the SDK's standard retries), optionally over a fault-injecting connector or another endpoint.
+pub fn lambda_reactor(stack: &Stack, http: Option<Faults>, endpoint: Option<&str>) -> LocalReactor {
+    let timeouts = reactor_aws::config::Config::from_lookup(|name| match name {
+        "REACTOR_TABLE" => Some(stack.table.clone()),
+        "REACTOR_TOPIC_ARN" => Some(stack.topic_arn.clone()),
+        _ => None,
+    })
+    .unwrap()
+    .timeouts();
+    let mut sdk = stack.config.to_builder().timeout_config(timeouts);
+    if let Some(http) = http {
+        sdk = sdk.http_client(http);
+    }
+    if let Some(endpoint) = endpoint {
+        sdk = sdk.endpoint_url(endpoint);
+    }
+    let sdk = sdk.build();
+    Reactor {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table),
+        launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(&sdk)),
+        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), &stack.topic_arn),
+        settings: Settings::default(),
+        guard: stack.guard(),
     }
 }
 
@@ -235,10 +243,10 @@ impl HttpConnector for FaultyConnector {
     }
 }
 
-/// AWS's throttling answer in the JSON protocols (ECS, DynamoDB): the SDK retries it with backoff.
-pub fn throttled_json(code: &str) -> Fault {
+/// An error answer in the JSON protocols (ECS, DynamoDB); throttling codes the SDK retries with backoff.
+pub fn json_error(status: u16, code: &str) -> Fault {
     Fault::Answer {
-        status: 400,
+        status,
         body: format!(r#"{{"__type":"{code}","message":"Rate exceeded"}}"#),
     }
 }

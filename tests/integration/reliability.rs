@@ -4,7 +4,8 @@
 //! ([`runs_without_a_next_step`]). The soak is in `soak.rs`.
 
 use crate::faults::{
-    after, run_task_failure, runs_without_a_next_step, sns_error, throttled_json, Fault, Faults,
+    after, json_error, lambda_reactor, run_task_failure, runs_without_a_next_step, sns_error,
+    Fault, Faults,
 };
 use crate::handlers::{started, started_by, T0, T_STOP};
 use crate::moto::serial_moto;
@@ -248,4 +249,144 @@ async fn a_crash_after_any_call_of_a_ttl_fired_retry_ends_like_no_crash() {
 #[tokio::test]
 async fn a_crash_after_any_call_of_the_sweep_ends_like_no_crash() {
     crash_after_every_call(Step::FireBySweep).await;
+}
+
+/// One fault case: the step it hits, the fault, how the invocation ends, how often the faulted operation was
+/// called (the SDK's own retries included) and the run's status right after.
+struct FaultCase {
+    step: Step,
+    operation: &'static str,
+    times: usize,
+    answer: Fault,
+    ends: &'static str,
+    calls: usize,
+    status: &'static str,
+}
+
+const ALWAYS: usize = usize::MAX;
+
+/// Throttling and failed calls: the SDK retries within the invocation (standard mode, 3 attempts); what still
+/// fails is judged (a refused launch is retried later) or fails the invocation for Lambda to retry — and at
+/// no point is a run left without a next step. After Lambda's retries and the sweep, no attempt has more than
+/// one task and a finished run has one notification.
+#[tokio::test]
+async fn throttling_and_failed_calls_are_retried_and_no_run_is_left_without_a_next_step() {
+    let throttled = || json_error(400, "ThrottlingException");
+    let dynamodb_throttled = || {
+        json_error(
+            400,
+            "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        )
+    };
+    #[rustfmt::skip]
+    let cases = [
+        FaultCase { step: Step::Start, operation: "ecs:RunTask", times: 2, answer: throttled(), ends: "STARTED", calls: 3, status: "RUNNING" },
+        FaultCase { step: Step::Start, operation: "ecs:RunTask", times: ALWAYS, answer: throttled(), ends: "launch-throttled", calls: 3, status: "RETRY_SCHEDULED" },
+        FaultCase { step: Step::Start, operation: "ecs:RunTask", times: 1, answer: run_task_failure("RESOURCE:MEMORY"), ends: "launch-no-instance-resources", calls: 1, status: "RETRY_SCHEDULED" },
+        FaultCase { step: Step::Start, operation: "ecs:RunTask", times: 1, answer: run_task_failure("AGENT"), ends: "launch-agent-unavailable", calls: 1, status: "RETRY_SCHEDULED" },
+        FaultCase { step: Step::Start, operation: "dynamodb:TransactWriteItems", times: ALWAYS, answer: dynamodb_throttled(), ends: "RetryableError", calls: 3, status: "-" },
+        FaultCase { step: Step::JudgeRetryLater, operation: "dynamodb:TransactWriteItems", times: 2, answer: dynamodb_throttled(), ends: "RETRY_LATER", calls: 3, status: "RETRY_SCHEDULED" },
+        FaultCase { step: Step::JudgeRetryLater, operation: "dynamodb:TransactWriteItems", times: ALWAYS, answer: dynamodb_throttled(), ends: "RetryableError", calls: 3, status: "RUNNING" },
+        FaultCase { step: Step::JudgeRetryNow, operation: "ecs:RunTask", times: ALWAYS, answer: json_error(500, "ServerException"), ends: "launch-", calls: 3, status: "RETRY_SCHEDULED" },
+        FaultCase { step: Step::JudgeSuccess, operation: "sns:Publish", times: 1, answer: sns_error(400, "Throttling"), ends: "SUCCEED", calls: 2, status: "SUCCEEDED" },
+        FaultCase { step: Step::JudgeSuccess, operation: "sns:Publish", times: ALWAYS, answer: sns_error(500, "InternalError"), ends: "RetryableError", calls: 3, status: "SUCCEEDED" },
+        FaultCase { step: Step::FireByTtl, operation: "dynamodb:GetItem", times: ALWAYS, answer: json_error(500, "InternalServerError"), ends: "records handed back", calls: 3, status: "LAUNCHING" },
+    ];
+    let stack = Stack::new().await;
+    for (i, case) in cases.iter().enumerate() {
+        let (run_id, delivery, t) = case.step.prepare(&stack, &format!("fault-{i}")).await;
+        let faults = Faults::answer(case.operation, case.times, case.answer.clone());
+        let ended = deliver(&faults.reactor(&stack), &delivery, t).await;
+        let what = format!(
+            "case {i}: {:?} with {} answered {:?} ×{}",
+            case.step, case.operation, case.answer, case.times
+        );
+        let ended = match ended {
+            Ok(answer) => answer.to_string(),
+            Err(error) => error,
+        };
+        let calls = faults
+            .calls()
+            .iter()
+            .filter(|op| *op == case.operation)
+            .count();
+        assert_eq!(calls, case.calls, "{what}: {:?}", faults.calls());
+        let run = stack.row(&run_id, "RUN").await.unwrap_or_default();
+        let ended = format!("{ended} (last rule {})", run["lastRuleId"]);
+        assert!(ended.contains(case.ends), "{what}: ended {ended}");
+        assert_eq!(run["status"].as_str().unwrap_or("-"), case.status, "{what}");
+        assert_eq!(
+            runs_without_a_next_step(&stack).await,
+            Vec::<String>::new(),
+            "{what}"
+        );
+
+        recover(&stack, &delivery, t).await;
+        let shape = shape(&stack, &run_id).await;
+        let at_most_one = |l: &String| {
+            !l.starts_with("attempt ")
+                || l.ends_with(": 1 task(s) in ECS")
+                || l.ends_with(": 0 task(s) in ECS")
+        };
+        assert!(shape.iter().all(at_most_one), "{what}: {shape:#?}");
+        assert_eq!(
+            runs_without_a_next_step(&stack).await,
+            Vec::<String>::new(),
+            "{what}: after recovery"
+        );
+        let notes = stack.notifications_now().await;
+        let finished = shape[shape.iter().position(|l| l.starts_with("RUN ")).unwrap()]
+            .contains("notified true");
+        assert_eq!(notes.len(), usize::from(finished), "{what}: {shape:#?}");
+    }
+    assert_eq!(runs_without_a_next_step(&stack).await, Vec::<String>::new());
+}
+
+/// An endpoint that accepts connections and never answers: each handler fails within the SDK timeouts of its
+/// configuration (3 s an attempt, 8 s a call), well inside the function's own timeout, and says so.
+#[tokio::test]
+async fn a_stalled_endpoint_fails_the_invocation_within_the_sdk_timeout() {
+    let stack = Stack::new().await;
+    // Bound, never accepted: the kernel completes the handshake, nobody ever reads or answers.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", stalled.local_addr().unwrap());
+    let reactor = lambda_reactor(&stack, None, Some(&endpoint));
+    let template = std::fs::read_to_string(crate::cli::root().join("template.yml")).unwrap();
+    let lambda_timeout: u64 = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Timeout: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let stopped = crate::stack::stopped_event(
+        "stopped-success.json",
+        "arn:aws:ecs:us-east-1:123456789012:task/jobs/0b1c",
+        "ecs-reactor/stalled-20261121T023000Z/1",
+        3,
+    );
+    let deliveries = [
+        Delivery::Starter(stack.tick("stalled", TICK)),
+        Delivery::Classifier(stopped),
+        Delivery::Scheduler(sweep_event()),
+    ];
+    let [starter, classifier, scheduler] = &deliveries;
+    // Only a guard against hanging the suite: the function's own timeout from template.yml.
+    let (a, b, c) = tokio::time::timeout(std::time::Duration::from_secs(lambda_timeout), async {
+        tokio::join!(
+            deliver(&reactor, starter, T_STOP),
+            deliver(&reactor, classifier, T_STOP),
+            deliver(&reactor, scheduler, T_STOP)
+        )
+    })
+    .await
+    .expect("a handler outlived the function's timeout");
+    for (delivery, ended) in deliveries.iter().zip([a, b, c]) {
+        let error = ended.expect_err("a stalled endpoint must fail the invocation");
+        assert!(error.starts_with("RetryableError"), "{delivery:?}: {error}");
+        assert!(
+            error.contains("timeout") || error.contains("timed out"),
+            "{delivery:?}: {error}"
+        );
+    }
+    drop(stalled);
 }
