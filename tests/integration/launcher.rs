@@ -25,7 +25,7 @@ async fn setup(ecs: &aws_sdk_ecs::Client, ec2_subnet: &str) -> JobRequest {
 async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
     let config = moto().sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
-    let job = setup(&ecs, &crate::stack::default_subnet()).await;
+    let job = setup(&ecs, &crate::stack::default_subnet(crate::moto::moto())).await;
     let launcher = EcsLauncher::new(ecs.clone());
     let attempt = AttemptRef {
         run_id: "nightly-report-20261121T023000Z".into(),
@@ -110,7 +110,7 @@ async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
 async fn refusals_are_answers_and_essentials_come_from_the_task_definition() {
     let config = moto().sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
-    let job = setup(&ecs, &crate::stack::default_subnet()).await;
+    let job = setup(&ecs, &crate::stack::default_subnet(crate::moto::moto())).await;
     let launcher = EcsLauncher::new(ecs);
     assert_eq!(
         launcher

@@ -390,3 +390,172 @@ async fn a_stalled_endpoint_fails_the_invocation_within_the_sdk_timeout() {
     }
     drop(stalled);
 }
+
+/// Every delivery two or three times at the same moment, each copy in its own Lambda container (its own
+/// clients), on a server that applies each request atomically as DynamoDB does: the tick starts one run with
+/// one task, a STOPPED event is judged once and notifies once, an immediate retry launches one task, TTL
+/// and sweep firing one delay (the TTL record twice) launch one task.
+#[tokio::test]
+async fn duplicates_delivered_at_the_same_moment_act_once() {
+    let stack = Stack::on(serial_moto()).await;
+    let containers = [stack.reactor(), stack.reactor(), stack.reactor()];
+    let at_once = |deliveries: [Delivery; 3], now: OffsetDateTime| {
+        let containers = &containers;
+        async move {
+            let [a, b, c] = &deliveries;
+            let (a, b, c) = tokio::join!(
+                deliver(&containers[0], a, now),
+                deliver(&containers[1], b, now),
+                deliver(&containers[2], c, now)
+            );
+            [a, b, c]
+        }
+    };
+
+    // The tick, three times at once.
+    let tick = Delivery::Starter(stack.tick("burst", TICK));
+    let ended = at_once([tick.clone(), tick.clone(), tick.clone()], T0).await;
+    let outcomes: Vec<_> = ended
+        .iter()
+        .map(|e| e.as_ref().unwrap()["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "STARTED").count(),
+        1,
+        "{ended:?}"
+    );
+    let run_id = "burst-20261121T023000Z";
+    let first = stack.tasks(&started_by(run_id, 1)).await;
+    assert_eq!(first.len(), 1, "one task for attempt 1");
+
+    // Its Spot interruption, three times at once (versions 3, 3, 4): one immediate retry, one task.
+    let mut spot = stack
+        .stop(
+            &first[0],
+            &started_by(run_id, 1),
+            "stopped-spot-interruption.json",
+            3,
+        )
+        .await;
+    let s3 = Delivery::Classifier(spot.clone());
+    spot["detail"]["version"] = json!(4);
+    let ended = at_once([s3.clone(), s3, Delivery::Classifier(spot)], T_STOP).await;
+    let applied = ended
+        .iter()
+        .filter(|e| e.as_ref().unwrap()["outcome"] == "APPLIED")
+        .count();
+    assert_eq!(applied, 1, "{ended:?}");
+    let second = stack.tasks(&started_by(run_id, 2)).await;
+    assert_eq!(second.len(), 1, "one task for attempt 2");
+
+    // Attempt 2 fails in the application: a retry later. Then TTL's record twice and the sweep, at once.
+    let failed = stack
+        .stop(
+            &second[0],
+            &started_by(run_id, 2),
+            "stopped-app-exit-1.json",
+            3,
+        )
+        .await;
+    deliver(&containers[0], &Delivery::Classifier(failed), T_STOP)
+        .await
+        .unwrap();
+    let ttl = Delivery::Scheduler(stack.expire(run_id, "DELAY#0003").await);
+    let sweep = Delivery::Scheduler(sweep_event());
+    let ended = at_once([ttl.clone(), sweep, ttl], after(T_STOP, 600)).await;
+    assert!(ended.iter().all(Result::is_ok), "{ended:?}");
+    let third = stack.tasks(&started_by(run_id, 3)).await;
+    assert_eq!(third.len(), 1, "one task for attempt 3");
+
+    // It succeeds; the event three times at once: one decision, one notification.
+    let success = stack
+        .stop(&third[0], &started_by(run_id, 3), "stopped-success.json", 3)
+        .await;
+    let success = Delivery::Classifier(success);
+    let ended = at_once(
+        [success.clone(), success.clone(), success],
+        after(T_STOP, 700),
+    )
+    .await;
+    let applied = ended
+        .iter()
+        .filter(|e| matches!(e, Ok(r) if r["outcome"] == "APPLIED"))
+        .count();
+    assert_eq!(applied, 1, "{ended:?}");
+    recover(
+        &stack,
+        &Delivery::Scheduler(sweep_event()),
+        after(T_STOP, 700),
+    )
+    .await;
+
+    assert_eq!(
+        shape(&stack, run_id).await,
+        [
+            "ATTEMPT#0001 DECIDED RETRY_NOW spot-interruption task true stop SpotInterruption",
+            "ATTEMPT#0002 DECIDED RETRY_LATER application-exit-nonzero task true stop EssentialContainerExited",
+            "ATTEMPT#0003 DECIDED SUCCEED essential-containers-exited-0 task true stop EssentialContainerExited",
+            "RUN SUCCEEDED attempt 3 disruptions 1 rule essential-containers-exited-0 notified true",
+            "attempt 1: 1 task(s) in ECS",
+            "attempt 2: 1 task(s) in ECS",
+            "attempt 3: 1 task(s) in ECS",
+        ]
+    );
+    assert_eq!(stack.all_tasks().await.len(), 3);
+    assert_eq!(stack.notifications_now().await.len(), 1, "one notification");
+    assert_eq!(runs_without_a_next_step(&stack).await, Vec::<String>::new());
+}
+
+/// Events out of order change nothing: each is answered as what it is and the run's items, tasks and
+/// notifications stay as they were.
+#[tokio::test]
+async fn events_out_of_order_change_nothing() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let (run_id, first) = started(&stack, &reactor, "late").await;
+    let by = |n| started_by(&run_id, n);
+    // Attempt 1 is interrupted (version 3) and attempt 2 launched at once; attempt 2 then succeeds (version 3).
+    let spot = stack
+        .stop(&first, &by(1), "stopped-spot-interruption.json", 3)
+        .await;
+    deliver(&reactor, &Delivery::Classifier(spot), T_STOP)
+        .await
+        .unwrap();
+    let second = stack.tasks(&by(2)).await.remove(0);
+    let success = stack.stop(&second, &by(2), "stopped-success.json", 3).await;
+    deliver(&reactor, &Delivery::Classifier(success), T_STOP)
+        .await
+        .unwrap();
+    let before = (
+        shape(&stack, &run_id).await,
+        stack.notifications_now().await.len(),
+    );
+    assert_eq!(before.1, 1);
+
+    let event = |sample, task: &str, n, version| {
+        Delivery::Classifier(crate::stack::stopped_event(sample, task, &by(n), version))
+    };
+    let mut running = event("running.json", &second, 2, 2);
+    if let Delivery::Classifier(e) = &mut running {
+        e["detail"]["lastStatus"] = json!("RUNNING");
+    }
+    #[rustfmt::skip]
+    let cases = [
+        ("attempt 1 STOPPED, older version, after attempt 2 started", event("stopped-spot-interruption.json", &first, 1, 2), "DUPLICATE"),
+        ("attempt 1 STOPPED, newer version with another ending", event("stopped-app-exit-1.json", &first, 1, 5), "DUPLICATE"),
+        ("attempt 2 STOPPED, older version, after the run succeeded", event("stopped-app-exit-1.json", &second, 2, 2), "DUPLICATE"),
+        ("attempt 2 RUNNING after its STOPPED", running, "IGNORED"),
+        ("attempt 3 STOPPED: no such attempt", event("stopped-success.json", &second, 3, 3), "UNKNOWN_RUN"),
+    ];
+    for (what, delivery, expected) in cases {
+        let answer = deliver(&reactor, &delivery, after(T_STOP, 60))
+            .await
+            .unwrap();
+        assert_eq!(answer["outcome"], expected, "{what}: {answer}");
+        let after = (
+            shape(&stack, &run_id).await,
+            stack.notifications_now().await.len() + 1,
+        );
+        assert_eq!(after, before, "{what}");
+    }
+}

@@ -53,7 +53,7 @@ impl Stack {
             queue_url,
             cluster,
             family,
-            subnet: default_subnet(),
+            subnet: default_subnet(server),
             dynamodb,
             ecs,
             sqs,
@@ -418,8 +418,8 @@ pub async fn cluster_and_task_definition(ecs: &aws_sdk_ecs::Client) -> (String, 
 
 /// A subnet of moto's default VPC (RunTask checks that it exists), asked of EC2's query API directly: the
 /// whole EC2 SDK would cost minutes of build for one call.
-pub fn default_subnet() -> String {
-    let body = moto().post_form("Action=DescribeSubnets&Version=2016-11-15");
+pub fn default_subnet(server: &Moto) -> String {
+    let body = server.post_form("Action=DescribeSubnets&Version=2016-11-15");
     let start = body
         .find("<subnetId>")
         .expect("a subnet in moto's default VPC")
