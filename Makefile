@@ -10,11 +10,16 @@ CHECKOV_VENV := .venv-checkov
 # The tests start moto_server from the venv themselves (127.0.0.1, a free port).
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo explain-samples venv fmt-check clippy build
+.PHONY: test demo explain-samples venv fmt-check clippy build soak
 
 ## make test — format check, lints as errors, then every test (unit, property, CLI, against moto).
 test: venv fmt-check clippy
 	$(CARGO) test --workspace --all-targets --locked
+
+## make soak — the full soak: 1,000 runs with random endings, duplicates and late deliveries through the real
+## handlers against moto, then the invariants (make test runs the same soak with 100 runs). Prints one summary line.
+soak: venv
+	REACTOR_SOAK_RUNS=$${REACTOR_SOAK_RUNS:-1000} $(CARGO) test --locked -p ecs-reactor --test integration -- soak::soak --exact --nocapture
 
 ## make venv — the pinned Python tools (moto server, aws-sam-cli, AWS CLI) in .venv and checkov in .venv-checkov
 ## (its pins clash with aws-sam-cli's); reinstalled only when the pins change.

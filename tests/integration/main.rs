@@ -19,6 +19,7 @@ mod operate;
 mod readme;
 mod reliability;
 mod rie;
+mod soak;
 mod stack;
 mod store;
 mod story;

@@ -38,14 +38,31 @@ pub fn moto() -> &'static Moto {
 /// request, so two concurrent conditional transactions on one item can both succeed there — never on AWS.)
 pub fn serial_moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| Moto::start(&python_server("")))
+}
+
+/// The soak's own server (serial too). It keeps no DynamoDB stream records: moto keeps every record forever
+/// and deep-copies a table, its records included, for each item of each transaction, which makes a long soak
+/// quadratic. The tests never read moto's stream: they play TTL's stream records themselves.
+pub fn soak_moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let python = moto_binary().with_file_name("python");
-        let server = "import os, sys; from werkzeug.serving import run_simple; \
-            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app; \
-            os.environ['MOTO_PORT'] = sys.argv[1]; \
-            run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)";
-        Moto::start(&format!("{} -c \"{server}\"", python.display()))
+        Moto::start(&python_server(
+            "from moto.dynamodb.models.table import StreamShard; StreamShard.add = lambda self, old, new: None; ",
+        ))
     })
+}
+
+/// A command starting moto's app with werkzeug, one request at a time, after `setup` (Python statements).
+fn python_server(setup: &str) -> String {
+    let python = moto_binary().with_file_name("python");
+    let server = format!(
+        "import os, sys; {setup}from werkzeug.serving import run_simple; \
+         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app; \
+         os.environ['MOTO_PORT'] = sys.argv[1]; \
+         run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)"
+    );
+    format!("{} -c \"{server}\"", python.display())
 }
 
 impl Moto {

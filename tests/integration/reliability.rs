@@ -559,3 +559,146 @@ async fn events_out_of_order_change_nothing() {
         assert_eq!(after, before, "{what}");
     }
 }
+
+/// Replaces (or, in an object, removes) the value at `path` — each step picks a child by index modulo the
+/// number of children — with `replacement`.
+fn mutate(value: &mut Value, path: &[usize], replacement: Option<Value>) {
+    let Some((&step, rest)) = path.split_first() else {
+        if let Some(r) = replacement {
+            *value = r;
+        }
+        return;
+    };
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let key = map.keys().nth(step % map.len()).unwrap().clone();
+            if rest.is_empty() && replacement.is_none() {
+                map.remove(&key);
+            } else {
+                mutate(map.get_mut(&key).unwrap(), rest, replacement);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let n = items.len();
+            mutate(&mut items[step % n], rest, replacement);
+        }
+        other => {
+            if let Some(r) = replacement {
+                *other = r;
+            }
+        }
+    }
+}
+
+/// Calls that change something in AWS.
+const WRITES: [&str; 7] = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
+    "ecs:RunTask",
+    "ecs:StopTask",
+    "sns:Publish",
+];
+
+/// Arbitrary input to every handler — the sample events, job requests and stream batches with a random part
+/// replaced or removed, each fed to all three functions — against moto: no panic; an answer, or an error
+/// whose type says what it is; input rejected as invalid, malformed, not allowed or unrecognised touches
+/// nothing in AWS (not even a read); and no run is left without a next step. `PROPTEST_CASES` bounds it.
+#[test]
+fn arbitrary_input_to_any_handler_is_answered_or_rejected_and_rejected_input_writes_nothing() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stack = runtime.block_on(Stack::new());
+    let mut samples: Vec<Value> = std::fs::read_dir(crate::cli::root().join("events"))
+        .unwrap()
+        .map(|f| {
+            serde_json::from_str(&std::fs::read_to_string(f.unwrap().path()).unwrap()).unwrap()
+        })
+        .collect();
+    samples.extend([stack.job("fuzz"), stack.tick("fuzz", TICK)]);
+    let leaf = prop_oneof![
+        Just(None),
+        Just(Some(Value::Null)),
+        any::<i64>().prop_map(|n| Some(json!(n))),
+        ".{0,40}".prop_map(|s| Some(json!(s))),
+        prop::sample::select(vec![
+            "STOPPED",
+            "REMOVE",
+            "Scheduled Event",
+            "ecs-reactor/x/1",
+            "DELAY#0002",
+            "aws.ecs"
+        ])
+        .prop_map(|s| Some(json!(s))),
+        Just(Some(json!({}))),
+        Just(Some(json!([]))),
+    ];
+    let input = (
+        0..samples.len(),
+        prop::collection::vec(any::<usize>(), 0..7),
+        leaf,
+    );
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(256u32);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let answered = std::cell::Cell::new([0usize; 2]);
+    runner
+        .run(&input, |(sample, path, replacement)| {
+            let mut payload = samples[sample].clone();
+            mutate(&mut payload, &path, replacement);
+            for delivery in [
+                Delivery::Starter(payload.clone()),
+                Delivery::Classifier(payload.clone()),
+                Delivery::Scheduler(payload.clone()),
+            ] {
+                let recorder = Faults::none();
+                let ended = runtime.block_on(deliver(&recorder.reactor(&stack), &delivery, T_STOP));
+                let calls = recorder.calls();
+                match ended {
+                    Ok(_) => answered.set([answered.get()[0] + 1, answered.get()[1]]),
+                    Err(error) => {
+                        answered.set([answered.get()[0], answered.get()[1] + 1]);
+                        let (kind, message) = error.split_once(": ").unwrap_or((&error, ""));
+                        prop_assert!(!message.trim().is_empty(), "{delivery:?}: {error}");
+                        if ["InvalidJobRequest", "MalformedEvent", "UnrecognisedEvent"]
+                            .contains(&kind)
+                        {
+                            prop_assert_eq!(
+                                calls.len(),
+                                0,
+                                "{:?}: {}: {:?}",
+                                delivery,
+                                error,
+                                calls
+                            );
+                        } else if kind == "JobNotAllowed" {
+                            prop_assert!(
+                                !calls.iter().any(|c| WRITES.contains(&c.as_str())),
+                                "{delivery:?}: {error}: {calls:?}"
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        runtime.block_on(runs_without_a_next_step(&stack)),
+        Vec::<String>::new()
+    );
+    let [ok, err] = answered.get();
+    println!("{cases} inputs × 3 handlers: {ok} answered, {err} rejected or failed");
+}

@@ -185,16 +185,17 @@ impl Stack {
             aws_sdk_ecs::types::DesiredStatus::Running,
             aws_sdk_ecs::types::DesiredStatus::Stopped,
         ] {
-            let out = self
+            let mut pages = self
                 .ecs
                 .list_tasks()
                 .cluster(&self.cluster)
                 .set_started_by(started_by.map(str::to_owned))
                 .desired_status(status)
-                .send()
-                .await
-                .unwrap();
-            arns.extend(out.task_arns().iter().cloned());
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                arns.extend(page.unwrap().task_arns().iter().cloned());
+            }
         }
         arns
     }
@@ -265,14 +266,20 @@ impl Stack {
 
     /// Every item of the table (tests only: on-call never scans).
     pub async fn scan(&self) -> Vec<Value> {
-        let out = self
+        let mut items = Vec::new();
+        let mut pages = self
             .dynamodb
             .scan()
             .table_name(&self.table)
-            .send()
-            .await
-            .unwrap();
-        serde_dynamo::from_items(out.items().to_vec()).unwrap()
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            items.extend(
+                serde_dynamo::from_items::<_, Value>(page.unwrap().items().to_vec()).unwrap(),
+            );
+        }
+        items
     }
 
     /// Plays DynamoDB TTL: deletes the delay item and returns the stream batch Lambda would deliver for it
