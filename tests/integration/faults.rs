@@ -1,7 +1,7 @@
 //! Faults under the real adapters: an HTTP connector between the AWS SDK clients and moto that sees every call
 //! and, by a plan, lets it through, answers it with an AWS error without sending it, loses its answer after
-//! moto acted on it (the process died right after the call), refuses every later call (the process is gone),
-//! or never answers (a stalled endpoint).
+//! moto acted on it (the process died right after the call), or refuses every later call (the process is
+//! gone). (A stalled endpoint is a real socket that never answers: `reliability.rs`.)
 //!
 //! The clients are built as a Lambda's `main` builds them (the configuration's SDK timeouts, the SDK's
 //! standard retries), so what the SDK retries by itself is retried here too.
@@ -39,8 +39,6 @@ pub enum Fault {
     LoseAnswer,
     /// Never sent: the process that would send it is gone.
     Dead,
-    /// Sent nowhere and never answered.
-    Stall,
 }
 
 /// One call as the plan sees it: its place among all calls (from 1), its operation (`ecs:RunTask`,
@@ -112,11 +110,6 @@ impl Faults {
             .iter()
             .map(|(op, _)| op.clone())
             .collect()
-    }
-
-    /// The calls so far with what was done to each.
-    pub fn log(&self) -> Vec<(String, Fault)> {
-        self.log.lock().unwrap().clone()
     }
 
     /// The real adapters on `stack`, with clients built as a Lambda builds them and this connector under them.
@@ -238,7 +231,6 @@ impl HttpConnector for FaultyConnector {
                 })
             }
             Fault::Dead => HttpConnectorFuture::ready(Err(gone("injected: the process is gone"))),
-            Fault::Stall => HttpConnectorFuture::new(std::future::pending()),
         }
     }
 }

@@ -181,6 +181,11 @@ async fn crash_after_every_call(step: Step) {
     let reference = shape(&stack, &run_id).await;
     let reference_notes = stack.notifications_now().await.len();
     assert!(calls.len() >= 2, "{step:?}: {calls:?}");
+    println!(
+        "{step:?}: a crash after each of {} calls: {}",
+        calls.len(),
+        calls.join(", ")
+    );
 
     for k in 1..=calls.len() {
         let (run_id, delivery, t) = step.prepare(&stack, &format!("{name}-k{k}")).await;
