@@ -54,6 +54,10 @@ struct Tally {
     endings: BTreeMap<&'static str, usize>,
 }
 
+/// Runs per stack (a fresh table, cluster and topic): moto copies a whole table for every item of every
+/// transaction, so one table of 1,000 runs would make the soak quadratic and exhaust memory.
+const BATCH: usize = 100;
+
 #[tokio::test]
 async fn soak() {
     let runs: usize = std::env::var("REACTOR_SOAK_RUNS")
@@ -65,10 +69,41 @@ async fn soak() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(20261121);
     let started = std::time::Instant::now();
+    let mut dice = Dice(seed);
+    let mut figures = Figures::default();
+    let mut done = 0;
+    while done < runs {
+        let batch = BATCH.min(runs - done);
+        soak_batch(batch, &mut dice, &mut figures).await;
+        done += batch;
+    }
+    let f = &figures;
+    println!(
+        "soak: {runs} runs (seed {seed}, {BATCH} per table) {:?}; {} attempts ({} Spot relaunches), {} tasks; {} \
+         deliveries ({} duplicates, {} older twins, {} failed and retried, {} TTL deletes, {} sweeps) over {} \
+         simulated minutes; endings {:?}; {} notifications, one per run; invariants held; {:.1} s",
+        f.by_status, f.attempts, f.disruptions, f.tasks, f.tally.deliveries, f.tally.duplicates,
+        f.tally.out_of_order, f.tally.failed, f.tally.ttl_fired, f.tally.sweeps, f.minutes, f.tally.endings,
+        f.notifications, started.elapsed().as_secs_f64()
+    );
+}
+
+#[derive(Default)]
+struct Figures {
+    tally: Tally,
+    by_status: BTreeMap<String, usize>,
+    attempts: u64,
+    disruptions: u64,
+    tasks: usize,
+    minutes: usize,
+    notifications: usize,
+}
+
+/// `runs` runs on a fresh stack, played to the end; then the invariants.
+async fn soak_batch(runs: usize, dice: &mut Dice, figures: &mut Figures) {
     let stack = Stack::on(soak_moto()).await;
     let reactor = stack.reactor();
-    let mut dice = Dice(seed);
-    let mut tally = Tally::default();
+    let tally = &mut figures.tally;
     let mut now = T0;
 
     let mut pending: Vec<Delivery> = (0..runs)
@@ -165,7 +200,7 @@ async fn soak() {
         .filter(|i| i["sk"].as_str().is_some_and(|s| s.starts_with("ATTEMPT#")))
         .map(|i| (i["startedBy"].as_str().unwrap().to_owned(), i))
         .collect();
-    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let by_status = &mut figures.by_status;
     let (mut attempt_count, mut disruptions) = (0, 0);
     for run in &run_items {
         let run_id = run["runId"].as_str().unwrap();
@@ -220,21 +255,11 @@ async fn soak() {
         "exactly one notification per run: {notes:?}"
     );
 
-    println!(
-        "soak: {runs} runs (seed {seed}) {by_status:?}; {attempt_count} attempts ({disruptions} Spot relaunches), \
-         {} tasks; {} deliveries ({} duplicates, {} older twins, {} failed and retried, {} TTL deletes, {} sweeps) over {minutes} \
-         simulated minutes; endings {:?}; {} notifications, one per run; invariants held; {:.1} s",
-        tasks.values().map(Vec::len).sum::<usize>(),
-        tally.deliveries,
-        tally.duplicates,
-        tally.out_of_order,
-        tally.failed,
-        tally.ttl_fired,
-        tally.sweeps,
-        tally.endings,
-        notes.values().sum::<usize>(),
-        started.elapsed().as_secs_f64()
-    );
+    figures.attempts += attempt_count;
+    figures.disruptions += disruptions;
+    figures.tasks += tasks.values().map(Vec::len).sum::<usize>();
+    figures.minutes += minutes;
+    figures.notifications += notes.values().sum::<usize>();
 }
 
 /// The cluster's running tasks with their `startedBy`.
