@@ -67,7 +67,8 @@ pub fn binaries() -> &'static Path {
     })
 }
 
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+/// The emulator's turn: held by each [`Function`], and by a test that runs emulators in a child process.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -222,7 +223,9 @@ impl Function {
         let emulator = std::fs::canonicalize(emulator()).ok()?;
         let (rie, _, _) = processes.iter().find(|(pid, _, pgrp)| {
             *pgrp == self.child.id()
-                && std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref()
+                && std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .ok()
+                    .as_deref()
                     == Some(emulator.as_path())
         })?;
         processes

@@ -5,7 +5,9 @@
 
 use crate::play::{started_by, stopped};
 use crate::stack::{sweep_event, LocalReactor, Stack};
-use aws_sdk_dynamodb::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use reactor_aws::flow::{Reactor, Settings};
 use reactor_aws::launcher::EcsLauncher;
@@ -76,10 +78,16 @@ impl Intercept for Recorder {
         _: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let mut calls = self.calls.lock().unwrap();
-        let Some(call) = calls.iter_mut().rev().find(|c| c.service == self.service) else { return Ok(()) };
+        let Some(call) = calls.iter_mut().rev().find(|c| c.service == self.service) else {
+            return Ok(());
+        };
         if let Some(response) = context.response() {
             call.ok = response.status().is_success();
-            call.response = response.body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or(Value::Null);
+            call.response = response
+                .body()
+                .bytes()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or(Value::Null);
         }
         Ok(())
     }
@@ -100,6 +108,8 @@ pub struct Scenario {
     /// DynamoDB write request units: (base table, index updates).
     pub write_units: (f64, f64),
     pub read_units: f64,
+    /// Of the base table's write units, those transactions add (their second unit per KB).
+    pub transaction_units: f64,
     /// The largest item written (bytes, by DynamoDB's size rules).
     pub largest_item: usize,
 }
@@ -119,11 +129,17 @@ impl Scenario {
         for c in self.calls().filter(|c| c.service == service) {
             *ops.entry(c.operation.as_str()).or_default() += 1;
         }
-        ops.iter().map(|(op, n)| format!("{op} ×{n}")).collect::<Vec<_>>().join(", ")
+        ops.iter()
+            .map(|(op, n)| format!("{op} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn requests(&self, function: &str) -> usize {
-        self.invocations.iter().filter(|i| i.request && i.function == function).count()
+        self.invocations
+            .iter()
+            .filter(|i| i.request && i.function == function)
+            .count()
     }
 }
 
@@ -139,14 +155,24 @@ pub async fn run() -> Calls {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let reactor = recorded(&stack, &calls);
     let mut stream = Stream::new(&stack).await;
-    let take = |function, request| Invocation { function, request, calls: std::mem::take(&mut *calls.lock().unwrap()) };
+    let take = |function, request| Invocation {
+        function,
+        request,
+        calls: std::mem::take(&mut *calls.lock().unwrap()),
+    };
 
     let mut scenarios = Vec::new();
     let mut sweep_calls = Vec::new();
     for (name, first_stop) in [
         ("succeeds at once", "stopped-success.json"),
-        ("one delayed retry (image pull rate-limited, then success)", "stopped-pull-rate-limit.json"),
-        ("one immediate retry (Spot interruption, then success)", "stopped-spot-interruption.json"),
+        (
+            "one delayed retry (image pull rate-limited, then success)",
+            "stopped-pull-rate-limit.json",
+        ),
+        (
+            "one immediate retry (Spot interruption, then success)",
+            "stopped-spot-interruption.json",
+        ),
     ] {
         let now = OffsetDateTime::now_utc();
         let job = format!("calls-{}", scenarios.len());
@@ -156,45 +182,91 @@ pub async fn run() -> Calls {
         let mut invocations = vec![take("starter", true)];
         let run_id = started["runId"].as_str().unwrap().to_owned();
         let task = started["taskArn"].as_str().unwrap().to_owned();
-        let judged = classifier::handle(&reactor, stopped(first_stop, &task, &run_id, 1, now), now).await.unwrap();
+        let judged = classifier::handle(&reactor, stopped(first_stop, &task, &run_id, 1, now), now)
+            .await
+            .unwrap();
         invocations.push(take("classifier", true));
         let second_task = match judged.action {
             Some("SUCCEED") => None,
             Some("RETRY_NOW") => judged.next_task_arn.clone(),
             Some("RETRY_LATER") => {
                 // TTL is 8–28 minutes late; the sweep of the minute after the due time fires the retry.
-                let due = now + time::Duration::seconds(i64::from(judged.delay_seconds.unwrap_or(0)) + 1);
-                scheduler::handle(&reactor, sweep_event(), due).await.unwrap();
+                let due =
+                    now + time::Duration::seconds(i64::from(judged.delay_seconds.unwrap_or(0)) + 1);
+                scheduler::handle(&reactor, sweep_event(), due)
+                    .await
+                    .unwrap();
                 let fired = take("scheduler", false);
-                let (own, per_run): (Vec<Call>, Vec<Call>) = fired.calls.into_iter().partition(|c| c.operation == "Query");
+                let (own, per_run): (Vec<Call>, Vec<Call>) = fired
+                    .calls
+                    .into_iter()
+                    .partition(|c| c.operation == "Query");
                 sweep_calls = own;
-                invocations.push(Invocation { calls: per_run, ..fired });
-                stack.tasks(&started_by(&run_id, 2)).await.into_iter().next()
+                invocations.push(Invocation {
+                    calls: per_run,
+                    ..fired
+                });
+                stack
+                    .tasks(&started_by(&run_id, 2))
+                    .await
+                    .into_iter()
+                    .next()
             }
             other => panic!("{name}: unexpected decision {other:?}"),
         };
         if let Some(task) = second_task {
             let later = now + time::Duration::minutes(3);
-            let judged = classifier::handle(&reactor, stopped("stopped-success.json", &task, &run_id, 2, later), later).await.unwrap();
+            let judged = classifier::handle(
+                &reactor,
+                stopped("stopped-success.json", &task, &run_id, 2, later),
+                later,
+            )
+            .await
+            .unwrap();
             assert_eq!(judged.action, Some("SUCCEED"), "{name}: attempt 2");
             invocations.push(take("classifier", true));
         }
         let records = stream.read().await;
-        let (write_units, read_units, largest_item) = units(&invocations, &records);
-        scenarios.push(Scenario { name, invocations, write_units, read_units, largest_item });
+        let (write_units, read_units, transaction_units, largest_item) =
+            units(&invocations, &records);
+        scenarios.push(Scenario {
+            name,
+            invocations,
+            write_units,
+            read_units,
+            transaction_units,
+            largest_item,
+        });
     }
     let sweep_read_units = sweep_calls.iter().map(read_units).sum();
-    Calls { scenarios, sweep_calls, sweep_read_units }
+    Calls {
+        scenarios,
+        sweep_calls,
+        sweep_read_units,
+    }
 }
 
 /// The stack's adapters on clients that record their calls into `calls`.
 fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
-    let recorder = |service| Recorder { service, calls: calls.clone() };
+    let recorder = |service| Recorder {
+        service,
+        calls: calls.clone(),
+    };
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&stack.config).interceptor(recorder("DynamoDB")).build(),
+        aws_sdk_dynamodb::config::Builder::from(&stack.config)
+            .interceptor(recorder("DynamoDB"))
+            .build(),
     );
-    let ecs = aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(&stack.config).interceptor(recorder("ECS")).build());
-    let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&stack.config).interceptor(recorder("SNS")).build());
+    let ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&stack.config)
+            .interceptor(recorder("ECS"))
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&stack.config)
+            .interceptor(recorder("SNS"))
+            .build(),
+    );
     Reactor {
         store: DynamoStore::new(dynamodb, &stack.table),
         launcher: EcsLauncher::new(ecs),
@@ -206,18 +278,31 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
 
 /// DynamoDB's size of an item in its JSON form (attribute names plus values; numbers by significant digits).
 pub fn item_size(item: &Value) -> usize {
-    item.as_object().map_or(0, |m| m.iter().map(|(k, v)| k.len() + value_size(v)).sum())
+    item.as_object()
+        .map_or(0, |m| m.iter().map(|(k, v)| k.len() + value_size(v)).sum())
 }
 
 fn value_size(v: &Value) -> usize {
-    let Some((kind, v)) = v.as_object().and_then(|m| m.iter().next()) else { return 0 };
+    let Some((kind, v)) = v.as_object().and_then(|m| m.iter().next()) else {
+        return 0;
+    };
     match kind.as_str() {
         "S" => v.as_str().map_or(0, str::len),
-        "N" => v.as_str().map_or(1, |n| n.trim_start_matches('-').replace('.', "").len().div_ceil(2) + 1),
+        "N" => v.as_str().map_or(1, |n| {
+            n.trim_start_matches('-').replace('.', "").len().div_ceil(2) + 1
+        }),
         "B" => v.as_str().map_or(0, |b| b.len() * 3 / 4),
         "BOOL" | "NULL" => 1,
-        "L" => 3 + v.as_array().map_or(0, |l| l.iter().map(|x| 1 + value_size(x)).sum()),
-        "M" => 3 + v.as_object().map_or(0, |m| m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum()),
+        "L" => {
+            3 + v
+                .as_array()
+                .map_or(0, |l| l.iter().map(|x| 1 + value_size(x)).sum())
+        }
+        "M" => {
+            3 + v.as_object().map_or(0, |m| {
+                m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum()
+            })
+        }
         _ => v.to_string().len(),
     }
 }
@@ -228,23 +313,37 @@ fn units_of(size: usize, per: usize) -> f64 {
 
 /// Read request units of one call: strongly consistent 1 per 4 KB, eventually consistent half.
 fn read_units(call: &Call) -> f64 {
-    let consistent = if call.request["ConsistentRead"] == json!(true) { 1.0 } else { 0.5 };
+    let consistent = if call.request["ConsistentRead"] == json!(true) {
+        1.0
+    } else {
+        0.5
+    };
     match call.operation.as_str() {
         "GetItem" => consistent * units_of(item_size(&call.response["Item"]), 4096),
         "Query" | "Scan" => {
-            let size: usize = call.response["Items"].as_array().map_or(0, |i| i.iter().map(item_size).sum());
+            let size: usize = call.response["Items"]
+                .as_array()
+                .map_or(0, |i| i.iter().map(item_size).sum());
             consistent * units_of(size, 4096)
         }
-        "BatchGetItem" => call.response["Responses"]
-            .as_object()
-            .map_or(0.0, |t| t.values().flat_map(|i| i.as_array().cloned().unwrap_or_default()).map(|i| 0.5 * units_of(item_size(&i), 4096)).sum()),
+        "BatchGetItem" => call.response["Responses"].as_object().map_or(0.0, |t| {
+            t.values()
+                .flat_map(|i| i.as_array().cloned().unwrap_or_default())
+                .map(|i| 0.5 * units_of(item_size(&i), 4096))
+                .sum()
+        }),
         _ => 0.0,
     }
 }
 
 /// The items one write call touches: (key, transactional).
 fn written(call: &Call) -> Vec<((String, String), bool)> {
-    let key = |v: &Value| (v["pk"]["S"].as_str().unwrap_or("").to_owned(), v["sk"]["S"].as_str().unwrap_or("").to_owned());
+    let key = |v: &Value| {
+        (
+            v["pk"]["S"].as_str().unwrap_or("").to_owned(),
+            v["sk"]["S"].as_str().unwrap_or("").to_owned(),
+        )
+    };
     match call.operation.as_str() {
         "PutItem" => vec![(key(&call.request["Item"]), false)],
         "UpdateItem" | "DeleteItem" => vec![(key(&call.request["Key"]), false)],
@@ -254,18 +353,30 @@ fn written(call: &Call) -> Vec<((String, String), bool)> {
             .iter()
             .filter_map(|t| {
                 let (_, action) = t.as_object()?.iter().next()?;
-                Some((key(if action.get("Item").is_some() { &action["Item"] } else { &action["Key"] }), true))
+                Some((
+                    key(if action.get("Item").is_some() {
+                        &action["Item"]
+                    } else {
+                        &action["Key"]
+                    }),
+                    true,
+                ))
             })
             .collect(),
         _ => vec![],
     }
 }
 
-/// (write units of the base table, write units of the indexes), read units, largest item.
-fn units(invocations: &[Invocation], records: &[Value]) -> ((f64, f64), f64, usize) {
+/// (write units of the base table, write units of the indexes), read units, the transactions' share of the
+/// base table's units, largest item.
+fn units(invocations: &[Invocation], records: &[Value]) -> ((f64, f64), f64, f64, usize) {
     let mut unused: Vec<&Value> = records.iter().collect();
-    let (mut base, mut index, mut reads, mut largest) = (0.0, 0.0, 0.0, 0);
-    for call in invocations.iter().flat_map(|i| i.calls.iter()).filter(|c| c.service == "DynamoDB") {
+    let (mut base, mut index, mut reads, mut doubled, mut largest) = (0.0, 0.0, 0.0, 0.0, 0);
+    for call in invocations
+        .iter()
+        .flat_map(|i| i.calls.iter())
+        .filter(|c| c.service == "DynamoDB")
+    {
         reads += read_units(call);
         for (key, transactional) in written(call) {
             let factor = if transactional { 2.0 } else { 1.0 };
@@ -276,7 +387,8 @@ fn units(invocations: &[Invocation], records: &[Value]) -> ((f64, f64), f64, usi
             }
             let at = unused.iter().position(|r| {
                 let k = &r["dynamodb"]["Keys"];
-                (k["pk"]["S"].as_str(), k["sk"]["S"].as_str()) == (Some(key.0.as_str()), Some(key.1.as_str()))
+                (k["pk"]["S"].as_str(), k["sk"]["S"].as_str())
+                    == (Some(key.0.as_str()), Some(key.1.as_str()))
             });
             let Some(at) = at else {
                 // Nothing changed (a delete of an item already gone): one unit all the same.
@@ -284,14 +396,18 @@ fn units(invocations: &[Invocation], records: &[Value]) -> ((f64, f64), f64, usi
                 continue;
             };
             let record = unused.remove(at);
-            let (old, new) = (&record["dynamodb"]["OldImage"], &record["dynamodb"]["NewImage"]);
+            let (old, new) = (
+                &record["dynamodb"]["OldImage"],
+                &record["dynamodb"]["NewImage"],
+            );
             let size = item_size(old).max(item_size(new));
             largest = largest.max(size);
             base += factor * units_of(size, 1024);
+            doubled += (factor - 1.0) * units_of(size, 1024);
             index += index_writes(old, new);
         }
     }
-    ((base, index), reads, largest)
+    ((base, index), reads, doubled, largest)
 }
 
 /// Index writes of one item change: an index whose key appears is a put, one whose key goes away a delete,
@@ -307,7 +423,13 @@ fn index_writes(old: &Value, new: &Value) -> f64 {
             };
             Some((pk, sk))
         };
-        let size = |image: &Value| if index.keys_only { 1.0 } else { units_of(item_size(image), 1024) };
+        let size = |image: &Value| {
+            if index.keys_only {
+                1.0
+            } else {
+                units_of(item_size(image), 1024)
+            }
+        };
         writes += match (key(old), key(new)) {
             (None, None) => 0.0,
             (Some(_), None) => 1.0,
@@ -329,8 +451,22 @@ struct Stream {
 
 impl Stream {
     async fn new(stack: &Stack) -> Stream {
-        let table = stack.dynamodb.describe_table().table_name(&stack.table).send().await.unwrap();
-        Stream { arn: table.table().unwrap().latest_stream_arn().unwrap().to_owned(), seen: 0 }
+        let table = stack
+            .dynamodb
+            .describe_table()
+            .table_name(&stack.table)
+            .send()
+            .await
+            .unwrap();
+        Stream {
+            arn: table
+                .table()
+                .unwrap()
+                .latest_stream_arn()
+                .unwrap()
+                .to_owned(),
+            seen: 0,
+        }
     }
 
     async fn read(&mut self) -> Vec<Value> {
@@ -378,5 +514,6 @@ fn streams(operation: &str, body: Value) -> Value {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (_, body) = response.split_once("\r\n\r\n").unwrap_or(("", ""));
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("DynamoDB Streams {operation}: {e}: {response}"))
+    serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("DynamoDB Streams {operation}: {e}: {response}"))
 }

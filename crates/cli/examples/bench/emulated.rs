@@ -44,21 +44,54 @@ pub async fn run(options: &Options) -> Vec<Measured> {
     // The starter: schedule ticks a minute apart, each a new run launched on ECS.
     let base = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::days(60);
     let ticks: Vec<Value> = (0..=n)
-        .map(|i| stack.tick("nightly-report", &crate::play::rfc3339(base + time::Duration::minutes(i as i64))))
+        .map(|i| {
+            stack.tick(
+                "nightly-report",
+                &crate::play::rfc3339(base + time::Duration::minutes(i as i64)),
+            )
+        })
         .collect();
     let cold_tick = stack.tick("cold-start", "2026-01-01T00:00:00Z");
-    let starter = measure("starter", &bin("starter"), &stack, options, &cold_tick, &ticks);
-    let starter = Measured { work: "a schedule tick: a new run, its first attempt launched on ECS".into(), ..starter };
+    let starter = measure(
+        "starter",
+        &bin("starter"),
+        &stack,
+        options,
+        &cold_tick,
+        &ticks,
+    );
+    let starter = Measured {
+        work: "a schedule tick: a new run, its first attempt launched on ECS".into(),
+        ..starter
+    };
 
     // The classifier: the STOPPED events of the starter's tasks.
     let launched: Vec<(String, String)> = starter
         .answers
         .iter()
-        .map(|a| (a["runId"].as_str().unwrap().to_owned(), a["taskArn"].as_str().unwrap().to_owned()))
+        .map(|a| {
+            (
+                a["runId"].as_str().unwrap().to_owned(),
+                a["taskArn"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let events = stopped_events(&launched);
-    let unknown = stopped(SAMPLES[0], "arn:aws:ecs:us-east-1:123456789012:task/jobs/0", "no-such-run", 1, OffsetDateTime::now_utc());
-    let classifier = measure("classifier", &bin("classifier"), &stack, options, &unknown, &events);
+    let unknown = stopped(
+        SAMPLES[0],
+        "arn:aws:ecs:us-east-1:123456789012:task/jobs/0",
+        "no-such-run",
+        1,
+        OffsetDateTime::now_utc(),
+    );
+    let classifier = measure(
+        "classifier",
+        &bin("classifier"),
+        &stack,
+        options,
+        &unknown,
+        &events,
+    );
     let classifier = Measured { work: "a STOPPED event: alternately a success (run closed, outcome published) and a pull rate limit (delay item written)".into(), ..classifier };
 
     // The scheduler: TTL deletes of the classifier's delay items, alternating with sweeps.
@@ -70,16 +103,39 @@ pub async fn run(options: &Options) -> Vec<Measured> {
     }
     let mut batches = batches.into_iter();
     let feed: Vec<Value> = (0..=n)
-        .map(|i| if i % 2 == 0 { batches.next().unwrap_or_else(sweep_event) } else { sweep_event() })
+        .map(|i| {
+            if i % 2 == 0 {
+                batches.next().unwrap_or_else(sweep_event)
+            } else {
+                sweep_event()
+            }
+        })
         .collect();
-    let scheduler = measure("scheduler", &bin("scheduler"), &stack, options, &sweep_event(), &feed);
+    let scheduler = measure(
+        "scheduler",
+        &bin("scheduler"),
+        &stack,
+        options,
+        &sweep_event(),
+        &feed,
+    );
     let scheduler = Measured { work: "alternately a TTL stream record (attempt 2 claimed and launched) and the one-minute sweep".into(), ..scheduler };
 
     // The Python twin of the classifier: the same kind of events on runs of its own.
     let twin_stack = Stack::new().await;
     let twin_runs = start_runs(&twin_stack, &twin_stack.job("nightly-report"), n + 1).await;
-    let twin = measure("classifier (Python twin)", &twin_bootstrap(), &twin_stack, options, &unknown, &stopped_events(&twin_runs));
-    let twin = Measured { work: classifier.work.clone(), ..twin };
+    let twin = measure(
+        "classifier (Python twin)",
+        &twin_bootstrap(),
+        &twin_stack,
+        options,
+        &unknown,
+        &stopped_events(&twin_runs),
+    );
+    let twin = Measured {
+        work: classifier.work.clone(),
+        ..twin
+    };
 
     vec![starter, classifier, scheduler, twin]
 }
@@ -99,11 +155,25 @@ pub fn twin_bootstrap() -> PathBuf {
 
 /// Fresh starts (each invoked once with `cold_event`), then one process invoked with every event of `feed`:
 /// the first is a warm-up, the rest are measured.
-fn measure(name: &'static str, executable: &Path, stack: &Stack, options: &Options, cold_event: &Value, feed: &[Value]) -> Measured {
+fn measure(
+    name: &'static str,
+    executable: &Path,
+    stack: &Stack,
+    options: &Options,
+    cold_event: &Value,
+    feed: &[Value],
+) -> Measured {
     let mut env = stack.env();
     // The twin's bootstrap runs on the tools' Python, which has boto3.
     let venv_bin = crate::cli::root().join(".venv/bin");
-    env.push(("PATH", format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default())));
+    env.push((
+        "PATH",
+        format!(
+            "{}:{}",
+            venv_bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    ));
     // Lambda sets both; boto3 reads only the second.
     env.push(("AWS_DEFAULT_REGION", "us-east-1".into()));
     let mut inits = Vec::new();
@@ -116,7 +186,9 @@ fn measure(name: &'static str, executable: &Path, stack: &Stack, options: &Optio
 
     let function = Function::start_executable(name, executable, &env);
     let mut answers = vec![answer(&function, &feed[0])];
-    let pid = function.runtime_pid().unwrap_or_else(|| panic!("{name}: its process was not found"));
+    let pid = function
+        .runtime_pid()
+        .unwrap_or_else(|| panic!("{name}: its process was not found"));
     let logged_before = function_log_bytes(&function.logs());
     let cpu_before = cpu_ticks(pid);
     let mut rss = vec![(0, memory(pid).0)];
@@ -135,12 +207,27 @@ fn measure(name: &'static str, executable: &Path, stack: &Stack, options: &Optio
     let mut durations = report_durations(&logs);
     durations.remove(0);
     let log_bytes = (function_log_bytes(&logs) - logged_before) as f64 / measured;
-    Measured { name, work: String::new(), inits, durations, cpu_ms, rss, peak_kib, log_bytes, answers }
+    Measured {
+        name,
+        work: String::new(),
+        inits,
+        durations,
+        cpu_ms,
+        rss,
+        peak_kib,
+        log_bytes,
+        answers,
+    }
 }
 
 fn answer(function: &Function, event: &Value) -> Value {
     let answer = function.invoke(&event.to_string());
-    assert!(answer.error_type().is_none(), "the function answered with an error: {}\n{}", answer.body, function.logs());
+    assert!(
+        answer.error_type().is_none(),
+        "the function answered with an error: {}\n{}",
+        answer.body,
+        function.logs()
+    );
     answer.body
 }
 
@@ -164,20 +251,34 @@ fn report_durations(logs: &str) -> Vec<f64> {
 
 /// Bytes of the function's own log lines (JSON, one event each) plus CloudWatch Logs' 26 bytes per event.
 fn function_log_bytes(logs: &str) -> usize {
-    logs.lines().filter(|l| l.starts_with('{')).map(|l| l.len() + 26).sum()
+    logs.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| l.len() + 26)
+        .sum()
 }
 
 /// utime + stime of a process (all its threads, the finished ones included), in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     // Fields 14 and 15 of proc(5); the slice starts at field 3.
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 fn clock_ticks() -> f64 {
-    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(100.0)
 }
 
 /// (VmRSS, VmHWM) of a process, KiB.

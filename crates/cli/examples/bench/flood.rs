@@ -36,8 +36,10 @@ pub async fn run(n: usize) -> Burst {
     job["retry"]["jitter"] = "FULL".into();
     let launched = start_runs(&stack, &job, n).await;
     let now = OffsetDateTime::now_utc();
-    let mut events: Vec<Value> =
-        launched.iter().map(|(run, task)| stopped("stopped-pull-rate-limit.json", task, run, 1, now)).collect();
+    let mut events: Vec<Value> = launched
+        .iter()
+        .map(|(run, task)| stopped("stopped-pull-rate-limit.json", task, run, 1, now))
+        .collect();
     let duplicates: Vec<Value> = events.iter().step_by(10).cloned().collect();
     events.extend(duplicates.iter().cloned());
     let mut draw = SplitMix64(7);
@@ -49,10 +51,17 @@ pub async fn run(n: usize) -> Burst {
 
     let instance = Instance::of(&stack);
     let started = Instant::now();
-    let answers = concurrently(INSTANCES, move || instance.reactor(), events, |reactor, event| async move {
-        let answer = classifier::handle(&reactor, event, OffsetDateTime::now_utc()).await.unwrap();
-        (answer.outcome, answer.run_id.unwrap_or_default())
-    })
+    let answers = concurrently(
+        INSTANCES,
+        move || instance.reactor(),
+        events,
+        |reactor, event| async move {
+            let answer = classifier::handle(&reactor, event, OffsetDateTime::now_utc())
+                .await
+                .unwrap();
+            (answer.outcome, answer.run_id.unwrap_or_default())
+        },
+    )
     .await;
     let seconds = started.elapsed().as_secs_f64();
 
@@ -69,15 +78,30 @@ pub async fn run(n: usize) -> Burst {
 
     let mut rows: HashMap<String, Vec<Value>> = HashMap::new();
     for item in scan(&stack).await {
-        let pk = item["pk"].as_str().unwrap_or("").trim_start_matches("RUN#").to_owned();
+        let pk = item["pk"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches("RUN#")
+            .to_owned();
         rows.entry(pk).or_default().push(item);
     }
     let wrong = runs
         .iter()
         .filter(|run| {
             let items = rows.get(*run).cloned().unwrap_or_default();
-            let sk = |k: &str| items.iter().filter(|i| i["sk"] == k).cloned().collect::<Vec<_>>();
-            let (run_items, first, delay, second) = (sk("RUN"), sk("ATTEMPT#0001"), sk("DELAY#0002"), sk("ATTEMPT#0002"));
+            let sk = |k: &str| {
+                items
+                    .iter()
+                    .filter(|i| i["sk"] == k)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            let (run_items, first, delay, second) = (
+                sk("RUN"),
+                sk("ATTEMPT#0001"),
+                sk("DELAY#0002"),
+                sk("ATTEMPT#0002"),
+            );
             !(run_items.len() == 1
                 && run_items[0]["status"] == "RETRY_SCHEDULED"
                 && first.len() == 1

@@ -46,7 +46,10 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
         .filter(|i| i["sk"] == "DELAY#0002")
         .map(|i| {
             let due = i["dueAt"].as_i64().unwrap();
-            (due + uniform(&mut draw, TTL_LAG.0, TTL_LAG.1) as i64, i["runId"].as_str().unwrap().to_owned())
+            (
+                due + uniform(&mut draw, TTL_LAG.0, TTL_LAG.1) as i64,
+                i["runId"].as_str().unwrap().to_owned(),
+            )
         })
         .collect();
     ttl.sort();
@@ -60,13 +63,19 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
             let (when, run) = ttl.next().unwrap();
             if let Some(batch) = expire(stack, &run, "DELAY#0002").await {
                 let answer = scheduler::handle(&reactor, batch, at(when)).await.unwrap();
-                assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+                assert_eq!(
+                    answer["batchItemFailures"],
+                    serde_json::json!([]),
+                    "{answer}"
+                );
                 launched += 1;
                 by_ttl += 1;
             }
             continue;
         }
-        let answer = scheduler::handle(&reactor, sweep_event(), at(sweep_at)).await.unwrap();
+        let answer = scheduler::handle(&reactor, sweep_event(), at(sweep_at))
+            .await
+            .unwrap();
         launched += answer["sweep"]["launched"].as_u64().unwrap_or(0) as usize;
         sweeps += 1;
         sweep_at += 60;
@@ -74,17 +83,31 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
 
     let mut rows: HashMap<String, Vec<Value>> = HashMap::new();
     for item in scan(stack).await {
-        rows.entry(item["runId"].as_str().unwrap_or("").to_owned()).or_default().push(item);
+        rows.entry(item["runId"].as_str().unwrap_or("").to_owned())
+            .or_default()
+            .push(item);
     }
-    let epoch = |v: &Value| OffsetDateTime::parse(v.as_str().unwrap_or(""), &Rfc3339).map(|t| t.unix_timestamp()).ok();
+    let epoch = |v: &Value| {
+        OffsetDateTime::parse(v.as_str().unwrap_or(""), &Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .ok()
+    };
     let mut late = Vec::new();
     let mut wrong = 0;
     for run in &burst.runs {
         let items = rows.get(run).cloned().unwrap_or_default();
-        let item = |sk: &str| items.iter().find(|i| i["sk"] == sk).cloned().unwrap_or(Value::Null);
+        let item = |sk: &str| {
+            items
+                .iter()
+                .find(|i| i["sk"] == sk)
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
         let (first, second) = (item("ATTEMPT#0001"), item("ATTEMPT#0002"));
         match (epoch(&first["nextRetryAt"]), epoch(&second["claimedAt"])) {
-            (Some(due), Some(fired)) if second["state"] == "LAUNCHED" && second["taskArn"].is_string() => {
+            (Some(due), Some(fired))
+                if second["state"] == "LAUNCHED" && second["taskArn"].is_string() =>
+            {
                 late.push((fired - due) as f64)
             }
             _ => wrong += 1,

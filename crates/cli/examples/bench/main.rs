@@ -63,13 +63,28 @@ fn options() -> Options {
             "--quick" => quick = true,
             "--bin-dir" => bin_dir = Some(PathBuf::from(args.next().expect("--bin-dir DIR"))),
             "--out" => out = PathBuf::from(args.next().expect("--out FILE")),
-            other => panic!("unknown argument {other:?}; usage: bench [--quick] [--bin-dir DIR] [--out FILE]"),
+            other => panic!(
+                "unknown argument {other:?}; usage: bench [--quick] [--bin-dir DIR] [--out FILE]"
+            ),
         }
     }
     let bin_dir = bin_dir.unwrap_or_else(|| rie::binaries().to_path_buf());
-    let profile = if bin_dir.ends_with("release") { "release" } else { "debug" }.to_owned();
-    let (cold_starts, invokes, burst) = if quick { (3, 20, 40) } else { (21, 1000, 1000) };
-    Options { quick, bin_dir, profile, out, cold_starts, invokes, burst }
+    let profile = if bin_dir.ends_with("release") {
+        "release"
+    } else {
+        "debug"
+    }
+    .to_owned();
+    let (cold_starts, invokes, burst) = if quick { (2, 10, 20) } else { (21, 1000, 1000) };
+    Options {
+        quick,
+        bin_dir,
+        profile,
+        out,
+        cold_starts,
+        invokes,
+        burst,
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
@@ -77,7 +92,11 @@ async fn main() {
     let options = options();
     let began = Instant::now();
     let say = |what: &str| eprintln!("[{:>6.1}s] {what}", began.elapsed().as_secs_f64());
-    say(&format!("bench: {} binaries in {}", options.profile, options.bin_dir.display()));
+    say(&format!(
+        "bench: {} binaries in {}",
+        options.profile,
+        options.bin_dir.display()
+    ));
 
     say("AWS calls per run (in-process handlers, counted by an interceptor)");
     let calls = calls::run().await;

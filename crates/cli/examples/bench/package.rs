@@ -32,16 +32,24 @@ pub fn run(options: &Options) -> Package {
         .and_then(|times| times.into_iter().min());
     // The functions' crates (not the CLI's, which is not deployed).
     let crates = ["core", "aws", "starter", "classifier", "scheduler"];
-    let sources = crates.iter().filter_map(|c| newest(&root().join("crates").join(c))).max().max(
-        ["Cargo.toml", "Cargo.lock", "template.yml"]
-            .iter()
-            .filter_map(|f| modified(&root().join(f)))
-            .max(),
-    );
+    let sources = crates
+        .iter()
+        .filter_map(|c| newest(&root().join("crates").join(c)))
+        .max()
+        .max(
+            ["Cargo.toml", "Cargo.lock", "template.yml"]
+                .iter()
+                .filter_map(|f| modified(&root().join(f)))
+                .max(),
+        );
     let built_now = match built {
         Some(built) if sources.is_some_and(|s| s <= built) => false,
         _ => {
-            let status = Command::new("make").arg("build").current_dir(root()).status().expect("run make build");
+            let status = Command::new("make")
+                .arg("build")
+                .current_dir(root())
+                .status()
+                .expect("run make build");
             assert!(status.success(), "make build failed");
             true
         }
@@ -51,14 +59,20 @@ pub fn run(options: &Options) -> Package {
         .arg(&build)
         .output()
         .expect("run tools/package_sizes.py");
-    assert!(out.status.success(), "package_sizes.py: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "package_sizes.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // "StarterFunction          7.12 MB      2.84 MB"
     let sizes = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             match f.as_slice() {
-                [name, size, "MB", zipped, "MB"] => Some((name.to_string(), size.parse().ok()?, zipped.parse().ok()?)),
+                [name, size, "MB", zipped, "MB"] => {
+                    Some((name.to_string(), size.parse().ok()?, zipped.parse().ok()?))
+                }
                 _ => None,
             }
         })

@@ -20,11 +20,24 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 
 /// The STOPPED event ECS sends for `task_arn` (attempt `attempt` of `run_id`), from the sample `events/<sample>`,
 /// every time of the task at `at`.
-pub fn stopped(sample: &str, task_arn: &str, run_id: &str, attempt: u32, at: OffsetDateTime) -> Value {
+pub fn stopped(
+    sample: &str,
+    task_arn: &str,
+    run_id: &str,
+    attempt: u32,
+    at: OffsetDateTime,
+) -> Value {
     let mut event = stopped_event(sample, task_arn, &started_by(run_id, attempt), 3);
     let at = rfc3339(at);
     event["time"] = json!(at);
-    for field in ["createdAt", "startedAt", "stoppingAt", "executionStoppedAt", "stoppedAt", "updatedAt"] {
+    for field in [
+        "createdAt",
+        "startedAt",
+        "stoppingAt",
+        "executionStoppedAt",
+        "stoppedAt",
+        "updatedAt",
+    ] {
         if event["detail"].get(field).is_some() {
             event["detail"][field] = json!(at);
         }
@@ -34,7 +47,12 @@ pub fn stopped(sample: &str, task_arn: &str, run_id: &str, attempt: u32, at: Off
 
 /// Runs `work` over `items` on `workers` concurrent tasks, each with its own value from `worker` (a Lambda
 /// instance's clients); answers in the order of `items`.
-pub async fn concurrently<W, I, F, Fut, R>(workers: usize, worker: impl Fn() -> W, items: Vec<I>, work: F) -> Vec<R>
+pub async fn concurrently<W, I, F, Fut, R>(
+    workers: usize,
+    worker: impl Fn() -> W,
+    items: Vec<I>,
+    work: F,
+) -> Vec<R>
 where
     W: Send + Sync + 'static,
     I: Send + 'static,
@@ -43,7 +61,9 @@ where
     Fut: Future<Output = R> + Send,
 {
     let total = items.len();
-    let queue = Arc::new(Mutex::new(items.into_iter().enumerate().collect::<VecDeque<_>>()));
+    let queue = Arc::new(Mutex::new(
+        items.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
     let work = Arc::new(work);
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
@@ -111,11 +131,21 @@ pub async fn start_runs(stack: &Stack, job: &Value, n: usize) -> Vec<(String, St
         })
         .collect();
     let instance = Instance::of(stack);
-    concurrently(8, move || instance.reactor(), ticks, |reactor: Arc<LocalReactor>, tick| async move {
-        let answer = starter::handle(&reactor, tick, "bench", OffsetDateTime::now_utc()).await.unwrap();
-        let answer = serde_json::to_value(answer).unwrap();
-        (answer["runId"].as_str().unwrap().to_owned(), answer["taskArn"].as_str().unwrap().to_owned())
-    })
+    concurrently(
+        8,
+        move || instance.reactor(),
+        ticks,
+        |reactor: Arc<LocalReactor>, tick| async move {
+            let answer = starter::handle(&reactor, tick, "bench", OffsetDateTime::now_utc())
+                .await
+                .unwrap();
+            let answer = serde_json::to_value(answer).unwrap();
+            (
+                answer["runId"].as_str().unwrap().to_owned(),
+                answer["taskArn"].as_str().unwrap().to_owned(),
+            )
+        },
+    )
     .await
 }
 
