@@ -206,7 +206,8 @@ impl Function {
     }
 
     /// The function's own process (the emulator's child, in a process group of its own), once the emulator
-    /// has started it.
+    /// has started it. (The benchmark, which shares this file, reads its CPU time and memory; no test does.)
+    #[allow(dead_code)]
     pub fn runtime_pid(&self) -> Option<u32> {
         let stat = |pid: u32| -> Option<(u32, u32)> {
             let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
