@@ -235,6 +235,18 @@ impl Function {
             .map(|(pid, _, _)| *pid)
     }
 
+    /// Invokes the function once with `payload` and returns its answer, failing loudly on a handler error.
+    pub fn answer(&self, payload: &Value) -> Value {
+        let answer = self.invoke(&payload.to_string());
+        assert!(
+            answer.error_type().is_none(),
+            "the function answered with an error: {}\n{}",
+            answer.body,
+            self.logs()
+        );
+        answer.body
+    }
+
     /// What the function and the emulator wrote so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

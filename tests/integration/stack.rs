@@ -264,6 +264,14 @@ impl Stack {
     /// Plays DynamoDB TTL: deletes the delay item and returns the stream batch Lambda would deliver for it
     /// (moto neither expires items nor marks the deleting principal).
     pub async fn expire(&self, run_id: &str, delay_sk: &str) -> Value {
+        self.expire_if_present(run_id, delay_sk)
+            .await
+            .expect("the delay item was there to expire")
+    }
+
+    /// As [`Stack::expire`], or `None` if the item is gone already (the sweep claimed the retry first: TTL has
+    /// nothing left to delete).
+    pub async fn expire_if_present(&self, run_id: &str, delay_sk: &str) -> Option<Value> {
         let key = HashMap::from([
             ("pk".to_owned(), AttributeValue::S(format!("RUN#{run_id}"))),
             ("sk".to_owned(), AttributeValue::S(delay_sk.to_owned())),
@@ -277,9 +285,8 @@ impl Stack {
             .send()
             .await
             .unwrap()
-            .attributes
-            .expect("the delay item was there to expire");
-        ttl_batch(&self.table, old)
+            .attributes?;
+        Some(ttl_batch(&self.table, old))
     }
 }
 

@@ -501,18 +501,11 @@ impl Stream {
 }
 
 fn streams(operation: &str, body: Value) -> Value {
-    use std::io::{Read, Write};
-    let endpoint = &crate::moto::moto().endpoint;
-    let host = endpoint.trim_start_matches("http://");
-    let body = body.to_string();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDBStreams_20120810.{operation}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20261121/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let response = crate::moto::moto().post(
+        "dynamodb",
+        &format!("Content-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDBStreams_20120810.{operation}"),
+        &body.to_string(),
     );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
     let (_, body) = response.split_once("\r\n\r\n").unwrap_or(("", ""));
     serde_json::from_str(body)
         .unwrap_or_else(|e| panic!("DynamoDB Streams {operation}: {e}: {response}"))

@@ -2,11 +2,12 @@
 //! emulator against moto — fresh starts for the init duration, then many sequential invocations of real work
 //! in one process for the warm duration, its own CPU time and its memory.
 
-use crate::play::{start_runs, stopped};
+use crate::play::{rfc3339, start_runs, stopped};
 use crate::rie::Function;
 use crate::stack::{sweep_event, Stack};
 use crate::Options;
 use serde_json::Value;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
@@ -36,47 +37,43 @@ pub struct Measured {
 /// outcome) and a pull rate limit (retry later: the delay item).
 const SAMPLES: [&str; 2] = ["stopped-success.json", "stopped-pull-rate-limit.json"];
 
+/// Invocations fed between two clean-ups of the table.
+const CHUNK: usize = 50;
+
 pub async fn run(options: &Options) -> Vec<Measured> {
-    let n = options.invokes;
+    let per = CHUNK.min(options.invokes + 1);
     let stack = Stack::new().await;
     let bin = |name: &str| options.bin_dir.join(name);
 
     // The starter: schedule ticks a minute apart, each a new run launched on ECS.
     let base = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::days(60);
-    let ticks: Vec<Value> = (0..=n)
-        .map(|i| {
-            stack.tick(
-                "nightly-report",
-                &crate::play::rfc3339(base + time::Duration::minutes(i as i64)),
-            )
-        })
-        .collect();
     let cold_tick = stack.tick("cold-start", "2026-01-01T00:00:00Z");
+    let ticks = |chunk: usize| {
+        let events = (chunk * per..(chunk + 1) * per)
+            .map(|i| {
+                stack.tick(
+                    "nightly-report",
+                    &rfc3339(base + time::Duration::minutes(i as i64)),
+                )
+            })
+            .collect();
+        async move { (events, Vec::new()) }
+    };
     let starter = measure(
         "starter",
         &bin("starter"),
         &stack,
         options,
         &cold_tick,
-        &ticks,
-    );
+        ticks,
+    )
+    .await;
     let starter = Measured {
         work: "a schedule tick: a new run, its first attempt launched on ECS".into(),
         ..starter
     };
 
-    // The classifier: the STOPPED events of the starter's tasks.
-    let launched: Vec<(String, String)> = starter
-        .answers
-        .iter()
-        .map(|a| {
-            (
-                a["runId"].as_str().unwrap().to_owned(),
-                a["taskArn"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let events = stopped_events(&launched);
+    // The classifier: STOPPED events of runs started for it.
     let unknown = stopped(
         SAMPLES[0],
         "arn:aws:ecs:us-east-1:123456789012:task/jobs/0",
@@ -84,60 +81,74 @@ pub async fn run(options: &Options) -> Vec<Measured> {
         1,
         OffsetDateTime::now_utc(),
     );
+    let judge = |stack: &'static Stack| {
+        move |_| async move {
+            let runs = start_runs(stack, &stack.job("nightly-report"), per).await;
+            (
+                stopped_events(&runs),
+                runs.into_iter().map(|(run, _)| run).collect(),
+            )
+        }
+    };
+    let stack: &'static Stack = Box::leak(Box::new(stack));
     let classifier = measure(
         "classifier",
         &bin("classifier"),
-        &stack,
+        stack,
         options,
         &unknown,
-        &events,
-    );
+        judge(stack),
+    )
+    .await;
     let classifier = Measured { work: "a STOPPED event: alternately a success (run closed, outcome published) and a pull rate limit (delay item written)".into(), ..classifier };
 
-    // The scheduler: TTL deletes of the classifier's delay items, alternating with sweeps.
-    let mut batches = Vec::new();
-    for (run_id, _) in launched.iter().skip(1).step_by(2) {
-        if let Some(batch) = crate::play::expire(&stack, run_id, "DELAY#0002").await {
-            batches.push(batch);
+    // The scheduler: TTL deletes of delay items (runs judged "retry later" for it), alternating with sweeps.
+    let waiting = |_| async move {
+        let runs = start_runs(stack, &job_of(stack), per.div_ceil(2)).await;
+        let reactor = stack.reactor();
+        let now = OffsetDateTime::now_utc();
+        let mut events = Vec::new();
+        for (run, task) in &runs {
+            classifier::handle(&reactor, stopped(SAMPLES[1], task, run, 1, now), now)
+                .await
+                .unwrap();
+            events.push(stack.expire(run, "DELAY#0002").await);
+            events.push(sweep_event());
         }
-    }
-    let mut batches = batches.into_iter();
-    let feed: Vec<Value> = (0..=n)
-        .map(|i| {
-            if i % 2 == 0 {
-                batches.next().unwrap_or_else(sweep_event)
-            } else {
-                sweep_event()
-            }
-        })
-        .collect();
+        (events, runs.into_iter().map(|(run, _)| run).collect())
+    };
     let scheduler = measure(
         "scheduler",
         &bin("scheduler"),
-        &stack,
+        stack,
         options,
         &sweep_event(),
-        &feed,
-    );
+        waiting,
+    )
+    .await;
     let scheduler = Measured { work: "alternately a TTL stream record (attempt 2 claimed and launched) and the one-minute sweep".into(), ..scheduler };
 
     // The Python twin of the classifier: the same kind of events on runs of its own.
-    let twin_stack = Stack::new().await;
-    let twin_runs = start_runs(&twin_stack, &twin_stack.job("nightly-report"), n + 1).await;
+    let twin_stack: &'static Stack = Box::leak(Box::new(Stack::new().await));
     let twin = measure(
         "classifier (Python twin)",
         &twin_bootstrap(),
-        &twin_stack,
+        twin_stack,
         options,
         &unknown,
-        &stopped_events(&twin_runs),
-    );
+        judge(twin_stack),
+    )
+    .await;
     let twin = Measured {
         work: classifier.work.clone(),
         ..twin
     };
 
     vec![starter, classifier, scheduler, twin]
+}
+
+fn job_of(stack: &Stack) -> Value {
+    stack.job("nightly-report")
 }
 
 fn stopped_events(launched: &[(String, String)]) -> Vec<Value> {
@@ -153,16 +164,22 @@ pub fn twin_bootstrap() -> PathBuf {
     crate::cli::root().join("bench/twin/bootstrap")
 }
 
-/// Fresh starts (each invoked once with `cold_event`), then one process invoked with every event of `feed`:
-/// the first is a warm-up, the rest are measured.
-fn measure(
+/// Fresh starts (each invoked once with `cold_event`), then one process invoked `options.invokes` + 1 times
+/// with the events `chunk(0)`, `chunk(1)`, … give: the first is a warm-up, the rest are measured. After each
+/// chunk the harness deletes its runs' items (the runs `chunk` names and those the answers name), so that
+/// moto's table stays small and every invocation meets the same table.
+async fn measure<F, Fut>(
     name: &'static str,
     executable: &Path,
     stack: &Stack,
     options: &Options,
     cold_event: &Value,
-    feed: &[Value],
-) -> Measured {
+    mut chunk: F,
+) -> Measured
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = (Vec<Value>, Vec<String>)>,
+{
     let mut env = stack.env();
     // The twin's bootstrap runs on the tools' Python, which has boto3.
     let venv_bin = crate::cli::root().join(".venv/bin");
@@ -179,28 +196,43 @@ fn measure(
     let mut inits = Vec::new();
     for _ in 0..options.cold_starts {
         let function = Function::start_executable(name, executable, &env);
-        answer(&function, cold_event);
+        function.answer(cold_event);
         let logs = function.logs();
         inits.push(init_ms(&logs).unwrap_or_else(|| panic!("{name}: no INIT REPORT in\n{logs}")));
     }
 
+    let total = options.invokes + 1;
+    let step = (options.invokes / 10).max(1);
     let function = Function::start_executable(name, executable, &env);
-    let mut answers = vec![answer(&function, &feed[0])];
-    let pid = function
-        .runtime_pid()
-        .unwrap_or_else(|| panic!("{name}: its process was not found"));
-    let logged_before = function_log_bytes(&function.logs());
-    let cpu_before = cpu_ticks(pid);
-    let mut rss = vec![(0, memory(pid).0)];
-    let step = (feed.len() / 10).max(1);
-
-    for (i, event) in feed.iter().enumerate().skip(1) {
-        answers.push(answer(&function, event));
-        if i % step == 0 || i == feed.len() - 1 {
-            rss.push((i, memory(pid).0));
+    let (mut done, mut pid, mut cpu_before, mut logged_before) = (0, 0, 0, 0);
+    let mut rss = Vec::new();
+    let mut answers = Vec::new();
+    for k in 0.. {
+        if done == total {
+            break;
         }
+        let (events, mut runs) = chunk(k).await;
+        for event in events.iter().take(total - done) {
+            let answer = function.answer(event);
+            if let Some(run) = answer["runId"].as_str() {
+                runs.push(run.to_owned());
+            }
+            answers.push(answer);
+            if done == 0 {
+                pid = function
+                    .runtime_pid()
+                    .unwrap_or_else(|| panic!("{name}: its process was not found"));
+                cpu_before = cpu_ticks(pid);
+                logged_before = function_log_bytes(&function.logs());
+                rss.push((0, memory(pid).0));
+            } else if done % step == 0 || done == total - 1 {
+                rss.push((done, memory(pid).0));
+            }
+            done += 1;
+        }
+        forget(stack, &runs).await;
     }
-    let measured = (feed.len() - 1) as f64;
+    let measured = options.invokes as f64;
     let cpu_ms = (cpu_ticks(pid) - cpu_before) as f64 * 1000.0 / clock_ticks() / measured;
     let peak_kib = memory(pid).1;
     let logs = function.logs();
@@ -220,15 +252,32 @@ fn measure(
     }
 }
 
-fn answer(function: &Function, event: &Value) -> Value {
-    let answer = function.invoke(&event.to_string());
-    assert!(
-        answer.error_type().is_none(),
-        "the function answered with an error: {}\n{}",
-        answer.body,
-        function.logs()
-    );
-    answer.body
+/// Deletes every item of `runs` (run, attempts 1–2, delay): the harness's clean-up between chunks.
+async fn forget(stack: &Stack, runs: &[String]) {
+    use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+    let requests: Vec<WriteRequest> = runs
+        .iter()
+        .flat_map(|run| {
+            ["RUN", "ATTEMPT#0001", "ATTEMPT#0002", "DELAY#0002"].map(|sk| {
+                let key = [("pk", format!("RUN#{run}")), ("sk", sk.to_owned())]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
+                    .collect();
+                WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(key)).build().unwrap())
+                    .build()
+            })
+        })
+        .collect();
+    for batch in requests.chunks(25) {
+        stack
+            .dynamodb
+            .batch_write_item()
+            .request_items(&stack.table, batch.to_vec())
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 /// `INIT REPORT(durationMs: 7.53)` → 7.53.

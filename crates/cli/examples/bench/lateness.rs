@@ -7,7 +7,7 @@
 //! production), and a model of exactly that for a steady flow of retries over many minutes.
 
 use crate::flood::Burst;
-use crate::play::{expire, scan};
+use crate::play::scan;
 use crate::stack::sweep_event;
 use crate::stats::uniform;
 use reactor_core::SplitMix64;
@@ -61,7 +61,7 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
     while launched < burst.runs.len() && sweeps < 120 {
         if ttl.peek().is_some_and(|(when, _)| *when < sweep_at) {
             let (when, run) = ttl.next().unwrap();
-            if let Some(batch) = expire(stack, &run, "DELAY#0002").await {
+            if let Some(batch) = stack.expire_if_present(&run, "DELAY#0002").await {
                 let answer = scheduler::handle(&reactor, batch, at(when)).await.unwrap();
                 assert_eq!(
                     answer["batchItemFailures"],

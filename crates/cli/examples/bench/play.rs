@@ -1,10 +1,9 @@
 //! Playing ECS's and DynamoDB's part for the benchmark, as tests/integration/stack.rs does for the tests:
 //! STOPPED events of our tasks, runs started in bulk by the real starter handler, TTL deletes.
 
-use crate::stack::{stopped_event, ttl_batch, LocalReactor, Stack};
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::stack::{stopped_event, LocalReactor, Stack};
 use serde_json::{json, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use time::format_description::well_known::Rfc3339;
@@ -147,26 +146,6 @@ pub async fn start_runs(stack: &Stack, job: &Value, n: usize) -> Vec<(String, St
         },
     )
     .await
-}
-
-/// Plays DynamoDB's TTL on a delay item: deletes it and returns the stream batch Lambda would deliver, or
-/// `None` if it is gone already (claimed by the sweep: TTL has nothing left to delete).
-pub async fn expire(stack: &Stack, run_id: &str, delay_sk: &str) -> Option<Value> {
-    let key = HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(format!("RUN#{run_id}"))),
-        ("sk".to_owned(), AttributeValue::S(delay_sk.to_owned())),
-    ]);
-    let old = stack
-        .dynamodb
-        .delete_item()
-        .table_name(&stack.table)
-        .set_key(Some(key))
-        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-        .send()
-        .await
-        .unwrap()
-        .attributes?;
-    Some(ttl_batch(&stack.table, old))
 }
 
 /// Every item of the table, all pages (the benchmark checks rows; on-call never scans).
