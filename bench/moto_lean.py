@@ -11,7 +11,7 @@ import sys
 from moto.dynamodb.models.table import StreamShard
 from moto.server import main
 
-KEPT = 2000
+KEPT = 200
 _add = StreamShard.add
 
 

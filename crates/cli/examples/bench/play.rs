@@ -1,8 +1,8 @@
 //! Playing ECS's and DynamoDB's part for the benchmark, as tests/integration/stack.rs does for the tests:
 //! STOPPED events of our tasks, runs started in bulk by the real starter handler, TTL deletes.
 
-use crate::stack::{stopped_event, LocalReactor, Stack};
-use serde_json::{json, Value};
+use crate::stack::{stopped_event_at, LocalReactor, Stack};
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -26,22 +26,7 @@ pub fn stopped(
     attempt: u32,
     at: OffsetDateTime,
 ) -> Value {
-    let mut event = stopped_event(sample, task_arn, &started_by(run_id, attempt), 3);
-    let at = rfc3339(at);
-    event["time"] = json!(at);
-    for field in [
-        "createdAt",
-        "startedAt",
-        "stoppingAt",
-        "executionStoppedAt",
-        "stoppedAt",
-        "updatedAt",
-    ] {
-        if event["detail"].get(field).is_some() {
-            event["detail"][field] = json!(at);
-        }
-    }
-    event
+    stopped_event_at(sample, task_arn, &started_by(run_id, attempt), 3, at)
 }
 
 /// Runs `work` over `items` on `workers` concurrent tasks, each with its own value from `worker` (a Lambda
