@@ -1,15 +1,21 @@
-"""moto's server for the benchmark, with each table's stream bounded to its first records.
+"""moto's server for the benchmark: one request at a time, and each table's stream bounded to its first records.
 
 moto copies a whole table, its stream records included, before every transaction (to roll back on failure),
 so a table that has seen thousands of writes makes each further write slower than the last: at a few hundred
 runs an invocation takes a second and one at a thousand runs times out. The benchmark reads the stream only
 of its small table of AWS calls, early on; a table's later records are not kept.
+
+moto's backends are not safe under concurrent requests (a table copied while another request changes it
+answers HTTP 500), so requests are served one at a time: the burst's concurrent classifiers still interleave
+request by request, which is where their races are.
 """
 
-import sys
+import argparse
+import os
 
 from moto.dynamodb.models.table import StreamShard
-from moto.server import main
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import run_simple
 
 KEPT = 200
 _add = StreamShard.add
@@ -20,7 +26,16 @@ def bounded_add(self, old, new):  # noqa: ANN001, ANN201 (moto's own signature)
         _add(self, old, new)
 
 
-StreamShard.add = bounded_add
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args()
+    StreamShard.add = bounded_add
+    os.environ["MOTO_PORT"] = str(args.port)
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, app, threaded=False, request_handler=MotoRequestHandler)
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -89,7 +89,8 @@ fn options() -> Options {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() {
-    // moto with a bounded stream per table (bench/moto_lean.py says why), before anything starts moto.
+    // moto one request at a time with a bounded stream per table (bench/moto_lean.py says why), before
+    // anything starts moto.
     std::env::set_var("MOTO_SERVER", cli::root().join("bench/moto-server"));
     let options = options();
     let began = Instant::now();
