@@ -6,12 +6,14 @@ runs an invocation takes a second and one at a thousand runs times out. The benc
 of its small table of AWS calls, early on; a table's later records are not kept.
 
 moto's backends are not safe under concurrent requests (a table copied while another request changes it
-answers HTTP 500), so requests are served one at a time: the burst's concurrent classifiers still interleave
-request by request, which is where their races are.
+answers HTTP 500), so requests are handled one at a time (connections still each have a thread: a single
+threaded server would wait on a client's idle kept-alive connection while the others time out). The burst's
+concurrent classifiers still interleave request by request, which is where their races are.
 """
 
 import argparse
 import os
+import threading
 
 from moto.dynamodb.models.table import StreamShard
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -34,7 +36,13 @@ def main() -> None:
     StreamShard.add = bounded_add
     os.environ["MOTO_PORT"] = str(args.port)
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, app, threaded=False, request_handler=MotoRequestHandler)
+    lock = threading.Lock()
+
+    def one_at_a_time(environ, start_response):  # noqa: ANN001, ANN202 (a WSGI application)
+        with lock:
+            return list(app(environ, start_response))
+
+    run_simple(args.host, args.port, one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
