@@ -29,6 +29,8 @@ pub struct Measured {
     /// Bytes the function logged per warm invocation (what CloudWatch Logs would ingest), 26 bytes of
     /// per-event overhead included.
     pub log_bytes: f64,
+    /// Invocations repeated because moto did not answer in time (Lambda retries those too).
+    pub retried: usize,
     /// Answers of the warm-up and the warm invocations (the starter's feed the classifier).
     pub answers: Vec<Value>,
 }
@@ -207,13 +209,14 @@ where
     let (mut done, mut pid, mut cpu_before, mut logged_before) = (0, 0, 0, 0);
     let mut rss = Vec::new();
     let mut answers = Vec::new();
+    let mut retried = 0;
     for k in 0.. {
         if done == total {
             break;
         }
         let (events, mut runs) = chunk(k).await;
         for event in events.iter().take(total - done) {
-            let answer = function.answer(event);
+            let answer = answer_retrying(&function, event, &mut retried);
             if let Some(run) = answer["runId"].as_str() {
                 runs.push(run.to_owned());
             }
