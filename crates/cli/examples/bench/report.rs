@@ -272,6 +272,12 @@ pub fn render(f: &Figures) -> String {
         )
         .unwrap();
     }
+    let retried: Vec<String> = f
+        .functions
+        .iter()
+        .map(|m| format!("{} {}", m.name, m.retried))
+        .collect();
+    writeln!(w, "\nInvocations repeated because moto did not answer within the functions' 8 s call timeout (a handler then fails with `RetryableError` and Lambda retries it; so does the benchmark): {}.", retried.join(", ")).unwrap();
     writeln!(w, "\nRSS along the way (MB, after N invocations):\n").unwrap();
     for m in f.functions {
         let samples: Vec<String> = m
