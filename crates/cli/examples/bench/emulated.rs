@@ -92,7 +92,8 @@ pub async fn run(options: &Options) -> Vec<Measured> {
             )
         }
     };
-    let stack: &'static Stack = Box::leak(Box::new(stack));
+    // Each function its own stack: tasks do not pile up in one cluster across the phases.
+    let stack: &'static Stack = Box::leak(Box::new(Stack::new().await));
     let classifier = measure(
         "classifier",
         &bin("classifier"),
@@ -105,6 +106,7 @@ pub async fn run(options: &Options) -> Vec<Measured> {
     let classifier = Measured { work: "a STOPPED event: alternately a success (run closed, outcome published) and a pull rate limit (delay item written)".into(), ..classifier };
 
     // The scheduler: TTL deletes of delay items (runs judged "retry later" for it), alternating with sweeps.
+    let stack: &'static Stack = Box::leak(Box::new(Stack::new().await));
     let waiting = |_| async move {
         let runs = start_runs(stack, &job_of(stack), per.div_ceil(2)).await;
         let reactor = stack.reactor();
