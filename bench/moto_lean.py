@@ -1,9 +1,10 @@
-"""moto's server for the benchmark: one request at a time, and each table's stream bounded to its first records.
+"""moto's server for the benchmark: one request at a time, and streams that keep only the first records.
 
 moto copies a whole table, its stream records included, before every transaction (to roll back on failure),
-so a table that has seen thousands of writes makes each further write slower than the last: at a few hundred
-runs an invocation takes a second and one at a thousand runs times out. The benchmark reads the stream only
-of its small table of AWS calls, early on; a table's later records are not kept.
+so a table that has seen thousands of writes makes each further write slower than the last (at a few hundred
+runs an invocation takes a second, at a thousand one times out), and the copies are not all freed (moto grew
+past 10 GB in one benchmark run). The benchmark reads a stream only in its first section, the AWS calls of
+three runs (a few dozen records): the first records of the server are kept, later ones are not.
 
 moto's backends are not safe under concurrent requests (a table copied while another request changes it
 answers HTTP 500), so requests are handled one at a time (connections still each have a thread: a single
@@ -21,8 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import run_simple
 
 KEPT = 200
-# Those copies are cycles (a table and its stream point at each other): left to Python's own schedule for
-# full collections, a long run's garbage grew moto past 10 GB.
+# What of those copies is garbage is in cycles (a table and its stream point at each other).
 GC_EVERY = 200
 _add = StreamShard.add
 
