@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 # The tests start moto_server from the venv themselves (127.0.0.1, a free port).
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo explain-samples venv fmt-check clippy build soak
+.PHONY: test demo explain-samples venv fmt-check clippy build soak bench bench-quick
 
 ## make test — format check, lints as errors, then every test (unit, property, CLI, against moto).
 test: venv fmt-check clippy
@@ -61,3 +61,15 @@ explain-samples:
 	  printf '%-45s ' "$$f"; ./target/debug/ecs-reactor explain "$$f" --policy events/job-nightly-report.json \
 	    | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["action"], "-", d["rule"])'; \
 	done
+
+## make bench — BENCHMARKS.md: init, warm duration and own CPU, memory over 1,000 invocations (the release
+## binaries under SAM's runtime emulator against moto), package size (`make build`, reused if no source is newer),
+## AWS calls and cost per run next to the Step Functions design, the Python twin of the classifier, a burst of
+## 1,000 STOPPED events and retry lateness. Several minutes.
+bench: venv
+	$(CARGO) build --release --locked -p starter -p classifier -p scheduler
+	$(CARGO) run --quiet --locked -p ecs-reactor --example bench -- --bin-dir target/release --out BENCHMARKS.md
+
+## make bench-quick — every section small on the debug binaries, to a temporary file (what `make test` checks).
+bench-quick: venv
+	$(CARGO) run --quiet --locked -p ecs-reactor --example bench -- --quick --out $${TMPDIR:-/tmp}/BENCHMARKS-quick.md

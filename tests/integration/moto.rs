@@ -119,12 +119,22 @@ impl Moto {
 impl Moto {
     /// POSTs a form to moto (EC2-style query APIs) and returns the body.
     pub fn post_form(&self, form: &str) -> String {
+        self.post(
+            "ec2",
+            "Content-Type: application/x-www-form-urlencoded",
+            form,
+        )
+    }
+
+    /// POSTs `body` to moto, signed (as far as moto looks) for `service`, with `headers` (CRLF-separated), and
+    /// returns the whole response, headers included.
+    pub fn post(&self, service: &str, headers: &str, body: &str) -> String {
         use std::io::{Read, Write};
         let host = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20261121/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-            form.len()
+            "POST / HTTP/1.1\r\nHost: {host}\r\n{headers}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20261121/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         );
         stream.write_all(request.as_bytes()).unwrap();
         let mut response = String::new();

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The emulator shipped with aws-sam-cli in the venv.
-fn emulator() -> PathBuf {
+pub fn emulator() -> PathBuf {
     let arch = match std::env::consts::ARCH {
         "aarch64" => "arm64",
         _ => "x86_64",
@@ -67,7 +67,8 @@ pub fn binaries() -> &'static Path {
     })
 }
 
-fn one_at_a_time() -> MutexGuard<'static, ()> {
+/// The emulator's turn: held by each [`Function`], and by a test that runs emulators in a child process.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -97,16 +98,24 @@ impl Answer {
 impl Function {
     /// Starts `name` (starter, classifier or scheduler) with the stack's environment, pointed at moto.
     pub fn start(name: &str, env: &[(&'static str, String)]) -> Function {
+        Function::start_executable(name, &binaries().join(name), env)
+    }
+
+    /// Starts the executable `binary` (a Lambda `bootstrap`) as function `name`, like [`Function::start`].
+    pub fn start_executable(name: &str, binary: &Path, env: &[(&'static str, String)]) -> Function {
         let turn = one_at_a_time();
-        let binary = binaries().join(name);
         assert!(binary.exists(), "{} was not built", binary.display());
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        let file: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
         let log = std::env::temp_dir().join(format!(
-            "ecs-reactor-rie-{name}-{}-{port}.log",
+            "ecs-reactor-rie-{file}-{}-{port}.log",
             std::process::id()
         ));
         // The watchdog shell ends the emulator (and the function under it) if this test process dies.
@@ -194,6 +203,48 @@ impl Function {
             )
         });
         Answer { status, body }
+    }
+
+    /// The function's own process (the emulator's child, in a process group of its own), once the emulator
+    /// has started it. (The benchmark, which shares this file, reads its CPU time and memory; no test does.)
+    #[allow(dead_code)]
+    pub fn runtime_pid(&self) -> Option<u32> {
+        let stat = |pid: u32| -> Option<(u32, u32)> {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command name in parentheses: state, ppid, pgrp.
+            let mut rest = text.rsplit_once(')')?.1.split_whitespace().skip(1);
+            Some((rest.next()?.parse().ok()?, rest.next()?.parse().ok()?))
+        };
+        // (pid, ppid, pgrp) of every process.
+        let processes: Vec<(u32, u32, u32)> = std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| stat(pid).map(|(ppid, pgrp)| (pid, ppid, pgrp)))
+            .collect();
+        let emulator = std::fs::canonicalize(emulator()).ok()?;
+        let (rie, _, _) = processes.iter().find(|(pid, _, pgrp)| {
+            *pgrp == self.child.id()
+                && std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .ok()
+                    .as_deref()
+                    == Some(emulator.as_path())
+        })?;
+        processes
+            .iter()
+            .find(|(_, ppid, _)| ppid == rie)
+            .map(|(pid, _, _)| *pid)
+    }
+
+    /// Invokes the function once with `payload` and returns its answer, failing loudly on a handler error.
+    pub fn answer(&self, payload: &Value) -> Value {
+        let answer = self.invoke(&payload.to_string());
+        assert!(
+            answer.error_type().is_none(),
+            "the function answered with an error: {}\n{}",
+            answer.body,
+            self.logs()
+        );
+        answer.body
     }
 
     /// What the function and the emulator wrote so far.

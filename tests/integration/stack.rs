@@ -128,31 +128,15 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        let mut event = stopped_event(sample, task_arn, started_by, version);
         // Now, not when the sample was recorded: the tests stop a task right after launching it, so every time
         // of the task is now and a story's timeline reads in order.
-        let now = time::OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
-        event["time"] = json!(now);
-        for field in [
-            "createdAt",
-            "connectivityAt",
-            "pullStartedAt",
-            "pullStoppedAt",
-            "startedAt",
-            "stoppingAt",
-            "executionStoppedAt",
-            "stoppedAt",
-            "updatedAt",
-        ] {
-            if event["detail"].get(field).is_some() {
-                event["detail"][field] = json!(now);
-            }
-        }
-        event
+        stopped_event_at(
+            sample,
+            task_arn,
+            started_by,
+            version,
+            time::OffsetDateTime::now_utc(),
+        )
     }
 
     /// The task as ECS describes it, with its tags.
@@ -285,6 +269,14 @@ impl Stack {
     /// Plays DynamoDB TTL: deletes the delay item and returns the stream batch Lambda would deliver for it
     /// (moto neither expires items nor marks the deleting principal).
     pub async fn expire(&self, run_id: &str, delay_sk: &str) -> Value {
+        self.expire_if_present(run_id, delay_sk)
+            .await
+            .expect("the delay item was there to expire")
+    }
+
+    /// As [`Stack::expire`], or `None` if the item is gone already (the sweep claimed the retry first: TTL has
+    /// nothing left to delete).
+    pub async fn expire_if_present(&self, run_id: &str, delay_sk: &str) -> Option<Value> {
         let key = HashMap::from([
             ("pk".to_owned(), AttributeValue::S(format!("RUN#{run_id}"))),
             ("sk".to_owned(), AttributeValue::S(delay_sk.to_owned())),
@@ -298,9 +290,8 @@ impl Stack {
             .send()
             .await
             .unwrap()
-            .attributes
-            .expect("the delay item was there to expire");
-        ttl_batch(&self.table, old)
+            .attributes?;
+        Some(ttl_batch(&self.table, old))
     }
 }
 
@@ -331,6 +322,39 @@ pub fn sweep_event() -> Value {
         "account": "123456789012", "time": "2026-11-21T02:45:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/ecs-reactor-sweep"], "detail": {}
     })
+}
+
+/// As [`stopped_event`], every time of the task (and the event's) `at`, to the second.
+pub fn stopped_event_at(
+    sample: &str,
+    task_arn: &str,
+    started_by: &str,
+    version: u64,
+    at: time::OffsetDateTime,
+) -> Value {
+    let mut event = stopped_event(sample, task_arn, started_by, version);
+    let at = at
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    event["time"] = json!(at);
+    for field in [
+        "createdAt",
+        "connectivityAt",
+        "pullStartedAt",
+        "pullStoppedAt",
+        "startedAt",
+        "stoppingAt",
+        "executionStoppedAt",
+        "stoppedAt",
+        "updatedAt",
+    ] {
+        if event["detail"].get(field).is_some() {
+            event["detail"][field] = json!(at);
+        }
+    }
+    event
 }
 
 /// A sample event from events/ with another task's identity.

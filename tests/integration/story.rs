@@ -49,18 +49,6 @@ fn short(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// Invokes `function` once with `payload` and returns its answer, failing loudly on a handler error.
-fn invoke(function: &Function, payload: &Value) -> Value {
-    let answer = function.invoke(&payload.to_string());
-    assert!(
-        answer.error_type().is_none(),
-        "the function answered with an error: {}\n{}",
-        answer.body,
-        function.logs()
-    );
-    answer.body
-}
-
 /// Plays the story. `echo` prints the timeline as it happens.
 pub async fn play(echo: bool) -> Story {
     let mut tell = Teller {
@@ -92,8 +80,8 @@ pub async fn play(echo: bool) -> Story {
     let tick = stack.tick("nightly-report", &tick_time);
     let started = {
         let starter = Function::start("starter", &stack.env());
-        let started = invoke(&starter, &tick);
-        let again = invoke(&starter, &tick);
+        let started = starter.answer(&tick);
+        let again = starter.answer(&tick);
         tell.say(
             "starter",
             format!(
@@ -136,7 +124,7 @@ pub async fn play(echo: bool) -> Story {
     );
     {
         let classifier = Function::start("classifier", &stack.env());
-        let judged = invoke(&classifier, &stopped);
+        let judged = classifier.answer(&stopped);
         tell.say(
             "classifier",
             format!(
@@ -146,7 +134,7 @@ pub async fn play(echo: bool) -> Story {
                 judged["delaySeconds"]
             ),
         );
-        let duplicate = invoke(&classifier, &stopped);
+        let duplicate = classifier.answer(&stopped);
         tell.say(
             "classifier",
             format!(
@@ -177,7 +165,7 @@ pub async fn play(echo: bool) -> Story {
             "TTL deletes DELAY#0002 → stream REMOVE record (userIdentity dynamodb.amazonaws.com)"
                 .into(),
         );
-        let fired = invoke(&scheduler, &batch);
+        let fired = scheduler.answer(&batch);
         tell.say(
             "scheduler",
             format!(
@@ -185,7 +173,7 @@ pub async fn play(echo: bool) -> Story {
                 fired["batchItemFailures"]
             ),
         );
-        let swept = invoke(&scheduler, &sweep_event());
+        let swept = scheduler.answer(&sweep_event());
         tell.say(
             "scheduler",
             format!(
@@ -218,7 +206,7 @@ pub async fn play(echo: bool) -> Story {
                 short(&second_task)
             ),
         );
-        let judged = invoke(&classifier, &succeeded);
+        let judged = classifier.answer(&succeeded);
         tell.say(
             "classifier",
             format!(
@@ -334,7 +322,7 @@ pub async fn on_call(story: &Story, echo: bool) -> Vec<Said> {
         .unwrap();
     let waiting = {
         let starter = Function::start("starter", &stack.env());
-        invoke(&starter, &stack.tick("weekly-export", &tick_time))
+        starter.answer(&stack.tick("weekly-export", &tick_time))
     };
     let run = waiting["runId"].as_str().unwrap().to_owned();
     let stopped = stack
@@ -347,7 +335,7 @@ pub async fn on_call(story: &Story, echo: bool) -> Vec<Said> {
         .await;
     {
         let classifier = Function::start("classifier", &stack.env());
-        invoke(&classifier, &stopped);
+        classifier.answer(&stopped);
     }
     let cli = crate::rie::binaries().join("ecs-reactor");
     let mut said = Vec::new();
