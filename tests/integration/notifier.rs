@@ -13,6 +13,10 @@ async fn a_finished_run_reaches_the_topics_subscribers() {
     let (topic, queue_url) = crate::stack::topic_with_inbox(&sns, &sqs).await;
 
     let outcome = Outcome {
+        event: reactor_aws::notifier::Event::RunFailed,
+        rule_id: "image-not-found".into(),
+        next_retry_at: None,
+        memory_mib: None,
         run_id: "nightly-report-20261121T023000Z".into(),
         job: "nightly-report".into(),
         status: "FAILED".into(),

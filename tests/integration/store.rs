@@ -2,8 +2,10 @@
 
 use crate::moto::{moto, unique};
 use reactor_aws::records::{attempt_sk, run_pk, AttemptItem, AttemptState, RunItem};
-use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem};
-use reactor_aws::store::{Applied, Claimed, Created, DynamoStore, Next, StopFacts, Store};
+use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem, DueItem};
+use reactor_aws::store::{
+    Applied, Claimed, Created, DynamoStore, LaunchFacts, Next, StopFacts, Store,
+};
 use reactor_core::run::{client_token, RunStatus};
 use reactor_core::AttemptRef;
 
@@ -67,12 +69,24 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
     store.create_run(&run, &first).await.unwrap();
     let arn = "arn:aws:ecs:us-east-1:123456789012:task/jobs/0123";
     store
-        .record_launch(&run.run_id, 1, arn, "2026-11-21T02:30:05Z")
+        .record_launch(
+            &run.run_id,
+            1,
+            arn,
+            "2026-11-21T02:30:05Z",
+            &LaunchFacts::default(),
+        )
         .await
         .unwrap();
     // A redelivery records the same task again: fine, nothing changes.
     store
-        .record_launch(&run.run_id, 1, arn, "2026-11-21T02:30:09Z")
+        .record_launch(
+            &run.run_id,
+            1,
+            arn,
+            "2026-11-21T02:30:09Z",
+            &LaunchFacts::default(),
+        )
         .await
         .unwrap();
     let attempt = store.attempt(&run.run_id, 1).await.unwrap().unwrap();
@@ -100,13 +114,20 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
             1,
             "arn:aws:ecs:us-east-1:123456789012:task/jobs/9999",
             "2026-11-21T02:31:00Z",
+            &LaunchFacts::default(),
         )
         .await
         .unwrap_err();
     assert!(err.is_conditional_check_failed(), "{err}");
     // An attempt that was never claimed cannot be launched.
     let err = store
-        .record_launch(&run.run_id, 2, arn, "2026-11-21T02:31:00Z")
+        .record_launch(
+            &run.run_id,
+            2,
+            arn,
+            "2026-11-21T02:31:00Z",
+            &LaunchFacts::default(),
+        )
         .await
         .unwrap_err();
     assert!(err.is_conditional_check_failed(), "{err}");
@@ -121,6 +142,7 @@ fn decision(action: reactor_core::Action, disruption: bool) -> reactor_core::Dec
         evidence: "evidence".into(),
         disruption,
         hint: None,
+        memory: None,
     };
     let policy = reactor_core::RetryPolicy::default();
     reactor_core::decide(
@@ -156,6 +178,7 @@ async fn launched(store: &DynamoStore, run_id: &str) {
             1,
             "arn:aws:ecs:us-east-1:123456789012:task/jobs/0123",
             "2026-11-21T02:30:05Z",
+            &LaunchFacts::default(),
         )
         .await
         .unwrap();
@@ -386,15 +409,18 @@ async fn ttl_and_sweep_on_one_delay_launch_once() {
     scheduled(&store, "future-20261121T023000Z", now + 600).await;
 
     // The sweep finds the overdue delay, and only it.
-    let due = store.due_delays(3, now, 100).await.unwrap();
+    let due = store.due_items(3, now, 100).await.unwrap();
     assert_eq!(
         due.iter()
-            .map(|d| (d.run_id.as_str(), d.attempt))
+            .map(|d| match d {
+                DueItem::Retry(d) => (d.run_id.as_str(), d.attempt),
+                DueItem::Deadline(d) => (d.run_id.as_str(), 0),
+            })
             .collect::<Vec<_>>(),
         [("race-20261121T023000Z", 2)]
     );
     assert!(
-        store.due_delays(4, now, 100).await.unwrap().is_empty(),
+        store.due_items(4, now, 100).await.unwrap().is_empty(),
         "other shards are empty"
     );
 
@@ -428,7 +454,7 @@ async fn ttl_and_sweep_on_one_delay_launch_once() {
         claim.claimed_at
     );
     // The delay item is gone, so the next sweep does not find it again.
-    assert!(store.due_delays(3, now, 100).await.unwrap().is_empty());
+    assert!(store.due_items(3, now, 100).await.unwrap().is_empty());
 }
 
 #[tokio::test]

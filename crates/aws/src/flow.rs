@@ -11,15 +11,19 @@
 //! the same attempt), so a crash between RunTask and recording its task never starts a second task.
 
 use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
-use crate::notifier::{Notifier, NotifyError, Outcome};
-use crate::records::{AttemptItem, AttemptState, DelayItem, RunItem};
-use crate::store::{
-    Applied, Changed, Claimed, Created, Next, Recorded, StopFacts, Store, StoreError,
+use crate::notifier::{Event, Notifier, NotifyError, Outcome};
+use crate::records::{
+    status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, LockItem, RunItem,
 };
+use crate::store::{
+    Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
+};
+use reactor_core::deadline::{attempt_deadline, run_deadline, stop_reason, DeadlineKind};
 use reactor_core::judge::{judge_launch, judge_stopped_task, LaunchProblem};
 use reactor_core::run::{jitter_seed, RunStatus};
 use reactor_core::{
-    decide, Action, AttemptRef, Decision, Guard, GuardError, History, JobRequest, SplitMix64, Task,
+    decide, run_deadline_passed, within_run_deadline, Action, AttemptRef, Concurrency, Decision,
+    Guard, GuardError, History, JobRequest, NotifyOn, SplitMix64, Task,
 };
 use std::fmt;
 use time::format_description::well_known::Rfc3339;
@@ -160,6 +164,11 @@ pub enum Started {
         run_id: String,
         resumed: Option<Launch>,
     },
+    /// `concurrency: FORBID` and run `blocked_by` of the job is unfinished: recorded as SKIPPED, not launched.
+    Skipped {
+        run_id: String,
+        blocked_by: String,
+    },
 }
 
 /// What the classifier did with a STOPPED event.
@@ -192,6 +201,18 @@ pub enum Fired {
     Stale,
 }
 
+/// What the sweep did about a task past its deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enforced {
+    /// The task was stopped; its STOPPED event will be judged as a timeout.
+    Stopped {
+        task_arn: String,
+        kind: DeadlineKind,
+    },
+    /// The attempt had ended (or the run moved on): nothing to stop.
+    Stale,
+}
+
 /// Totals of one sweep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Swept {
@@ -200,6 +221,8 @@ pub struct Swept {
     pub already_claimed: usize,
     pub stale: usize,
     pub resumed: usize,
+    /// Tasks stopped at their deadline (`timeoutSeconds` / `runTimeoutSeconds`).
+    pub timed_out: usize,
     pub failed: usize,
 }
 
@@ -207,10 +230,53 @@ impl fmt::Display for Swept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} failed",
-            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.failed
+            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} stopped at their deadline, {} failed",
+            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.timed_out, self.failed
         )
     }
+}
+
+/// How a run of a job with `concurrency` FORBID or REPLACE got past the job's lock.
+enum Exclusive {
+    Created(Created),
+    /// FORBID: this unfinished run holds the job.
+    Skip(Box<RunItem>),
+}
+
+/// Epoch seconds of an RFC 3339 stamp from the table.
+fn epoch_of(stamp: &str) -> Option<i64> {
+    OffsetDateTime::parse(stamp, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// When the run's deadline counts from: its start, or its latest redrive (which grants a fresh deadline).
+fn run_started_at(run: &RunItem) -> i64 {
+    run.redriven_at
+        .as_deref()
+        .and_then(epoch_of)
+        .or_else(|| epoch_of(&run.created_at))
+        .unwrap_or(0)
+}
+
+/// Seconds from `now` to the run's deadline, if the job has one.
+fn run_seconds_left(job: &JobRequest, run: &RunItem, now: OffsetDateTime) -> Option<i64> {
+    run_deadline(job, run_started_at(run)).map(|d| d.at - now.unix_timestamp())
+}
+
+/// What a run's status is published as, and whether the job wants it.
+fn notify_on(status: RunStatus) -> Option<NotifyOn> {
+    match status {
+        RunStatus::Succeeded => Some(NotifyOn::Succeeded),
+        RunStatus::Failed => Some(NotifyOn::Failed),
+        RunStatus::Cancelled => Some(NotifyOn::Cancelled),
+        RunStatus::Skipped => Some(NotifyOn::Skipped),
+        _ => None,
+    }
+}
+
+fn wants(job: &JobRequest, status: RunStatus) -> bool {
+    notify_on(status).is_some_and(|on| job.notifies(on))
 }
 
 /// RFC 3339 with seconds, as every time in the table is written.
@@ -310,28 +376,40 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 }
             },
         };
-        let run = RunItem::new(run_id, &job.job, request, essentials, &at);
+        let mut run = RunItem::new(run_id, &job.job, request, essentials, &at);
         let first = AttemptItem::claim(
             run_id,
             1,
             &at,
             now.unix_timestamp() + self.settings.launch_lease_seconds,
         );
-        match self.store.create_run(&run, &first).await? {
+        let created = if job.concurrency.is_allow() {
+            self.store.create_run(&run, &first).await?
+        } else {
+            match self.create_exclusive(job, &mut run, &first, &at).await? {
+                Exclusive::Created(created) => created,
+                Exclusive::Skip(holder) => return self.skip(job, run, &holder, now).await,
+            }
+        };
+        match created {
             Created::New => {
                 tracing::info!(
                     run = run_id,
                     job = job.job.as_str(),
                     attempt = 1,
+                    replaces = run.replaces.as_deref(),
                     "run created"
                 );
+                if let Some(predecessor) = &run.replaces {
+                    self.replace(run_id, predecessor, now).await?;
+                }
                 let launch = self.launch(&run, job, 1, now).await?;
                 Ok(Started::New {
                     run_id: run_id.into(),
                     launch,
                 })
             }
-            Created::AlreadyExists => {
+            Created::AlreadyExists | Created::LockTaken => {
                 tracing::info!(run = run_id, "duplicate start: the run exists already");
                 let resumed = self.resume(run_id, now).await?;
                 Ok(Started::Duplicate {
@@ -340,6 +418,127 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 })
             }
         }
+    }
+
+    /// `concurrency` FORBID / REPLACE: creates the run as the holder of the job's lock. The lock is taken
+    /// over only from the run the caller saw holding it (finished, or to be replaced), in the same
+    /// transaction as the run, so two ticks racing for the job cannot both start.
+    async fn create_exclusive(
+        &self,
+        job: &JobRequest,
+        run: &mut RunItem,
+        first: &AttemptItem,
+        at: &str,
+    ) -> Result<Exclusive, FlowError> {
+        let lock = LockItem::new(&job.job, &run.run_id, at);
+        for _ in 0..4 {
+            let holder = self.store.job_lock(&job.job).await?.map(|l| l.run_id);
+            run.replaces = None;
+            if let Some(holder) = &holder {
+                if *holder == run.run_id {
+                    // A duplicate of the tick that holds the job.
+                    return Ok(Exclusive::Created(Created::AlreadyExists));
+                }
+                if let Some(unfinished) = self
+                    .store
+                    .run(holder)
+                    .await?
+                    .filter(|r| !r.status.is_terminal())
+                {
+                    if job.concurrency == Concurrency::Forbid {
+                        return Ok(Exclusive::Skip(Box::new(unfinished)));
+                    }
+                    run.replaces = Some(holder.clone());
+                }
+            }
+            match self
+                .store
+                .create_locked_run(run, first, &lock, holder.as_deref())
+                .await?
+            {
+                Created::LockTaken => continue,
+                created => return Ok(Exclusive::Created(created)),
+            }
+        }
+        Err(FlowError::Store(StoreError::ConditionFailed(format!(
+            "job {}: its lock kept changing while run {} was being created",
+            job.job, run.run_id
+        ))))
+    }
+
+    /// `concurrency: FORBID`: records the run as SKIPPED (once), so `runs` shows the tick that did not run.
+    async fn skip(
+        &self,
+        job: &JobRequest,
+        mut run: RunItem,
+        holder: &RunItem,
+        now: OffsetDateTime,
+    ) -> Result<Started, FlowError> {
+        let at = stamp(now)?;
+        run.status = RunStatus::Skipped;
+        run.attempt = 0;
+        run.skipped_for = Some(holder.run_id.clone());
+        run.last_rule_id = Some("concurrency-forbid".into());
+        run.last_rule = Some(format!(
+            "concurrency FORBID: run {} of the job is {}",
+            holder.run_id, holder.status
+        ));
+        run.by_status_pk = status_key(RunStatus::Skipped);
+        run.by_status_sk = format!("{at}#{}", run.run_id);
+        let created = self.store.record_skipped(&run).await?;
+        tracing::info!(
+            run = run.run_id.as_str(),
+            job = job.job.as_str(),
+            blocked_by = holder.run_id.as_str(),
+            action = "SKIP",
+            rule = "concurrency-forbid",
+            duplicate = created != Created::New,
+            "run skipped: another run of the job is unfinished"
+        );
+        if wants(job, RunStatus::Skipped) {
+            let outcome = Outcome {
+                event: Event::RunSkipped,
+                run_id: run.run_id.clone(),
+                job: run.job.clone(),
+                status: RunStatus::Skipped.as_str().into(),
+                attempts: 0,
+                rule_id: "concurrency-forbid".into(),
+                rule: run.last_rule.clone().unwrap_or_default(),
+                reason: format!(
+                    "not started: run {} of the job is {} (concurrency FORBID)",
+                    holder.run_id, holder.status
+                ),
+                task_arn: None,
+                hint: None,
+                next_retry_at: None,
+                memory_mib: None,
+            };
+            self.notify_once(&outcome, now).await?;
+        }
+        Ok(Started::Skipped {
+            run_id: run.run_id,
+            blocked_by: holder.run_id.clone(),
+        })
+    }
+
+    /// `concurrency: REPLACE`: cancels the run this one replaces and stops its task, before this run's first
+    /// launch. Repeated on resume (cancelling is idempotent), so a crash in between still replaces it.
+    async fn replace(
+        &self,
+        run_id: &str,
+        predecessor: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), FlowError> {
+        let by = format!("ecs-reactor (replaced by run {run_id}, concurrency REPLACE)");
+        let cancelled = self.cancel(predecessor, &by, true, now).await?;
+        tracing::info!(
+            run = run_id,
+            replaced = predecessor,
+            action = "REPLACE",
+            result = ?cancelled,
+            "the job's unfinished run was cancelled for this one"
+        );
+        Ok(())
     }
 
     /// Launches attempt `attempt` of `run`, claimed by the caller. A task already carrying the attempt's
@@ -352,6 +551,16 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         now: OffsetDateTime,
     ) -> Result<Launch, FlowError> {
         let (mut attempt, mut disruptions) = (attempt, run.disruptions);
+        // After an OutOfMemoryError under retry.onOutOfMemory, attempts launch at the size chosen then.
+        let sized;
+        let job = match run.task_size {
+            Some(size) => {
+                sized = job.with_size(size);
+                &sized
+            }
+            None => job,
+        };
+        let seconds_left = run_seconds_left(job, run, now);
         // A refused launch judged RETRY_NOW is launched again here; `decide` bounds how often.
         loop {
             let at = stamp(now)?;
@@ -362,23 +571,27 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let started_by = attempt_ref.to_string();
             let cluster = job.run_task.cluster.as_deref();
             if let Some(task_arn) = self.launcher.find_task(cluster, &started_by).await? {
-                return self
-                    .started(&run.run_id, cluster, attempt, task_arn, &at, true)
-                    .await;
+                return self.started(run, job, attempt, task_arn, now, true).await;
             }
-            let token = reactor_core::run::client_token(&attempt_ref);
-            let outcome = self.launcher.run_task(job, &attempt_ref, &token).await?;
-            let verdict = match &outcome {
-                LaunchOutcome::Started { task_arn } => {
-                    return self
-                        .started(&run.run_id, cluster, attempt, task_arn.clone(), &at, false)
-                        .await;
-                }
-                LaunchOutcome::NotStarted { failures } => {
-                    judge_launch(LaunchProblem::Failures(failures))
-                }
-                LaunchOutcome::Refused { code, message } => {
-                    judge_launch(LaunchProblem::ApiError { code, message })
+            let verdict = match (seconds_left, job.run_timeout_seconds) {
+                // A retry that fired after the run's deadline (TTL is late) is not launched.
+                (Some(left), Some(limit)) if left <= 0 => run_deadline_passed(limit),
+                _ => {
+                    let token = reactor_core::run::client_token(&attempt_ref);
+                    match self.launcher.run_task(job, &attempt_ref, &token).await? {
+                        LaunchOutcome::Started { task_arn } => {
+                            return self.started(run, job, attempt, task_arn, now, false).await;
+                        }
+                        LaunchOutcome::NotStarted { failures } => {
+                            judge_launch(LaunchProblem::Failures(&failures))
+                        }
+                        LaunchOutcome::Refused { code, message } => {
+                            judge_launch(LaunchProblem::ApiError {
+                                code: &code,
+                                message: &message,
+                            })
+                        }
+                    }
                 }
             };
             let history = History {
@@ -387,7 +600,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 counts_from: run.counts_from,
             };
             let mut jitter = SplitMix64(jitter_seed(&attempt_ref));
-            let decision = decide(verdict, history, &job.retry, &mut jitter);
+            let decision = within_run_deadline(
+                decide(verdict, history, &job.retry, &mut jitter),
+                seconds_left,
+            );
             let facts = StopFacts {
                 stopped_reason: Some(decision.verdict.evidence.chars().take(1000).collect()),
                 ..StopFacts::default()
@@ -398,6 +614,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 .apply_decision(&run.run_id, attempt, &facts, &decision, &next, &at)
                 .await?;
             log_decision(&run.run_id, attempt, None, &decision, applied);
+            if applied == Applied::Applied && decision.action.is_retry() {
+                self.notify_retry(run, job, attempt, &decision, None, &next, now)
+                    .await?;
+            }
             match (&next, applied) {
                 (Next::RetryNow(claim), Applied::Applied) => {
                     if !decision.counts_as_attempt {
@@ -406,7 +626,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     attempt = claim.attempt;
                     continue;
                 }
-                (Next::Close(status), Applied::Applied) => {
+                (Next::Close(status), Applied::Applied) if wants(job, *status) => {
                     let outcome = outcome_of(run, *status, attempt, &decision, None);
                     self.notify_once(&outcome, now).await?;
                 }
@@ -424,16 +644,27 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// cancelled while it was being launched is stopped at once: a cancelled run launches nothing.
     async fn started(
         &self,
-        run_id: &str,
-        cluster: Option<&str>,
+        run: &RunItem,
+        job: &JobRequest,
         attempt: u32,
         task_arn: String,
-        at: &str,
+        now: OffsetDateTime,
         adopted: bool,
     ) -> Result<Launch, FlowError> {
+        let (run_id, cluster, at) = (
+            run.run_id.as_str(),
+            job.run_task.cluster.as_deref(),
+            stamp(now)?,
+        );
+        let facts = LaunchFacts {
+            size: run.task_size,
+            deadline: attempt_deadline(job, now.unix_timestamp(), run_started_at(run)).map(|d| {
+                DeadlineItem::new(run_id, attempt, &task_arn, &d, self.settings.sweep_shards)
+            }),
+        };
         if let Recorded::RunMovedOn(run) = self
             .store
-            .record_launch(run_id, attempt, &task_arn, at)
+            .record_launch(run_id, attempt, &task_arn, &at, &facts)
             .await?
         {
             let reason = format!(
@@ -484,9 +715,12 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             return Ok(None);
         };
         if run.status.is_terminal()
-            && run.status != RunStatus::Cancelled
+            && matches!(run.status, RunStatus::Succeeded | RunStatus::Failed)
             && run.notified_at.is_none()
         {
+            if !wants(&job_of(&run)?, run.status) {
+                return Ok(None);
+            }
             if let Some(last) = self.store.attempt(run_id, run.attempt).await? {
                 let decision = decision_of(&last);
                 let outcome = outcome_of(
@@ -502,6 +736,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
         if run.status != RunStatus::Launching {
             return Ok(None);
+        }
+        if let (Some(predecessor), true) = (&run.replaces, run.attempt == 1) {
+            // The invocation that created this run may have crashed before cancelling the one it replaces.
+            self.replace(run_id, predecessor, now).await?;
         }
         let epoch = now.unix_timestamp();
         let taken = self
@@ -551,6 +789,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             });
         };
         if attempt.state == AttemptState::Decided {
+            if attempt.action.is_some_and(Action::is_retry) && attempt.notified_at.is_none() {
+                // The invocation that decided it may have failed publishing the retry notice.
+                let job = job_of(&run)?;
+                if job.notifies(NotifyOn::Retrying) {
+                    let outcome = retry_outcome(&run, &attempt, &decision_of(&attempt));
+                    self.notifier.notify(&outcome).await?;
+                    self.store
+                        .mark_attempt_notified(run_id, n, &stamp(now)?)
+                        .await?;
+                }
+            }
             tracing::info!(
                 run = run_id,
                 attempt = n,
@@ -614,10 +863,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             counts_from: run.counts_from,
         };
         let mut jitter = SplitMix64(jitter_seed(attempt_ref));
-        let decision = decide(verdict, history, &job.retry, &mut jitter);
+        let decision = within_run_deadline(
+            decide(verdict, history, &job.retry, &mut jitter),
+            run_seconds_left(&job, &run, now),
+        );
         let at = stamp(now)?;
         let next = next_step(&decision, run_id, n, now, &self.settings, &at);
-        let facts = stop_facts(task)?;
+        let mut facts = stop_facts(task)?;
+        facts.had_deadline = job.timeout_seconds.is_some() || job.run_timeout_seconds.is_some();
         let applied = self
             .store
             .apply_decision(run_id, n, &facts, &decision, &next, &at)
@@ -639,15 +892,22 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
             Applied::Applied => {}
         }
+        if decision.action.is_retry() {
+            self.notify_retry(&run, &job, n, &decision, Some(&task.task_arn), &next, now)
+                .await?;
+        }
         let launch = match &next {
             Next::Close(status) => {
-                let outcome = outcome_of(&run, *status, n, &decision, Some(&task.task_arn));
-                self.notify_once(&outcome, now).await?;
+                if wants(&job, *status) {
+                    let outcome = outcome_of(&run, *status, n, &decision, Some(&task.task_arn));
+                    self.notify_once(&outcome, now).await?;
+                }
                 None
             }
             Next::RetryNow(claim) => {
                 let mut moved = run.clone();
                 moved.attempt = claim.attempt;
+                moved.task_size = decision.verdict.memory.or(run.task_size);
                 if !decision.counts_as_attempt {
                     moved.disruptions += 1;
                 }
@@ -701,11 +961,25 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         let mut swept = Swept::default();
         let epoch = now.unix_timestamp();
         for shard in 0..self.settings.sweep_shards {
-            for delay in self
+            for due in self
                 .store
-                .due_delays(shard, epoch, self.settings.sweep_batch)
+                .due_items(shard, epoch, self.settings.sweep_batch)
                 .await?
             {
+                let delay = match due {
+                    DueItem::Retry(delay) => delay,
+                    DueItem::Deadline(deadline) => {
+                        match self.enforce_deadline(&deadline, now).await {
+                            Ok(Enforced::Stopped { .. }) => swept.timed_out += 1,
+                            Ok(Enforced::Stale) => {}
+                            Err(e) => {
+                                swept.failed += 1;
+                                tracing::error!(run = deadline.run_id.as_str(), attempt = deadline.attempt, error = %e, "stopping a task past its deadline failed; the next sweep tries again");
+                            }
+                        }
+                        continue;
+                    }
+                };
                 swept.due += 1;
                 match self.fire(&delay, now).await {
                     Ok(Fired::Launched(_)) => swept.launched += 1,
@@ -739,10 +1013,108 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             already_claimed = swept.already_claimed,
             stale = swept.stale,
             resumed = swept.resumed,
+            timed_out = swept.timed_out,
             failed = swept.failed,
             "sweep"
         );
         Ok(swept)
+    }
+
+    /// Stops the task of an attempt past its deadline, with a reason the judge recognises when the task's
+    /// STOPPED event arrives (see `reactor_core::deadline`). Stopping is idempotent, so a sweep that crashed
+    /// after the StopTask simply stops it again.
+    pub async fn enforce_deadline(
+        &self,
+        item: &DeadlineItem,
+        now: OffsetDateTime,
+    ) -> Result<Enforced, FlowError> {
+        let (run_id, n) = (item.run_id.as_str(), item.attempt);
+        let run = self.store.run(run_id).await?;
+        let attempt = self.store.attempt(run_id, n).await?;
+        let live = match (&run, &attempt) {
+            (Some(r), Some(a)) => {
+                r.attempt == n
+                    && matches!(r.status, RunStatus::Launching | RunStatus::Running)
+                    && a.state == AttemptState::Launched
+                    && a.task_arn.as_deref() == Some(item.task_arn.as_str())
+            }
+            _ => false,
+        };
+        let Some(run) = run.filter(|_| live) else {
+            self.store.discard_deadline(run_id, n).await?;
+            return Ok(Enforced::Stale);
+        };
+        let job = job_of(&run)?;
+        let deadline = item.deadline();
+        let reason = stop_reason(&deadline, run_id, n);
+        self.launcher
+            .stop_task(job.run_task.cluster.as_deref(), &item.task_arn, &reason)
+            .await?;
+        tracing::info!(
+            run = run_id,
+            attempt = n,
+            task = item.task_arn.as_str(),
+            action = "STOP_TASK",
+            rule = if deadline.kind == DeadlineKind::Run {
+                "run-timeout"
+            } else {
+                "timeout"
+            },
+            late_seconds = now.unix_timestamp() - deadline.at,
+            "deadline passed: task stopped"
+        );
+        self.store.discard_deadline(run_id, n).await?;
+        Ok(Enforced::Stopped {
+            task_arn: item.task_arn.clone(),
+            kind: deadline.kind,
+        })
+    }
+
+    /// `notify.on` RETRYING: publishes a retry decision, then marks the attempt so a redelivery of the event
+    /// publishes only what is missing.
+    #[allow(clippy::too_many_arguments)]
+    async fn notify_retry(
+        &self,
+        run: &RunItem,
+        job: &JobRequest,
+        attempt: u32,
+        decision: &Decision,
+        task_arn: Option<&str>,
+        next: &Next,
+        now: OffsetDateTime,
+    ) -> Result<(), FlowError> {
+        if !job.notifies(NotifyOn::Retrying) {
+            return Ok(());
+        }
+        let (status, next_retry_at) = match next {
+            Next::RetryLater(delay) => (
+                RunStatus::RetryScheduled,
+                OffsetDateTime::from_unix_timestamp(delay.due_at)
+                    .ok()
+                    .map(stamp)
+                    .transpose()?,
+            ),
+            _ => (RunStatus::Launching, None),
+        };
+        let outcome = Outcome {
+            event: Event::AttemptRetrying,
+            run_id: run.run_id.clone(),
+            job: run.job.clone(),
+            status: status.as_str().into(),
+            attempts: attempt,
+            rule_id: decision.rule_id.clone(),
+            rule: decision.rule.clone(),
+            reason: decision.reason.clone(),
+            task_arn: task_arn.map(str::to_owned),
+            hint: decision.verdict.hint.clone(),
+            next_retry_at,
+            memory_mib: decision.verdict.memory.map(|m| m.memory_mib),
+        };
+        self.notifier.notify(&outcome).await?;
+        self.store
+            .mark_attempt_notified(&run.run_id, attempt, &stamp(now)?)
+            .await?;
+        Ok(())
     }
 
     /// Publishes a finished run's outcome once: the right to publish is a conditional write, the publish is
@@ -833,16 +1205,22 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
         }
         let cancelled = Outcome {
+            event: Event::RunCancelled,
             run_id: run_id.to_owned(),
             job: run.job.clone(),
             status: RunStatus::Cancelled.as_str().into(),
             attempts: run.attempt,
+            rule_id: "cancelled".into(),
             rule: "cancelled".into(),
             reason: format!("cancelled by {by}"),
             task_arn: stopped_task.clone(),
             hint: None,
+            next_retry_at: None,
+            memory_mib: None,
         };
-        self.notify_once(&cancelled, now).await?;
+        if wants(&job_of(&run)?, RunStatus::Cancelled) {
+            self.notify_once(&cancelled, now).await?;
+        }
         Ok(match was {
             Some(was) => Cancel::Cancelled {
                 was,
@@ -918,14 +1296,46 @@ fn outcome_of(
     task_arn: Option<&str>,
 ) -> Outcome {
     Outcome {
+        event: match status {
+            RunStatus::Succeeded => Event::RunSucceeded,
+            RunStatus::Cancelled => Event::RunCancelled,
+            RunStatus::Skipped => Event::RunSkipped,
+            _ => Event::RunFailed,
+        },
         run_id: run.run_id.clone(),
         job: run.job.clone(),
         status: status.as_str().into(),
         attempts: attempt,
+        rule_id: decision.rule_id.clone(),
         rule: decision.rule.clone(),
         reason: decision.reason.clone(),
         task_arn: task_arn.map(str::to_owned),
         hint: decision.verdict.hint.clone(),
+        next_retry_at: None,
+        memory_mib: None,
+    }
+}
+
+/// The retry notice of a decided attempt, to be published again.
+fn retry_outcome(run: &RunItem, attempt: &AttemptItem, decision: &Decision) -> Outcome {
+    Outcome {
+        event: Event::AttemptRetrying,
+        status: if attempt.next_retry_at.is_some() {
+            RunStatus::RetryScheduled
+        } else {
+            RunStatus::Launching
+        }
+        .as_str()
+        .into(),
+        next_retry_at: attempt.next_retry_at.clone(),
+        memory_mib: run.task_size.map(|s| s.memory_mib),
+        ..outcome_of(
+            run,
+            RunStatus::Launching,
+            attempt.attempt,
+            decision,
+            attempt.task_arn.as_deref(),
+        )
     }
 }
 
@@ -949,6 +1359,7 @@ fn decision_of(attempt: &AttemptItem) -> Decision {
             evidence: attempt.stopped_reason.clone().unwrap_or_default(),
             disruption: false,
             hint: attempt.hint.clone(),
+            memory: None,
         },
     }
 }
@@ -971,5 +1382,7 @@ fn stop_facts(task: &Task) -> Result<StopFacts, FlowError> {
             })
             .collect(),
         event_version: Some(task.version),
+        size: task.size(),
+        had_deadline: false,
     })
 }

@@ -6,16 +6,29 @@ use aws_sdk_sns::Client;
 use serde::Serialize;
 use std::future::Future;
 
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Event {
+    RunSucceeded,
+    RunFailed,
+    RunCancelled,
+    RunSkipped,
+    AttemptRetrying,
+}
+
 /// What a finished run tells its subscribers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
+    pub event: Event,
     pub run_id: String,
     pub job: String,
     /// SUCCEEDED, FAILED or CANCELLED.
     pub status: String,
     /// Attempts made, free relaunches included.
     pub attempts: u32,
+    pub rule_id: String,
     /// The rule of the last decision, in words.
     pub rule: String,
     /// The last decision's reason.
@@ -24,6 +37,10 @@ pub struct Outcome {
     pub task_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
 }
 
 impl Outcome {

@@ -7,11 +7,18 @@
 //! | run | `RUN` | job, status, current attempt, the job request, last decision, cancel/redrive | `byJob` (runs of a job, newest first), `byStatus` (runs in a status, by last change), `byCreated` (all runs, newest first; keys only) |
 //! | attempt | `ATTEMPT#0001` | task, times, stop code, reasons, exit codes, decision and rule, next retry time | `byTask` (the run of a task ARN) |
 //! | delay | `DELAY#0002` | the attempt to launch and when (`ttl`, epoch seconds) | `byDue` (overdue delays, sharded) |
+//! | deadline | `DEADLINE#0001` | the running attempt's task and when it must be stopped (no `ttl`) | `byDue` (sharded) |
+//!
+//! One item outside run partitions: the job lock `JOB#<job>` / `LOCK` of a job with `concurrency` FORBID or
+//! REPLACE, naming the run that holds the job. It is never released; a new run takes it over when its holder
+//! has finished (a conditional write on the holder's id), so no crash can leave a job locked.
 //!
 //! So a run's whole story is one Query on its partition, and every other question of DESIGN.md is one Query
 //! on an index. Items stay well under 4 KB: reasons are ECS's (≤ 255 chars), the job request ≤ ~10 KB is the
 //! exception and lives only on the run item.
 
+use reactor_core::deadline::{Deadline, DeadlineKind};
+use reactor_core::memory::TaskSize;
 use reactor_core::run::{client_token, delay_shard, RunStatus};
 use reactor_core::Action;
 use reactor_core::AttemptRef;
@@ -29,6 +36,19 @@ pub fn attempt_sk(attempt: u32) -> String {
 
 pub fn delay_sk(attempt: u32) -> String {
     format!("DELAY#{attempt:04}")
+}
+
+pub const DEADLINE_PREFIX: &str = "DEADLINE#";
+
+pub fn deadline_sk(attempt: u32) -> String {
+    format!("{DEADLINE_PREFIX}{attempt:04}")
+}
+
+pub const LOCK_SK: &str = "LOCK";
+
+/// The partition of a job's lock item.
+pub fn lock_pk(job: &str) -> String {
+    format!("JOB#{job}")
 }
 
 pub fn job_key(job: &str) -> String {
@@ -91,6 +111,15 @@ pub struct RunItem {
     pub redriven_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redriven_at: Option<String>,
+    /// The size attempts launch with, once ecs-reactor raised it after an OutOfMemoryError.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_size: Option<TaskSize>,
+    /// `concurrency: REPLACE`: the run this one cancelled (or is to cancel) before its first launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// `concurrency: FORBID`: the unfinished run this SKIPPED run gave way to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_for: Option<String>,
     /// `byJob` index: `JOB#<job>`, sorted by `<createdAt>#<runId>`.
     pub by_job_pk: String,
     pub by_job_sk: String,
@@ -180,6 +209,17 @@ pub struct AttemptItem {
     pub hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<String>,
+    /// The task's size: as ECS reported it when it stopped, else as ecs-reactor asked for it at launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, rename = "memoryMiB", skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// When the attempt's task must stop (RFC 3339) and which limit that is (`timeoutSeconds` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<String>,
+    /// When the outcome of a retry decision was published (`notify.on` RETRYING).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<String>,
     /// Epoch seconds until which the claimer has the attempt's launch to itself; after it, a launch that
     /// was interrupted (the invocation crashed between claim and RunTask) may be resumed by someone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +242,85 @@ pub struct DelayItem {
     pub ttl: i64,
     /// `byDue` partition: `DUE#<shard>`.
     pub due_shard: String,
+}
+
+/// A deadline item: "stop attempt N's task at `dueAt`" (`timeoutSeconds` / `runTimeoutSeconds`). Shares the
+/// `byDue` index with delay items (one Query per shard serves both), but has no `ttl`: it is the sweep's alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadlineItem {
+    pub pk: String,
+    pub sk: String,
+    pub run_id: String,
+    pub attempt: u32,
+    pub task_arn: String,
+    /// Epoch seconds; also the `byDue` sort key.
+    pub due_at: i64,
+    pub due_shard: String,
+    /// ATTEMPT (`timeoutSeconds`) or RUN (`runTimeoutSeconds`).
+    pub kind: String,
+    pub limit_seconds: u32,
+}
+
+impl DeadlineItem {
+    pub fn new(
+        run_id: &str,
+        attempt: u32,
+        task_arn: &str,
+        deadline: &Deadline,
+        shards: u32,
+    ) -> DeadlineItem {
+        DeadlineItem {
+            pk: run_pk(run_id),
+            sk: deadline_sk(attempt),
+            run_id: run_id.into(),
+            attempt,
+            task_arn: task_arn.into(),
+            due_at: deadline.at,
+            due_shard: due_shard_key(delay_shard(run_id, shards)),
+            kind: deadline.kind.as_str().into(),
+            limit_seconds: deadline.limit_seconds,
+        }
+    }
+
+    pub fn deadline(&self) -> Deadline {
+        Deadline {
+            at: self.due_at,
+            kind: DeadlineKind::parse(&self.kind).unwrap_or(DeadlineKind::Attempt),
+            limit_seconds: self.limit_seconds,
+        }
+    }
+}
+
+/// What the sweep found due in `byDue`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DueItem {
+    Retry(DelayItem),
+    Deadline(DeadlineItem),
+}
+
+/// A job's lock (`concurrency` FORBID or REPLACE).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockItem {
+    pub pk: String,
+    pub sk: String,
+    pub job: String,
+    /// The run that holds the job.
+    pub run_id: String,
+    pub since: String,
+}
+
+impl LockItem {
+    pub fn new(job: &str, run_id: &str, since: &str) -> LockItem {
+        LockItem {
+            pk: lock_pk(job),
+            sk: LOCK_SK.into(),
+            job: job.into(),
+            run_id: run_id.into(),
+            since: since.into(),
+        }
+    }
 }
 
 impl RunItem {
@@ -237,6 +356,9 @@ impl RunItem {
             cancelled_at: None,
             redriven_by: None,
             redriven_at: None,
+            task_size: None,
+            replaces: None,
+            skipped_for: None,
             by_job_pk: job_key(job),
             by_job_sk: format!("{at}#{run_id}"),
             by_status_pk: status_key(RunStatus::Launching),
@@ -279,6 +401,10 @@ impl AttemptItem {
             delay_seconds: None,
             hint: None,
             next_retry_at: None,
+            cpu: None,
+            memory_mib: None,
+            deadline_at: None,
+            notified_at: None,
             launch_lease_until: Some(lease_until),
         }
     }

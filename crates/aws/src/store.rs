@@ -2,12 +2,14 @@
 //! so that at-least-once delivery cannot apply a change twice.
 
 use crate::records::{
-    attempt_sk, delay_sk, due_shard_key, run_pk, status_key, AttemptItem, AttemptState,
-    ContainerEnd, DelayItem, RunItem, RUN_SK,
+    attempt_sk, deadline_sk, delay_sk, due_shard_key, lock_pk, run_pk, status_key, AttemptItem,
+    AttemptState, ContainerEnd, DeadlineItem, DelayItem, DueItem, LockItem, RunItem,
+    DEADLINE_PREFIX, LOCK_SK, RUN_SK,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
+use reactor_core::memory::TaskSize;
 use reactor_core::run::RunStatus;
 use reactor_core::Decision;
 use std::collections::HashMap;
@@ -44,6 +46,17 @@ pub enum Created {
     New,
     /// The run existed already: a duplicate delivery of the same tick or request.
     AlreadyExists,
+    /// The job's lock no longer names the run the caller expected (another run took it meanwhile).
+    LockTaken,
+}
+
+/// What is written with a launch, besides the task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LaunchFacts {
+    /// The size ecs-reactor asked for (after an OutOfMemoryError), shown per attempt by `show`.
+    pub size: Option<TaskSize>,
+    /// When the task must be stopped (`timeoutSeconds` / `runTimeoutSeconds`).
+    pub deadline: Option<DeadlineItem>,
 }
 
 /// What happened to an attempt, as the event (or the failed launch) told it.
@@ -56,6 +69,10 @@ pub struct StopFacts {
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerEnd>,
     pub event_version: Option<u64>,
+    /// The task's size as ECS reported it.
+    pub size: Option<TaskSize>,
+    /// The attempt ran under a deadline: its deadline item goes with the decision.
+    pub had_deadline: bool,
 }
 
 /// What follows a decision, prepared by the caller so that the store writes it in the same transaction.
@@ -115,6 +132,25 @@ pub trait Store: Send + Sync {
         run: &RunItem,
         first: &AttemptItem,
     ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    /// Like `create_run`, and takes the job's lock in the same transaction: only if the lock names
+    /// `expected` (the finished or replaced run the caller saw), or there is none (`expected` is `None`).
+    fn create_locked_run(
+        &self,
+        run: &RunItem,
+        first: &AttemptItem,
+        lock: &LockItem,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    /// The job's lock, if it has one.
+    fn job_lock(
+        &self,
+        job: &str,
+    ) -> impl Future<Output = Result<Option<LockItem>, StoreError>> + Send;
+    /// Records a run that was not started (SKIPPED), once.
+    fn record_skipped(
+        &self,
+        run: &RunItem,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
     fn run(&self, run_id: &str)
         -> impl Future<Output = Result<Option<RunItem>, StoreError>> + Send;
     fn attempt(
@@ -131,6 +167,7 @@ pub trait Store: Send + Sync {
         attempt: u32,
         task_arn: &str,
         at: &str,
+        facts: &LaunchFacts,
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
     /// Records the judgement of attempt `attempt` and its consequence in one transaction: the attempt is
     /// DECIDED (only once), the run moves on (only from LAUNCHING/RUNNING on this attempt), and the next
@@ -152,13 +189,26 @@ pub trait Store: Send + Sync {
         claim: &AttemptItem,
         at: &str,
     ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
-    /// Delay items of one sweep shard that are due at `now` (epoch seconds), oldest first.
-    fn due_delays(
+    /// Delay and deadline items of one sweep shard that are due at `now` (epoch seconds), oldest first.
+    fn due_items(
         &self,
         shard: u32,
         now: i64,
         limit: i32,
-    ) -> impl Future<Output = Result<Vec<DelayItem>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<DueItem>, StoreError>> + Send;
+    /// Deletes an attempt's deadline item (its task was stopped, or it has nothing left to stop).
+    fn discard_deadline(
+        &self,
+        run_id: &str,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records that a retry decision of attempt `attempt` was published (`notify.on` RETRYING).
+    fn mark_attempt_notified(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Takes over the launch of a CLAIMED attempt whose launch lease has run out (its claimer crashed or
     /// timed out): `true` if this caller now holds the lease until `until`.
     fn take_launch(
@@ -412,6 +462,58 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn create_locked_run(
+        &self,
+        run: &RunItem,
+        first: &AttemptItem,
+        lock: &LockItem,
+        expected: Option<&str>,
+    ) -> Result<Created, StoreError> {
+        let mut put_lock = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item(lock)?));
+        put_lock = match expected {
+            None => put_lock.condition_expression("attribute_not_exists(pk)"),
+            Some(holder) => put_lock
+                .condition_expression("runId = :holder")
+                .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned())),
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_new(run)?)
+            .transact_items(self.put_new(first)?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(built(put_lock.build())?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result.map_err(transaction_error) {
+            Ok(_) => Ok(Created::New),
+            // The reasons come one per item, in order: the run's first.
+            Err(StoreError::ConditionFailed(reasons))
+                if reasons.split(',').next() == Some("ConditionalCheckFailed") =>
+            {
+                Ok(Created::AlreadyExists)
+            }
+            Err(e) if e.is_conditional_check_failed() => Ok(Created::LockTaken),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn job_lock(&self, job: &str) -> Result<Option<LockItem>, StoreError> {
+        self.get(lock_pk(job), LOCK_SK.to_owned()).await
+    }
+
+    async fn record_skipped(&self, run: &RunItem) -> Result<Created, StoreError> {
+        match self.change(vec![self.put_new(run)?]).await? {
+            Changed::Changed => Ok(Created::New),
+            Changed::Refused => Ok(Created::AlreadyExists),
+        }
+    }
+
     async fn run(&self, run_id: &str) -> Result<Option<RunItem>, StoreError> {
         self.get(run_pk(run_id), RUN_SK.to_owned()).await
     }
@@ -426,20 +528,43 @@ impl Store for DynamoStore {
         attempt: u32,
         task_arn: &str,
         at: &str,
+        facts: &LaunchFacts,
     ) -> Result<Recorded, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: u32| AttributeValue::N(v.to_string());
+        let mut set = vec![
+            ("state", s("LAUNCHED")),
+            ("taskArn", s(task_arn)),
+            ("launchedAt", s(at)),
+        ];
+        if let Some(size) = facts.size {
+            set.push(("memoryMiB", n(size.memory_mib)));
+            if let Some(cpu) = size.cpu {
+                set.push(("cpu", n(cpu)));
+            }
+        }
+        if let Some(deadline) = &facts.deadline {
+            let due = time::OffsetDateTime::from_unix_timestamp(deadline.due_at)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            set.push(("deadlineAt", s(&due)));
+        }
+        let (expression, mut names, mut values) = set_clause(set);
+        names.insert("#cond_state".into(), "state".into());
+        values.insert(":cond_claimed".into(), s("CLAIMED"));
         let update_attempt = built(
             Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(&run_pk(run_id)))
                 .key("sk", s(&attempt_sk(attempt)))
-                .update_expression("SET #state = :launched, taskArn = :arn, launchedAt = :at")
-                .condition_expression("#state = :claimed")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":launched", s("LAUNCHED"))
-                .expression_attribute_values(":claimed", s("CLAIMED"))
-                .expression_attribute_values(":arn", s(task_arn))
-                .expression_attribute_values(":at", s(at))
+                .update_expression(expression)
+                .condition_expression("#cond_state = :cond_claimed")
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
                 .build(),
         )?;
         let update_run = built(
@@ -460,15 +585,27 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":statusSort", s(&format!("{at}#{run_id}")))
                 .build(),
         )?;
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(update_attempt.clone())
+                .build(),
+            TransactWriteItem::builder().update(update_run).build(),
+        ];
+        if let Some(deadline) = &facts.deadline {
+            // No condition: a redelivered launch writes the same item again.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item(deadline)?));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(built(put.build())?)
+                    .build(),
+            );
+        }
         let result = self
             .client
             .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(update_attempt.clone())
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().update(update_run).build())
+            .set_transact_items(Some(items))
             .send()
             .await
             .map_err(transaction_error);
@@ -558,6 +695,11 @@ impl Store for DynamoStore {
             ("stopCode", facts.stop_code.as_deref().map(s)),
             ("stoppedReason", facts.stopped_reason.as_deref().map(s)),
             ("eventVersion", facts.event_version.map(n)),
+            ("memoryMiB", facts.size.map(|z| n(u64::from(z.memory_mib)))),
+            (
+                "cpu",
+                facts.size.and_then(|z| z.cpu).map(|c| n(u64::from(c))),
+            ),
             (
                 "delaySeconds",
                 decision.delay_seconds.map(|d| n(u64::from(d))),
@@ -621,6 +763,14 @@ impl Store for DynamoStore {
         if let Some(t) = &next_retry_at {
             fields.push(("nextRetryAt", s(t)));
         }
+        // After an OutOfMemoryError under retry.onOutOfMemory, every later attempt launches at the new size.
+        if let (true, Some(size)) = (decision.action.is_retry(), decision.verdict.memory) {
+            let size = serde_json::to_value(size).map_err(|e| StoreError::Corrupt {
+                key: "(taskSize)".into(),
+                message: e.to_string(),
+            })?;
+            fields.push(("taskSize", value(&size)?));
+        }
         let (mut expression, mut names, mut values) = set_clause(fields);
         if free {
             expression.push_str(", #disruptions = #disruptions + :one");
@@ -657,6 +807,9 @@ impl Store for DynamoStore {
             Next::RetryLater(delay) => {
                 transaction = transaction.transact_items(self.put_new(delay)?)
             }
+        }
+        if facts.had_deadline {
+            transaction = transaction.transact_items(self.delete(run_id, &deadline_sk(attempt))?);
         }
         match transaction.send().await.map_err(transaction_error) {
             Ok(_) => Ok(Applied::Applied),
@@ -722,12 +875,12 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn due_delays(
+    async fn due_items(
         &self,
         shard: u32,
         now: i64,
         limit: i32,
-    ) -> Result<Vec<DelayItem>, StoreError> {
+    ) -> Result<Vec<DueItem>, StoreError> {
         let out = self
             .client
             .query()
@@ -740,8 +893,55 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        out.items().iter().map(read_item).collect()
+        out.items()
+            .iter()
+            .map(|item| {
+                let deadline = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|sk| sk.starts_with(DEADLINE_PREFIX));
+                Ok(if deadline {
+                    DueItem::Deadline(read_item(item)?)
+                } else {
+                    DueItem::Retry(read_item::<DelayItem>(item)?)
+                })
+            })
+            .collect()
     }
+
+    async fn discard_deadline(&self, run_id: &str, attempt: u32) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(deadline_sk(attempt)))
+            .send()
+            .await
+            .map_err(service)?;
+        Ok(())
+    }
+
+    async fn mark_attempt_notified(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(attempt_sk(attempt)))
+            .update_expression("SET #notified = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#notified", "notifiedAt")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))
+            .send()
+            .await
+            .map_err(service)?;
+        Ok(())
+    }
+
     async fn take_launch(
         &self,
         run_id: &str,

@@ -68,6 +68,12 @@ pub struct Task {
     pub execution_stopped_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub containers: Vec<Container>,
+    /// Task-level CPU units and memory (MiB) as ECS reports them (`"256"`, `"512"`); absent on EC2 tasks
+    /// sized per container. What an attempt that ran out of memory had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -94,6 +100,27 @@ impl Task {
 
     pub fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// Whether the task ran on Fargate (launch type, or a FARGATE / FARGATE_SPOT capacity provider).
+    pub fn on_fargate(&self) -> bool {
+        self.launch_type.as_deref() == Some("FARGATE")
+            || self
+                .capacity_provider_name
+                .as_deref()
+                .is_some_and(|c| c.starts_with("FARGATE"))
+    }
+
+    /// The task's size, when the event says its memory.
+    pub fn size(&self) -> Option<crate::memory::TaskSize> {
+        let memory_mib = crate::memory::parse_units(self.memory.as_deref()?, "gb")?;
+        Some(crate::memory::TaskSize {
+            cpu: self
+                .cpu
+                .as_deref()
+                .and_then(|c| crate::memory::parse_units(c, "vcpu")),
+            memory_mib,
+        })
     }
 }
 

@@ -28,9 +28,96 @@ pub struct JobRequest {
     /// Containers whose exit decides success. When absent, the task definition's essential containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub essential_containers: Option<Vec<String>>,
-    /// Longest time one attempt may run.
+    /// Longest time one attempt may run; the sweep stops its task after it (see [`crate::deadline`]) and
+    /// `retry.onTimeout` decides what follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    /// Longest time the whole run may take, from its start (or latest redrive); past it the task is stopped
+    /// and the run fails without a retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_timeout_seconds: Option<u32>,
+    /// What a new run does while another run of the job is unfinished (Kubernetes CronJob semantics).
+    #[serde(default, skip_serializing_if = "Concurrency::is_allow")]
+    pub concurrency: Concurrency,
+    /// Which outcomes are published to the SNS topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyPolicy>,
+}
+
+/// `concurrency`: what a new run of a job does while an earlier run of it is unfinished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Concurrency {
+    /// Runs overlap freely (the default).
+    #[default]
+    Allow,
+    /// The new run is skipped, and recorded as SKIPPED so that `runs` shows the tick that did not run.
+    Forbid,
+    /// The unfinished run is cancelled (its task stopped) and the new run starts.
+    Replace,
+}
+
+impl Concurrency {
+    pub fn is_allow(&self) -> bool {
+        *self == Concurrency::Allow
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concurrency::Allow => "ALLOW",
+            Concurrency::Forbid => "FORBID",
+            Concurrency::Replace => "REPLACE",
+        }
+    }
+}
+
+/// What can be published about a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotifyOn {
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// A tick skipped by `concurrency: FORBID`.
+    Skipped,
+    /// Each retry: an attempt failed and another follows.
+    Retrying,
+}
+
+/// `notify`: which outcomes to publish. Without it: SUCCEEDED, FAILED and CANCELLED.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotifyPolicy {
+    pub on: Vec<NotifyOn>,
+}
+
+impl NotifyPolicy {
+    pub const DEFAULT: [NotifyOn; 3] = [NotifyOn::Succeeded, NotifyOn::Failed, NotifyOn::Cancelled];
+}
+
+impl JobRequest {
+    /// The job as launched at a size ecs-reactor chose (after an OutOfMemoryError, `retry.onOutOfMemory`):
+    /// the task-level `overrides.memory`, and `overrides.cpu` when known, replaced.
+    pub fn with_size(&self, size: crate::memory::TaskSize) -> JobRequest {
+        let mut job = self.clone();
+        let overrides = job
+            .run_task
+            .overrides
+            .get_or_insert_with(TaskOverride::default);
+        overrides.memory = Some(size.memory_mib.to_string());
+        if let Some(cpu) = size.cpu {
+            overrides.cpu = Some(cpu.to_string());
+        }
+        job
+    }
+
+    /// Whether the job wants `what` published.
+    pub fn notifies(&self, what: NotifyOn) -> bool {
+        match &self.notify {
+            Some(policy) => policy.on.contains(&what),
+            None => NotifyPolicy::DEFAULT.contains(&what),
+        }
+    }
 }
 
 /// The part of ECS `RunTask` a job may set, in the ECS JSON API's camelCase. `startedBy` and `clientToken`
@@ -304,11 +391,24 @@ impl JobRequest {
             }
             check_unique("essentialContainers", names.iter(), &mut problems);
         }
-        if let Some(t) = self.timeout_seconds {
-            if t == 0 || t > MAX_TIMEOUT_SECONDS {
-                problems.push(format!(
-                    "timeoutSeconds must be between 1 and {MAX_TIMEOUT_SECONDS} (got {t})"
-                ));
+        for (field, value) in [
+            ("timeoutSeconds", self.timeout_seconds),
+            ("runTimeoutSeconds", self.run_timeout_seconds),
+        ] {
+            if let Some(t) = value {
+                if t == 0 || t > MAX_TIMEOUT_SECONDS {
+                    problems.push(format!(
+                        "{field} must be between 1 and {MAX_TIMEOUT_SECONDS} (got {t})"
+                    ));
+                }
+            }
+        }
+        if let Some(policy) = &self.notify {
+            for (i, on) in policy.on.iter().enumerate() {
+                if policy.on[..i].contains(on) {
+                    let name = serde_json::to_value(on).unwrap_or_default();
+                    problems.push(format!("notify.on names {name} twice"));
+                }
             }
         }
         problems
@@ -691,6 +791,14 @@ mod tests {
             (|v| { v["essentialContainers"] = json!([]); }, "essentialContainers must name at least one container"),
             (|v| { v["essentialContainers"] = json!(["app", "app"]); }, "essentialContainers names \"app\" twice"),
             (|v| { v["timeoutSeconds"] = json!(0); }, "timeoutSeconds must be between 1 and 1209600 (got 0)"),
+            (|v| { v["runTimeoutSeconds"] = json!(2_000_000); }, "runTimeoutSeconds must be between 1 and 1209600 (got 2000000)"),
+            (|v| { v["concurrency"] = json!("SKIP"); }, "unknown variant `SKIP`, expected one of `ALLOW`, `FORBID`, `REPLACE`"),
+            (|v| { v["notify"] = json!({"on": ["FAILED", "FAILED"]}); }, "notify.on names \"FAILED\" twice"),
+            (|v| { v["notify"] = json!({"on": ["FAIL"]}); }, "unknown variant `FAIL`"),
+            (|v| { v["retry"]["onTimeout"] = json!("SUCCEED"); }, "retry.onTimeout must be RETRY_NOW, RETRY_LATER or FAIL"),
+            (|v| { v["retry"]["onOutOfMemory"] = json!({"memoryMultiplier": 1.0, "maxMemoryMiB": 4096}); }, "retry.onOutOfMemory.memoryMultiplier must be more than 1.0"),
+            (|v| { v["retry"]["onOutOfMemory"] = json!({"memoryMultiplier": 2, "maxMemoryMiB": 64}); }, "retry.onOutOfMemory.maxMemoryMiB must be between 128"),
+            (|v| { v["retry"]["onOutOfMemory"] = json!({"memoryMultiplier": 2}); }, "retry.onOutOfMemory.maxMemoryMiB is required"),
             (|v| { v["runTask"] = json!("report:7"); }, "runTask: invalid type: string \"report:7\", expected struct RunTask"),
         ];
         for (i, (edit, want)) in cases.iter().enumerate() {

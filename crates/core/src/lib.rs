@@ -13,16 +13,21 @@
 //! - [`judge`]: **where a STOPPED task is judged** ([`judge::judge_stopped_task`]), where a failed launch is
 //!   judged ([`judge::judge_launch`]), and where the run's budget turns a verdict into a decision
 //!   ([`judge::decide`]).
+//! - [`deadline`]: `timeoutSeconds` / `runTimeoutSeconds`: when an attempt must stop, and how its stop is
+//!   recognised.
+//! - [`memory`]: the bigger task size after an OutOfMemoryError (`retry.onOutOfMemory`, Fargate's sizes).
 //! - [`run`]: run and attempt identities (run id, clientToken, delay shard) and run statuses.
 //! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
 //! - [`glob`]: the `*` patterns rules are written in.
 
 pub mod builtin;
+pub mod deadline;
 pub mod event;
 pub mod glob;
 pub mod guard;
 pub mod job;
 pub mod judge;
+pub mod memory;
 pub mod policy;
 pub mod run;
 pub mod started_by;
@@ -32,10 +37,10 @@ mod robustness;
 
 pub use event::{parse_task_state_change, EventError, StopCode, Task, TaskStateChangeEvent};
 pub use guard::{Guard, GuardError};
-pub use job::{JobError, JobRequest};
+pub use job::{Concurrency, JobError, JobRequest, NotifyOn, NotifyPolicy};
 pub use judge::{
-    decide, judge_launch, judge_stopped_task, Decision, History, LaunchFailure, LaunchProblem,
-    Verdict,
+    decide, judge_launch, judge_stopped_task, run_deadline_passed, within_run_deadline, Decision,
+    History, LaunchFailure, LaunchProblem, Verdict,
 };
 pub use policy::{Action, Jitter, JitterSource, RetryPolicy, Rule, SplitMix64, UpperBound};
 pub use started_by::AttemptRef;

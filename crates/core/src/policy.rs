@@ -112,6 +112,13 @@ pub struct RetryPolicy {
     /// The job's rules, consulted in order before the built-in table; the first that matches decides.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// What follows an attempt stopped for running past `timeoutSeconds` (default FAIL: a job that hung once
+    /// usually hangs again, and each try costs the whole timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<Action>,
+    /// Retry an attempt killed for memory with more memory instead of failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_out_of_memory: Option<crate::memory::MemoryEscalation>,
 }
 
 pub(crate) mod defaults {
@@ -142,6 +149,8 @@ impl Default for RetryPolicy {
             jitter: Jitter::Full,
             max_disruptions: defaults::max_disruptions(),
             rules: Vec::new(),
+            on_timeout: None,
+            on_out_of_memory: None,
         }
     }
 }
@@ -204,6 +213,14 @@ impl RetryPolicy {
         }
         for (i, rule) in self.rules.iter().enumerate() {
             rule.validate(&format!("{prefix}rules[{i}]."), problems);
+        }
+        if self.on_timeout == Some(Action::Succeed) {
+            problems.push(format!(
+                "{prefix}onTimeout must be RETRY_NOW, RETRY_LATER or FAIL (got SUCCEED: a task stopped for its deadline did not finish)"
+            ));
+        }
+        if let Some(m) = &self.on_out_of_memory {
+            m.validate(&format!("{prefix}onOutOfMemory."), problems);
         }
     }
 

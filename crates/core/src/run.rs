@@ -25,16 +25,19 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// Never launched: `concurrency: FORBID` and another run of the job was unfinished.
+    Skipped,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 6] = [
+    pub const ALL: [RunStatus; 7] = [
         RunStatus::Launching,
         RunStatus::Running,
         RunStatus::RetryScheduled,
         RunStatus::Succeeded,
         RunStatus::Failed,
         RunStatus::Cancelled,
+        RunStatus::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl RunStatus {
             RunStatus::Succeeded => "SUCCEEDED",
             RunStatus::Failed => "FAILED",
             RunStatus::Cancelled => "CANCELLED",
+            RunStatus::Skipped => "SKIPPED",
         }
     }
 
@@ -56,7 +60,7 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Skipped
         )
     }
 

@@ -136,6 +136,18 @@ fn response(started: Started) -> StartResponse {
     let (run_id, outcome, launch) = match started {
         Started::New { run_id, launch } => (run_id, "STARTED", Some(launch)),
         Started::Duplicate { run_id, resumed } => (run_id, "DUPLICATE", resumed),
+        Started::Skipped { run_id, blocked_by } => {
+            return StartResponse {
+                run_id,
+                outcome: "SKIPPED",
+                attempt: None,
+                task_arn: None,
+                action: None,
+                reason: Some(format!(
+                    "run {blocked_by} of the job is unfinished (concurrency FORBID)"
+                )),
+            }
+        }
     };
     let mut response = StartResponse {
         run_id,

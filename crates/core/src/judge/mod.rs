@@ -13,8 +13,10 @@
 //! job's `essentialContainers` or the task definition's, and without either every container counts.
 
 use crate::builtin::{BuiltinRule, LaunchMatcher, Matcher, LAUNCH_RULES, STOPPED_TASK_RULES};
+use crate::deadline::{timed_out, DeadlineKind};
 use crate::event::{Container, StopCode, Task};
 use crate::glob::Glob;
+use crate::memory::{escalate, TaskSize};
 use crate::policy::{Action, JitterSource, RetryPolicy, Rule};
 use serde::Serialize;
 
@@ -41,6 +43,9 @@ pub struct Verdict {
     pub disruption: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// For a retry after an OutOfMemoryError under `retry.onOutOfMemory`: the size of the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<TaskSize>,
 }
 
 /// Where the run stands when this attempt ended.
@@ -121,6 +126,9 @@ pub fn judge_stopped_task(
     if let Some(verdict) = clean_success(task, &essentials) {
         return verdict;
     }
+    if let Some(kind) = timed_out(task) {
+        return timeout_verdict(task, kind, policy);
+    }
     for (index, rule) in policy.rules.iter().enumerate() {
         if let Some(evidence) = job_rule_matches(rule, task, &essentials) {
             return Verdict {
@@ -130,12 +138,19 @@ pub fn judge_stopped_task(
                 evidence,
                 disruption: false,
                 hint: None,
+                memory: None,
             };
         }
     }
     for rule in STOPPED_TASK_RULES {
         if let Some(evidence) = builtin_matches(rule, task, &essentials) {
-            return builtin_verdict(rule, evidence);
+            let verdict = builtin_verdict(rule, evidence);
+            return match &policy.on_out_of_memory {
+                Some(escalation) if verdict.rule_id == OUT_OF_MEMORY_RULE_ID => {
+                    with_more_memory(verdict, task, escalation)
+                }
+                _ => verdict,
+            };
         }
     }
     // Unreachable in practice: the table ends with a rule that matches anything.
@@ -146,6 +161,69 @@ pub fn judge_stopped_task(
         evidence: describe_stop(task),
         disruption: false,
         hint: None,
+        memory: None,
+    }
+}
+
+/// Id of the built-in rule for a container killed for memory.
+pub const OUT_OF_MEMORY_RULE_ID: &str = "out-of-memory";
+/// Ids of the verdicts for a task ecs-reactor stopped at a deadline.
+pub const TIMEOUT_RULE_ID: &str = "timeout";
+pub const RUN_TIMEOUT_RULE_ID: &str = "run-timeout";
+/// Id of the verdict that retries with more memory.
+pub const MORE_MEMORY_RULE_ID: &str = "out-of-memory-more-memory";
+
+/// A task the sweep stopped at its deadline: `retry.onTimeout` (FAIL by default) for the attempt's own
+/// deadline; always FAIL for the run's.
+fn timeout_verdict(task: &Task, kind: DeadlineKind, policy: &RetryPolicy) -> Verdict {
+    let evidence = describe_stop(task);
+    match kind {
+        DeadlineKind::Attempt => Verdict {
+            action: policy.on_timeout.unwrap_or(Action::Fail),
+            rule_id: TIMEOUT_RULE_ID.into(),
+            rule: format!(
+                "the attempt ran past timeoutSeconds and ecs-reactor stopped it (retry.onTimeout: {})",
+                policy.on_timeout.unwrap_or(Action::Fail)
+            ),
+            evidence,
+            disruption: false,
+            hint: Some("find where the task hangs or raise timeoutSeconds".into()),
+            memory: None,
+        },
+        DeadlineKind::Run => Verdict {
+            action: Action::Fail,
+            rule_id: RUN_TIMEOUT_RULE_ID.into(),
+            rule: "the run ran past runTimeoutSeconds and ecs-reactor stopped it; a run past its deadline is not retried".into(),
+            evidence,
+            disruption: false,
+            hint: Some("raise runTimeoutSeconds, or make each attempt shorter (timeoutSeconds)".into()),
+            memory: None,
+        },
+    }
+}
+
+/// `retry.onOutOfMemory`: an out-of-memory FAIL becomes a retry with a bigger task, while one exists.
+fn with_more_memory(
+    verdict: Verdict,
+    task: &Task,
+    escalation: &crate::memory::MemoryEscalation,
+) -> Verdict {
+    match escalate(task.size(), task.on_fargate(), escalation) {
+        Ok(next) => Verdict {
+            action: Action::RetryNow,
+            rule_id: MORE_MEMORY_RULE_ID.into(),
+            rule: format!(
+                "a container ran out of memory; retrying with {next} (retry.onOutOfMemory: ×{}, up to {} MiB)",
+                escalation.memory_multiplier, escalation.max_memory_mib
+            ),
+            hint: Some("the next attempt has more memory; raise the task definition's memory to avoid the failed first try".into()),
+            memory: Some(next),
+            ..verdict
+        },
+        Err(why) => Verdict {
+            rule: format!("{} ({why})", verdict.rule),
+            ..verdict
+        },
     }
 }
 
@@ -172,6 +250,7 @@ fn clean_success(task: &Task, essentials: &[&Container]) -> Option<Verdict> {
         ),
         disruption: false,
         hint: None,
+        memory: None,
     })
 }
 
@@ -238,12 +317,7 @@ fn builtin_matches(rule: &BuiltinRule, task: &Task, essentials: &[&Container]) -
         Matcher::StopCode(codes) => by_code(codes),
         Matcher::Reason(patterns) => by_reason(patterns),
         Matcher::ReasonOnFargate(patterns) => {
-            if task.launch_type.as_deref() == Some("FARGATE")
-                || task
-                    .capacity_provider_name
-                    .as_deref()
-                    .is_some_and(|c| c.starts_with("FARGATE"))
-            {
+            if task.on_fargate() {
                 by_reason(patterns)
             } else {
                 None
@@ -284,6 +358,7 @@ fn builtin_verdict(rule: &BuiltinRule, evidence: String) -> Verdict {
         evidence,
         disruption: rule.disruption,
         hint: Some(rule.hint.into()),
+        memory: None,
     }
 }
 
@@ -340,6 +415,7 @@ pub fn judge_launch(problem: LaunchProblem<'_>) -> Verdict {
                 evidence,
                 disruption: false,
                 hint: Some(rule.hint.into()),
+                memory: None,
             };
         }
     }
@@ -350,6 +426,7 @@ pub fn judge_launch(problem: LaunchProblem<'_>) -> Verdict {
         evidence: describe_launch(problem),
         disruption: false,
         hint: None,
+        memory: None,
     }
 }
 
@@ -484,5 +561,50 @@ fn final_decision(verdict: Verdict, reason: String) -> Decision {
         delay_seconds: None,
         next_attempt: None,
         verdict,
+    }
+}
+
+/// `runTimeoutSeconds`: a retry that could not start before the run's deadline becomes FAIL, as in AWS
+/// Batch. `seconds_left` is the time from the decision to the deadline (`None`: the job has no run deadline).
+pub fn within_run_deadline(decision: Decision, seconds_left: Option<i64>) -> Decision {
+    let Some(left) = seconds_left else {
+        return decision;
+    };
+    if !decision.action.is_retry() || i64::from(decision.delay_seconds.unwrap_or(0)) < left {
+        return decision;
+    }
+    Decision {
+        action: Action::Fail,
+        rule_id: RUN_TIMEOUT_RULE_ID.into(),
+        rule: format!(
+            "the run's deadline (runTimeoutSeconds) leaves no time for another attempt (the last: {})",
+            decision.rule
+        ),
+        reason: format!(
+            "would have been retried ({}), but the run's deadline {}",
+            decision.action,
+            if left <= 0 {
+                "has passed".to_owned()
+            } else {
+                format!("is {left} s away")
+            }
+        ),
+        counts_as_attempt: decision.counts_as_attempt,
+        delay_seconds: None,
+        next_attempt: None,
+        verdict: decision.verdict,
+    }
+}
+
+/// The verdict on an attempt whose launch came after the run's deadline (a retry fired late): not launched.
+pub fn run_deadline_passed(limit_seconds: u32) -> Verdict {
+    Verdict {
+        action: Action::Fail,
+        rule_id: RUN_TIMEOUT_RULE_ID.into(),
+        rule: "the run's deadline passed before this attempt could start; a run past its deadline is not retried".into(),
+        evidence: format!("runTimeoutSeconds {limit_seconds} exceeded"),
+        disruption: false,
+        hint: Some("raise runTimeoutSeconds, or shorten the retry delays".into()),
+        memory: None,
     }
 }

@@ -39,6 +39,8 @@ fn task(
         stopping_at: None,
         stopped_at: None,
         execution_stopped_at: None,
+        cpu: Some("1024".into()),
+        memory: Some("2048".into()),
         containers: containers
             .iter()
             .map(|&(name, exit_code, reason)| Container {
@@ -472,6 +474,7 @@ fn verdict(action: Action, disruption: bool) -> Verdict {
         evidence: "e".into(),
         disruption,
         hint: None,
+        memory: None,
     }
 }
 
@@ -626,5 +629,96 @@ fn counted_attempts_start_again_after_a_redrive() {
             counts_from,
         };
         assert_eq!(history.counted(), want, "{history:?}");
+    }
+}
+
+/// Deadlines and memory escalation: (stop code, reason, container reason, launch type, onTimeout,
+/// onOutOfMemory (multiplier, max)) → (action, rule id, next memory).
+#[test]
+fn timeouts_and_memory_escalation() {
+    use Action::*;
+    let timeout = "ecs-reactor timeout: attempt 1 of run r ran longer than timeoutSeconds 60";
+    let run_timeout = "ecs-reactor run timeout: run r ran longer than runTimeoutSeconds 600";
+    let oom = Some("OutOfMemoryError: Container killed due to memory usage");
+    let user = Some("UserInitiated");
+    let exited = Some("EssentialContainerExited");
+    #[rustfmt::skip]
+    let cases: Vec<(Option<&str>, Option<&str>, Option<&str>, &str, Option<Action>, Option<(f64, u32)>, (Action, &str, Option<u32>))> = vec![
+        (user, Some(timeout), None, "FARGATE", None, None, (Fail, "timeout", None)),
+        (user, Some(timeout), None, "FARGATE", Some(RetryLater), None, (RetryLater, "timeout", None)),
+        (user, Some(timeout), None, "FARGATE", Some(RetryNow), None, (RetryNow, "timeout", None)),
+        // The run's deadline is final whatever onTimeout says.
+        (user, Some(run_timeout), None, "FARGATE", Some(RetryNow), None, (Fail, "run-timeout", None)),
+        // Someone's own StopTask stays a stop on purpose.
+        (user, Some("Task stopped by user"), None, "FARGATE", Some(RetryNow), None, (Fail, "stopped-on-purpose", None)),
+        // OOM: FAIL without onOutOfMemory; with it, the next Fargate size (1 vCPU, 2 GB → ×2 = 4 GB).
+        (exited, None, oom, "FARGATE", None, None, (Fail, "out-of-memory", None)),
+        (exited, None, oom, "FARGATE", None, Some((2.0, 8192)), (RetryNow, "out-of-memory-more-memory", Some(4096))),
+        (exited, None, oom, "FARGATE", None, Some((1.5, 8192)), (RetryNow, "out-of-memory-more-memory", Some(3072))),
+        (exited, None, oom, "EC2", None, Some((1.25, 8192)), (RetryNow, "out-of-memory-more-memory", Some(2560))),
+        // At the cap: FAIL as before.
+        (exited, None, oom, "FARGATE", None, Some((2.0, 2048)), (Fail, "out-of-memory", None)),
+    ];
+    for (code, reason, container_reason, launch_type, on_timeout, on_oom, expected) in cases {
+        let mut policy = RetryPolicy {
+            on_timeout,
+            ..RetryPolicy::default()
+        };
+        policy.on_out_of_memory =
+            on_oom.map(
+                |(memory_multiplier, max_memory_mib)| crate::memory::MemoryEscalation {
+                    memory_multiplier,
+                    max_memory_mib,
+                },
+            );
+        let t = task(
+            code,
+            reason,
+            &[("app", Some(137), container_reason)],
+            launch_type,
+        );
+        let v = judge_stopped_task(&t, &policy, None);
+        assert_eq!(
+            (v.action, v.rule_id.as_str(), v.memory.map(|m| m.memory_mib)),
+            expected,
+            "{reason:?} {container_reason:?} {launch_type} {on_timeout:?} {on_oom:?}: {}",
+            v.rule
+        );
+    }
+}
+
+/// runTimeoutSeconds turns a retry that cannot start in time into FAIL: (action, delay, seconds left) →
+/// (action, rule id).
+#[test]
+fn run_deadline_table() {
+    use Action::*;
+    #[rustfmt::skip]
+    let cases = [
+        (RetryLater, Some(30), None, (RetryLater, "r")),
+        (RetryLater, Some(30), Some(31), (RetryLater, "r")),
+        (RetryLater, Some(30), Some(30), (Fail, "run-timeout")),
+        (RetryNow, None, Some(1), (RetryNow, "r")),
+        (RetryNow, None, Some(0), (Fail, "run-timeout")),
+        (Fail, None, Some(-5), (Fail, "r")),
+        (Succeed, None, Some(-5), (Succeed, "r")),
+    ];
+    for (action, delay_seconds, left, expected) in cases {
+        let d = Decision {
+            action,
+            rule_id: "r".into(),
+            rule: "the rule".into(),
+            reason: "x".into(),
+            counts_as_attempt: true,
+            delay_seconds,
+            next_attempt: action.is_retry().then_some(2),
+            verdict: verdict(action, false),
+        };
+        let got = within_run_deadline(d, left);
+        assert_eq!(
+            (got.action, got.rule_id.as_str()),
+            expected,
+            "{action} {delay_seconds:?} {left:?}"
+        );
+        assert_eq!(got.next_attempt.is_some(), got.action.is_retry());
     }
 }
