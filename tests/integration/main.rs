@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench;
+mod beyond;
 mod cli;
 mod demo;
 mod emulated;

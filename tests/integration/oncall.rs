@@ -83,6 +83,13 @@ fn ecs_reactor_on(stack: &Stack, dir: &Path, args: &[&str]) -> Out {
     output(command)
 }
 
+/// `ecs-reactor ARGS` on the stack's table; its standard output, the command having succeeded.
+pub fn cli_on(stack: &Stack, args: &[&str]) -> String {
+    let out = ecs_reactor_on(stack, &std::env::temp_dir(), args);
+    assert_eq!(out.code, 0, "ecs-reactor {args:?}: {}", out.stderr);
+    out.stdout
+}
+
 /// A fresh directory holding `job.json`.
 fn dir_with_job(job: &Value) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(crate::moto::unique("ecs-reactor-oncall"));

@@ -300,6 +300,24 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
             run.disruptions
         );
     }
+    if let Some(holder) = &run.skipped_for {
+        let _ = writeln!(
+            out,
+            "never launched: run {holder} of the job was unfinished (concurrency FORBID)"
+        );
+    }
+    if let Some(replaced) = &run.replaces {
+        let _ = writeln!(
+            out,
+            "replaced run {replaced}, cancelled before this run's first launch (concurrency REPLACE)"
+        );
+    }
+    if let Some(size) = &run.task_size {
+        let _ = writeln!(
+            out,
+            "attempts launch with {size}, raised after an OutOfMemoryError (retry.onOutOfMemory)"
+        );
+    }
     if let (Some(by), Some(at)) = (&run.cancelled_by, &run.cancelled_at) {
         let _ = writeln!(out, "cancelled {} ({at}) by {by}", relative(at, now));
     }
@@ -338,6 +356,9 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
                 time_of(a.started_at.as_deref().or(a.launched_at.as_deref())),
                 time_of(a.stopped_at.as_deref()),
                 a.stop_code.clone().unwrap_or_else(|| "-".into()),
+                a.memory_mib
+                    .map(|m| format!("{m} MiB"))
+                    .unwrap_or_else(|| "-".into()),
                 if exits.is_empty() {
                     "-".into()
                 } else {
@@ -373,6 +394,7 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
             "STARTED",
             "STOPPED",
             "STOP CODE",
+            "MEMORY",
             "EXIT CODES",
             "DECISION",
             "RULE",
@@ -395,6 +417,15 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
         }
         if let Some(reason) = &a.reason {
             let _ = writeln!(out, "attempt {} decision: {}", a.attempt, reason);
+        }
+        if let (Some(deadline), None) = (&a.deadline_at, a.action) {
+            let _ = writeln!(
+                out,
+                "attempt {}: stopped by the sweep at {} ({}) if still running (timeoutSeconds / runTimeoutSeconds)",
+                a.attempt,
+                deadline,
+                relative(deadline, now)
+            );
         }
     }
     for d in &story.delays {

@@ -126,7 +126,7 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
         }
         return Ok(json!({
             "sweep": {"due": swept.due, "launched": swept.launched, "alreadyClaimed": swept.already_claimed,
-                      "stale": swept.stale, "resumed": swept.resumed}
+                      "stale": swept.stale, "resumed": swept.resumed, "timedOut": swept.timed_out}
         }));
     }
     let e = SchedulerError::Unrecognised(
