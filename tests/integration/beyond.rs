@@ -469,3 +469,22 @@ async fn notify_on_retrying_publishes_each_retry_once_and_only_the_outcomes_aske
     assert_eq!(status(&stack.row(&run.run_id, "RUN").await), "SUCCEEDED");
     assert!(stack.notifications_now().await.is_empty());
 }
+
+#[test]
+fn every_example_job_in_the_readme_section_is_valid() {
+    let readme = std::fs::read_to_string(crate::cli::root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Beyond the retry loop")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has the section");
+    let jobs: Vec<&str> = section
+        .split("```json")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .collect();
+    assert_eq!(jobs.len(), 4, "one example job per feature");
+    for text in jobs {
+        reactor_core::JobRequest::from_json(text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    }
+}
