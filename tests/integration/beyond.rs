@@ -488,3 +488,69 @@ fn every_example_job_in_the_readme_section_is_valid() {
         reactor_core::JobRequest::from_json(text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     }
 }
+
+#[tokio::test]
+async fn a_redrive_of_a_forbid_job_waits_for_the_unfinished_run_and_then_holds_the_job() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let forbid = job(&stack, "ledger", |j| j["concurrency"] = json!("FORBID"));
+    let first = start(&reactor, tick(&forbid, TICK_1), T0).await;
+    let judged = stop(
+        &stack,
+        &reactor,
+        first.task_arn.as_deref().unwrap(),
+        &first.run_id,
+        1,
+        "stopped-image-not-found.json",
+        T0,
+    )
+    .await;
+    assert_eq!(judged.action, Some("FAIL"));
+    let second = start(&reactor, tick(&forbid, TICK_2), T0 + Duration::minutes(1)).await;
+    assert_eq!(
+        second.outcome, "STARTED",
+        "the failed run no longer holds the job"
+    );
+
+    let blocked = reactor
+        .redrive(&first.run_id, "oncall", T0 + Duration::minutes(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        blocked,
+        reactor_aws::flow::Redrive::Blocked {
+            holder: second.run_id.clone(),
+            status: reactor_core::run::RunStatus::Running
+        }
+    );
+    assert_eq!(
+        status(&stack.row(&first.run_id, "RUN").await),
+        "FAILED",
+        "a blocked redrive writes nothing"
+    );
+
+    stop(
+        &stack,
+        &reactor,
+        second.task_arn.as_deref().unwrap(),
+        &second.run_id,
+        1,
+        "stopped-success.json",
+        T0 + Duration::minutes(3),
+    )
+    .await;
+    let redriven = reactor
+        .redrive(&first.run_id, "oncall", T0 + Duration::minutes(4))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            redriven,
+            reactor_aws::flow::Redrive::Redriven { attempt: 2, .. }
+        ),
+        "{redriven:?}"
+    );
+    // The redriven run holds the job now: the next tick is skipped.
+    let third = start(&reactor, tick(&forbid, TICK_3), T0 + Duration::minutes(5)).await;
+    assert_eq!(third.outcome, "SKIPPED", "{third:?}");
+}

@@ -149,6 +149,12 @@ pub enum Redrive {
     },
     /// Only a FAILED or CANCELLED run can be redriven; the run is in this status.
     NotRedrivable(RunStatus),
+    /// `concurrency` FORBID or REPLACE, and this unfinished run holds the job: it has to end (or be cancelled)
+    /// first.
+    Blocked {
+        holder: String,
+        status: RunStatus,
+    },
     Unknown,
 }
 
@@ -1258,7 +1264,27 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             &at,
             now.unix_timestamp() + self.settings.launch_lease_seconds,
         );
-        if self.store.redrive_run(&claim, by, &at).await? == Changed::Refused {
+        // A redriven run of a FORBID / REPLACE job must hold the job like a new run; it never replaces one.
+        let lock = LockItem::new(&job.job, run_id, &at);
+        let holder = match job.concurrency {
+            Concurrency::Allow => None,
+            _ => self.store.job_lock(&job.job).await?.map(|l| l.run_id),
+        };
+        if let Some(holder) = holder.as_deref().filter(|h| *h != run_id) {
+            if let Some(other) = self
+                .store
+                .run(holder)
+                .await?
+                .filter(|r| !r.status.is_terminal())
+            {
+                return Ok(Redrive::Blocked {
+                    holder: holder.to_owned(),
+                    status: other.status,
+                });
+            }
+        }
+        let lock = (!job.concurrency.is_allow()).then_some((&lock, holder.as_deref()));
+        if self.store.redrive_run(&claim, by, &at, lock).await? == Changed::Refused {
             let status = self
                 .store
                 .run(run_id)

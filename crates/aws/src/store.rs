@@ -252,11 +252,14 @@ pub trait Store: Send + Sync {
     /// Redrives a FAILED or CANCELLED run whose last attempt is `claim.attempt - 1`: the run goes back to
     /// LAUNCHING with `claim` as its next attempt and a fresh budget counted from it; history is kept and
     /// the outcome will be published again.
+    /// With `lock` (a job with `concurrency` FORBID or REPLACE), the job's lock is taken over in the same
+    /// transaction, only from the holder the caller saw (`None`: no lock yet).
     fn redrive_run(
         &self,
         claim: &AttemptItem,
         by: &str,
         at: &str,
+        lock: Option<(&LockItem, Option<&str>)>,
     ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
     /// Records that the outcome was published.
     fn mark_notified(
@@ -299,6 +302,26 @@ impl DynamoStore {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transaction item that takes a job's lock, only from `expected` (or when there is none yet).
+    fn put_lock(
+        &self,
+        lock: &LockItem,
+        expected: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item(lock)?));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(holder) => put
+                .condition_expression("runId = :holder")
+                .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned())),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
     }
 
     /// A transaction item that updates one item under a condition, names and values through placeholders.
@@ -469,25 +492,12 @@ impl Store for DynamoStore {
         lock: &LockItem,
         expected: Option<&str>,
     ) -> Result<Created, StoreError> {
-        let mut put_lock = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item(lock)?));
-        put_lock = match expected {
-            None => put_lock.condition_expression("attribute_not_exists(pk)"),
-            Some(holder) => put_lock
-                .condition_expression("runId = :holder")
-                .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned())),
-        };
         let result = self
             .client
             .transact_write_items()
             .transact_items(self.put_new(run)?)
             .transact_items(self.put_new(first)?)
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(built(put_lock.build())?)
-                    .build(),
-            )
+            .transact_items(self.put_lock(lock, expected)?)
             .send()
             .await;
         match result.map_err(transaction_error) {
@@ -1073,6 +1083,7 @@ impl Store for DynamoStore {
         claim: &AttemptItem,
         by: &str,
         at: &str,
+        lock: Option<(&LockItem, Option<&str>)>,
     ) -> Result<Changed, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u32| AttributeValue::N(v.to_string());
@@ -1113,13 +1124,16 @@ impl Store for DynamoStore {
             names,
             values,
         )?;
-        self.change(vec![
+        let mut items = vec![
             update_run,
             self.put_new(claim)?,
             // A delay item for this attempt can only be a leftover; the sweep must not find it.
             self.delete(run_id, &delay_sk(claim.attempt))?,
-        ])
-        .await
+        ];
+        if let Some((lock, expected)) = lock {
+            items.push(self.put_lock(lock, expected)?);
+        }
+        self.change(items).await
     }
 
     async fn mark_notified(&self, run_id: &str, at: &str) -> Result<(), StoreError> {

@@ -241,6 +241,10 @@ pub fn redrive(args: &RedriveArgs) -> Result<String, Failure> {
             "run {} is {status}: only a FAILED or CANCELLED run can be redriven",
             args.run
         ))),
+        Redrive::Blocked { holder, status } => Err(Failure::Conflict(format!(
+            "run {} cannot be redriven now: run {holder} of the same job is {status} and the job's concurrency does not allow two (cancel it first, or wait)",
+            args.run
+        ))),
         Redrive::Redriven { attempt, launch } => {
             let (words, mut fields) = launch_summary(&launch);
             if args.act.table.json {
