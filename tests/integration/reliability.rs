@@ -125,6 +125,18 @@ enum Step {
     FireByTtl,
     /// The scheduler's sweep finding the delay overdue.
     FireBySweep,
+    /// The starter on a tick of a `concurrency: REPLACE` job whose previous run still runs: create the run
+    /// under the job's lock, cancel the previous run and stop its task, launch.
+    StartReplacing,
+    /// The sweep finding an attempt past its `timeoutSeconds`: stop its task.
+    SweepDeadline,
+}
+
+/// The job of `name` with `edit` applied, as a schedule tick at `time`.
+fn tick_of(stack: &Stack, name: &str, time: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut tick = stack.tick(name, time);
+    edit(&mut tick["detail"]);
+    tick
 }
 
 const TICK: &str = "2026-11-21T02:30:00Z";
@@ -136,6 +148,24 @@ impl Step {
         if let Step::Start = self {
             let run_id = format!("{job}-20261121T023000Z");
             return (run_id, Delivery::Starter(stack.tick(job, TICK)), T0);
+        }
+        if let Step::StartReplacing = self {
+            let replace = |j: &mut Value| j["concurrency"] = json!("REPLACE");
+            let first = tick_of(stack, job, TICK, replace);
+            starter::handle(&reactor, first, "req-first", T0)
+                .await
+                .unwrap();
+            let second = tick_of(stack, job, "2026-11-21T02:31:00Z", replace);
+            let run_id = format!("{job}-20261121T023100Z");
+            return (run_id, Delivery::Starter(second), after(T0, 60));
+        }
+        if let Step::SweepDeadline = self {
+            let timed = tick_of(stack, job, TICK, |j| j["timeoutSeconds"] = json!(600));
+            let started = starter::handle(&reactor, timed, "req-first", T0)
+                .await
+                .unwrap();
+            let sweep = Delivery::Scheduler(sweep_event());
+            return (started.run_id, sweep, after(T0, 601));
         }
         let (run_id, task) = started(stack, &reactor, job).await;
         let sample = match self {
@@ -179,6 +209,7 @@ async fn crash_after_every_call(step: Step) {
     let calls = recorder.calls();
     recover(&stack, &delivery, t).await;
     let reference = shape(&stack, &run_id).await;
+    assert_beyond_the_run(&stack, step, &run_id, "fault-free").await;
     let reference_notes = stack.notifications_now().await.len();
     assert!(calls.len() >= 2, "{step:?}: {calls:?}");
     println!(
@@ -206,6 +237,7 @@ async fn crash_after_every_call(step: Step) {
         );
         recover(&stack, &delivery, t).await;
         assert_eq!(shape(&stack, &run_id).await, reference, "{at}");
+        assert_beyond_the_run(&stack, step, &run_id, &at).await;
         let notes = stack.notifications_now().await;
         if calls[k - 1] == "sns:Publish" {
             assert_eq!(
@@ -219,6 +251,47 @@ async fn crash_after_every_call(step: Step) {
         }
     }
     assert_eq!(runs_without_a_next_step(&stack).await, Vec::<String>::new());
+}
+
+/// What a step did beyond its own run, which must hold after every crash and recovery too.
+async fn assert_beyond_the_run(stack: &Stack, step: Step, run_id: &str, at: &str) {
+    match step {
+        Step::StartReplacing => {
+            let replaced = run_id.replace("20261121T023100Z", "20261121T023000Z");
+            let row = stack.row(&replaced, "RUN").await.unwrap();
+            assert_eq!(row["status"], "CANCELLED", "{at}: the replaced run");
+            let task = stack.tasks(&started_by(&replaced, 1)).await;
+            assert_eq!(
+                stack.task(&task[0]).await.desired_status(),
+                Some("STOPPED"),
+                "{at}: its task"
+            );
+        }
+        Step::SweepDeadline => {
+            let task = stack.tasks(&started_by(run_id, 1)).await;
+            let stopped = stack.task(&task[0]).await;
+            assert_eq!(stopped.desired_status(), Some("STOPPED"), "{at}");
+            assert!(
+                stopped
+                    .stopped_reason()
+                    .unwrap_or_default()
+                    .starts_with("ecs-reactor timeout:"),
+                "{at}: {:?}",
+                stopped.stopped_reason()
+            );
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_a_replacing_start_ends_like_no_crash() {
+    crash_after_every_call(Step::StartReplacing).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_stopping_a_task_at_its_deadline_ends_like_no_crash() {
+    crash_after_every_call(Step::SweepDeadline).await;
 }
 
 #[tokio::test]
