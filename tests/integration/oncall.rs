@@ -660,14 +660,7 @@ async fn the_readme_runbook_runs_as_written() {
             .map(|i| i["pk"]["S"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
-    let ids = |out: &Out| -> Vec<String> {
-        out.json()["Items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["runId"]["S"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let keys = |ids: &[String]| -> Vec<String> { ids.iter().map(|r| format!("RUN#{r}")).collect() };
     let all_newest_first: Vec<String> = runs.iter().rev().map(|r| r.1.clone()).collect();
     let mut checked = 0;
     for (heading, commands) in runbook_blocks() {
@@ -718,17 +711,13 @@ async fn the_readme_runbook_runs_as_written() {
                     assert_eq!(pks(&out), [format!("RUN#{waiting}")], "{heading}");
                 }
                 ("aws", r) if r.starts_with("What runs did this job have") => {
-                    assert_eq!(ids(&out), all_newest_first, "{heading}");
+                    assert_eq!(pks(&out), keys(&all_newest_first), "{heading}");
                 }
                 ("aws", r) if r.starts_with("What failed in the last 24 hours") => {
-                    assert_eq!(ids(&out), std::slice::from_ref(failed), "{heading}");
+                    assert_eq!(pks(&out), keys(std::slice::from_ref(failed)), "{heading}");
                 }
                 ("aws", r) if r.starts_with("Which runs are waiting for a retry") => {
-                    assert_eq!(ids(&out), std::slice::from_ref(waiting), "{heading}");
-                    assert!(
-                        out.json()["Items"][0]["nextRetryAt"]["S"].is_string(),
-                        "{heading}"
-                    );
+                    assert_eq!(pks(&out), keys(std::slice::from_ref(waiting)), "{heading}");
                 }
                 ("aws", r) if r.starts_with("What ran lately") => {
                     let expected: Vec<String> = all_newest_first

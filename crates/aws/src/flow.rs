@@ -999,17 +999,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
         }
         let before = stamp(now - time::Duration::seconds(self.settings.launch_lease_seconds))?;
-        for run in self
+        for run_id in self
             .store
             .stuck_launches(&before, self.settings.sweep_batch)
             .await?
         {
-            match self.resume(&run.run_id, now).await {
+            match self.resume(&run_id, now).await {
                 Ok(Some(_)) => swept.resumed += 1,
                 Ok(None) => {}
                 Err(e) => {
                     swept.failed += 1;
-                    tracing::error!(run = run.run_id.as_str(), error = %e, "resuming an interrupted launch failed");
+                    tracing::error!(run = run_id.as_str(), error = %e, "resuming an interrupted launch failed");
                 }
             }
         }

@@ -89,7 +89,7 @@ impl DynamoStore {
         status: Option<RunStatus>,
         limit: usize,
     ) -> Result<Vec<RunItem>, StoreError> {
-        let mut query = self
+        let query = self
             .client()
             .query()
             .table_name(self.table())
@@ -98,13 +98,8 @@ impl DynamoStore {
             .expression_attribute_values(":job", AttributeValue::S(job_key(job)))
             .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
             .scan_index_forward(false);
-        if let Some(status) = status {
-            query = query
-                .filter_expression("#status = :status")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", AttributeValue::S(status.as_str().into()));
-        }
-        self.collect(query, limit).await
+        // The index is keys-only: the status is checked on the run items read by key.
+        self.collect(query, limit, status).await
     }
 
     /// Runs that entered `status` at or after `since`, most recent change first.
@@ -123,7 +118,8 @@ impl DynamoStore {
             .expression_attribute_values(":status", AttributeValue::S(status_key(status)))
             .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
             .scan_index_forward(false);
-        self.collect(query, limit).await
+        // A run that moved on since the index was written is left out: it is no longer in `status`.
+        self.collect(query, limit, Some(status)).await
     }
 
     /// Runs of every job created at or after `since`, newest first: one Query on the keys-only `byCreated`
@@ -147,6 +143,55 @@ impl DynamoStore {
             .iter()
             .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
             .collect();
+        let mut runs = self.runs_by_keys(&keys).await?;
+        // BatchGetItem answers in any order.
+        runs.sort_by(|a, b| b.by_created_sk.cmp(&a.by_created_sk));
+        Ok(runs)
+    }
+
+    /// Follows a keys-only index query's pages, reading the runs by key, until `limit` runs (in `status`,
+    /// when given) are found; in the index's order.
+    async fn collect(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: usize,
+        status: Option<RunStatus>,
+    ) -> Result<Vec<RunItem>, StoreError> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(service)?;
+            let keys: Vec<String> = out
+                .items()
+                .iter()
+                .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            let mut read = self.runs_by_keys(&keys).await?;
+            for pk in &keys {
+                if let Some(i) = read.iter().position(|r| run_pk(&r.run_id) == *pk) {
+                    let run = read.swap_remove(i);
+                    if status.is_none_or(|s| run.status == s) {
+                        runs.push(run);
+                        if runs.len() >= limit {
+                            return Ok(runs);
+                        }
+                    }
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(runs);
+            }
+        }
+    }
+
+    /// The run items of these partition keys (BatchGetItem, up to 100 a call), in any order.
+    async fn runs_by_keys(&self, keys: &[String]) -> Result<Vec<RunItem>, StoreError> {
         let mut runs = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
@@ -196,36 +241,6 @@ impl DynamoStore {
                 )));
             }
         }
-        // BatchGetItem answers in any order.
-        runs.sort_by(|a, b| b.by_created_sk.cmp(&a.by_created_sk));
         Ok(runs)
-    }
-
-    /// Follows a query's pages until `limit` runs are read (a filter can leave pages short).
-    async fn collect(
-        &self,
-        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-        limit: usize,
-    ) -> Result<Vec<RunItem>, StoreError> {
-        let mut runs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = query
-                .clone()
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(service)?;
-            for item in out.items() {
-                runs.push(read_item(item)?);
-                if runs.len() >= limit {
-                    return Ok(runs);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(runs);
-            }
-        }
     }
 }

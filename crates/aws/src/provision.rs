@@ -23,13 +23,13 @@ pub const INDEXES: &[IndexDef] = &[
         name: "byJob",
         partition_key: "byJobPk",
         sort_key: Some(("byJobSk", false)),
-        keys_only: false,
+        keys_only: true,
     },
     IndexDef {
         name: "byStatus",
         partition_key: "byStatusPk",
         sort_key: Some(("byStatusSk", false)),
-        keys_only: false,
+        keys_only: true,
     },
     IndexDef {
         name: "byCreated",

@@ -218,13 +218,13 @@ pub trait Store: Send + Sync {
         now: i64,
         until: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Runs that have been LAUNCHING since before `before` (RFC 3339), oldest first: launches that an
+    /// Ids of runs that have been LAUNCHING since before `before` (RFC 3339), oldest first: launches that an
     /// interrupted invocation left behind, for the sweep to resume.
     fn stuck_launches(
         &self,
         before: &str,
         limit: i32,
-    ) -> impl Future<Output = Result<Vec<RunItem>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// The right to publish a finished run's outcome: `true` if the run is not notified yet and nobody else
     /// holds the right (or their lease ran out); this caller then holds it until `until`.
     fn claim_notification(
@@ -979,7 +979,7 @@ impl Store for DynamoStore {
         conditional(result)
     }
 
-    async fn stuck_launches(&self, before: &str, limit: i32) -> Result<Vec<RunItem>, StoreError> {
+    async fn stuck_launches(&self, before: &str, limit: i32) -> Result<Vec<String>, StoreError> {
         let out = self
             .client
             .query()
@@ -995,7 +995,13 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        out.items().iter().map(read_item).collect()
+        // A keys-only index: the run id is in the key; `resume` reads the run itself.
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
+            .filter_map(|pk| pk.strip_prefix("RUN#").map(str::to_owned))
+            .collect())
     }
 
     async fn claim_notification(
