@@ -11,7 +11,7 @@
 //! the same attempt), so a crash between RunTask and recording its task never starts a second task.
 
 use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
-use crate::notifier::{Notifier, NotifyError, Outcome};
+use crate::notifier::{Event, Notifier, NotifyError, Outcome};
 use crate::records::{AttemptItem, AttemptState, DelayItem, RunItem};
 use crate::store::{
     Applied, Changed, Claimed, Created, Next, Recorded, StopFacts, Store, StoreError,
@@ -833,14 +833,18 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
         }
         let cancelled = Outcome {
+            event: Event::RunCancelled,
             run_id: run_id.to_owned(),
             job: run.job.clone(),
             status: RunStatus::Cancelled.as_str().into(),
             attempts: run.attempt,
+            rule_id: "cancelled".into(),
             rule: "cancelled".into(),
             reason: format!("cancelled by {by}"),
             task_arn: stopped_task.clone(),
             hint: None,
+            next_retry_at: None,
+            memory_mib: None,
         };
         self.notify_once(&cancelled, now).await?;
         Ok(match was {
@@ -918,14 +922,22 @@ fn outcome_of(
     task_arn: Option<&str>,
 ) -> Outcome {
     Outcome {
+        event: match status {
+            RunStatus::Succeeded => Event::RunSucceeded,
+            RunStatus::Cancelled => Event::RunCancelled,
+            _ => Event::RunFailed,
+        },
         run_id: run.run_id.clone(),
         job: run.job.clone(),
         status: status.as_str().into(),
         attempts: attempt,
+        rule_id: decision.rule_id.clone(),
         rule: decision.rule.clone(),
         reason: decision.reason.clone(),
         task_arn: task_arn.map(str::to_owned),
         hint: decision.verdict.hint.clone(),
+        next_retry_at: None,
+        memory_mib: None,
     }
 }
 

@@ -7,7 +7,7 @@
 //! - [`history`]: what on-call reads (a run's story, runs of a job or in a status, the run of a task), one Query each.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
 //! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
-//! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one message per finished run.
+//! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one versioned message per run event (ended, retrying).
 //! - [`provision`]: the table definition for local AWS, kept equal to template.yml by a test.
 //! - [`store`]: the [`store::Store`] trait and [`store::DynamoStore`]; every state change a conditional write.
 //!
