@@ -554,3 +554,60 @@ async fn a_redrive_of_a_forbid_job_waits_for_the_unfinished_run_and_then_holds_t
     let third = start(&reactor, tick(&forbid, TICK_3), T0 + Duration::minutes(5)).await;
     assert_eq!(third.outcome, "SKIPPED", "{third:?}");
 }
+
+#[tokio::test]
+async fn each_applied_change_is_counted_once_in_the_metrics_and_duplicates_are_not() {
+    use reactor_aws::metrics::{Metric, RecordedMetrics};
+    let stack = Stack::new().await;
+    let recorded = std::sync::Arc::new(RecordedMetrics::new());
+    let mut reactor = stack.reactor();
+    reactor.metrics = recorded.clone();
+    let run = start(&reactor, tick(&stack.job("counted"), TICK_1), T0).await;
+    start(&reactor, tick(&stack.job("counted"), TICK_1), T0).await;
+    let task = run.task_arn.clone().unwrap();
+    let failed = stack
+        .stop(
+            &task,
+            &started_by(&run.run_id, 1),
+            "stopped-app-exit-1.json",
+            5,
+        )
+        .await;
+    for _ in 0..2 {
+        classifier::handle(&reactor, failed.clone(), T0 + Duration::minutes(1))
+            .await
+            .unwrap();
+    }
+    // The retry is due at +2 min; TTL deletes the item at +4, the sweep fires it at +3 (60 s late) first.
+    sweep(&reactor, T0 + Duration::minutes(3)).await;
+    let ttl = stack.expire_if_present(&run.run_id, "DELAY#0002").await;
+    assert!(
+        ttl.is_none(),
+        "the sweep claimed the retry and deleted the item"
+    );
+    let second = stack.tasks(&started_by(&run.run_id, 2)).await;
+    stop(
+        &stack,
+        &reactor,
+        &second[0],
+        &run.run_id,
+        2,
+        "stopped-success.json",
+        T0 + Duration::minutes(4),
+    )
+    .await;
+    let job = |m: Metric| ("counted".to_owned(), m);
+    assert_eq!(
+        recorded.taken(),
+        [
+            job(Metric::RunStarted),
+            job(Metric::AttemptLaunched),
+            job(Metric::Retry {
+                class: "application-exit-nonzero".into()
+            }),
+            job(Metric::RetryLateness { seconds: 60.0 }),
+            job(Metric::AttemptLaunched),
+            job(Metric::RunSucceeded),
+        ]
+    );
+}

@@ -83,10 +83,7 @@ async fn the_demo_story_retries_a_rate_limited_pull_later_and_succeeds_on_attemp
         ),
         (Some(run_id), Some("SUCCEEDED"), Some(2))
     );
-    assert_eq!(
-        note["subject"],
-        "ecs-reactor: nightly-report SUCCEEDED after 2 attempt(s)"
-    );
+    assert_eq!(note["subject"], "SUCCEEDED nightly-report after 2 attempts");
     assert_eq!(note["attributes"]["status"]["Value"], "SUCCEEDED");
 
     let timeline = story.timeline.join("\n");

@@ -378,7 +378,7 @@ async fn a_finished_run_notifies_once_across_redeliveries() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
         notes[0]["subject"],
-        "ecs-reactor: once FAILED after 1 attempt(s)"
+        "FAILED once after 1 attempt: the image or tag does not exist"
     );
     assert!(
         notes[0]["hint"].is_string(),

@@ -88,6 +88,7 @@ impl Stack {
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&self.config), &self.topic_arn),
             settings: Settings::default(),
             guard: self.guard(),
+            metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
         }
     }
 

@@ -8,6 +8,7 @@
 
 use crate::cli::root;
 use crate::moto::{moto, unique};
+use reactor_aws::metrics::{self, Metric};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -1157,25 +1158,23 @@ fn every_failure_path_has_an_alarm_that_notifies() {
             );
         }
     }
-    // Failed runs: a metric filter on each function's log group, and an alarm on the metric.
-    let filters = resources_of_type(&template, "AWS::Logs::MetricFilter");
-    for (group, _) in resources_of_type(&template, "AWS::Logs::LogGroup") {
+    // Runs that failed or timed out, and retries fired late: alarms on the functions' metrics, all jobs.
+    for (metric, threshold) in [
+        ("RunsFailed", 1.0),
+        ("RunsTimedOut", 1.0),
+        ("RetryLatenessSeconds", 120.0),
+    ] {
         assert!(
-            filters.iter().any(
-                |(_, f)| f["Properties"]["LogGroupName"] == json!({"Ref": group})
-                    && f["Properties"]["FilterPattern"]
-                        .as_str()
-                        .is_some_and(|p| p.contains("outcome published") && p.contains("FAILED"))
-            ),
-            "no failed-run metric filter on {group}"
+            alarms.iter().any(|(_, a)| {
+                let p = &a["Properties"];
+                p["Namespace"] == metrics::NAMESPACE
+                    && p["MetricName"] == metric
+                    && p.get("Dimensions").is_none()
+                    && p["Threshold"].as_f64() == Some(threshold)
+            }),
+            "no alarm on {metric} (all jobs) at {threshold}"
         );
     }
-    assert!(
-        alarms
-            .iter()
-            .any(|(_, a)| a["Properties"]["MetricName"] == "FailedRuns"),
-        "no alarm on failed runs"
-    );
     for (id, alarm) in &alarms {
         assert_eq!(
             alarm["Properties"]["AlarmActions"],
@@ -1190,5 +1189,223 @@ fn every_failure_path_has_an_alarm_that_notifies() {
     assert!(
         template["Outputs"]["AlarmTopicArn"].is_object(),
         "the operator is told where alarms go"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Metrics: the dashboard and the alarms name what the code emits
+// ---------------------------------------------------------------------------------------------------------
+
+/// Metric name → the dimension sets the code emits it under, from one value of each `Metric` variant.
+fn emitted() -> BTreeMap<String, BTreeSet<Vec<String>>> {
+    let every = [
+        Metric::RunStarted,
+        Metric::RunSucceeded,
+        Metric::RunFailed,
+        Metric::RunCancelled,
+        Metric::RunSkipped,
+        Metric::AttemptLaunched,
+        Metric::Retry {
+            class: "spot-interruption".into(),
+        },
+        Metric::RetryLateness { seconds: 1.0 },
+        Metric::RunTimedOut,
+        Metric::MemoryEscalated,
+    ];
+    let map: BTreeMap<String, BTreeSet<Vec<String>>> = every
+        .iter()
+        .map(|m| {
+            let sets = metrics::emf_line("j", m, 0)["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|set| {
+                    let mut keys: Vec<String> = set
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|k| k.as_str().unwrap().to_owned())
+                        .collect();
+                    keys.sort();
+                    keys
+                })
+                .collect();
+            (m.name().to_owned(), sets)
+        })
+        .collect();
+    assert_eq!(
+        map.keys().cloned().collect::<BTreeSet<_>>(),
+        metrics::METRIC_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<BTreeSet<_>>(),
+        "every metric name, one variant each"
+    );
+    map
+}
+
+/// The (metric name, dimension names) a SEARCH expression asks for: `SEARCH('{ns,dim…} MetricName="X"', …)`.
+fn search_terms(expression: &str) -> (String, String, Vec<String>) {
+    let schema = expression
+        .split_once('{')
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .unwrap_or_else(|| panic!("{expression}: no {{namespace,dimensions}} schema"))
+        .0;
+    let mut parts = schema
+        .split(',')
+        .map(|p| p.trim().trim_matches('"').to_owned());
+    let namespace = parts.next().unwrap();
+    let mut dimensions: Vec<String> = parts.collect();
+    dimensions.sort();
+    let name = expression
+        .split_once("MetricName=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .unwrap_or_else(|| panic!("{expression}: no MetricName=\"…\""))
+        .0
+        .to_owned();
+    (namespace, name, dimensions)
+}
+
+#[test]
+fn the_dashboard_names_only_what_the_functions_emit() {
+    let template = template();
+    let emitted = emitted();
+    let dashboards = resources_of_type(&template, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1, "one dashboard");
+    let (_, dashboard) = &dashboards[0];
+    let source = &dashboard["Properties"]["DashboardBody"];
+    assert!(
+        source["Fn::Sub"].is_string(),
+        "DashboardBody is one !Sub string"
+    );
+    let ev = Intrinsics {
+        template: &template,
+        parameters: parameters(&template, &[]),
+    };
+    let text = ev.string(source);
+    // What !Sub leaves are references to the stack's resources, which CloudFormation fills in.
+    for reference in text
+        .split("${")
+        .skip(1)
+        .map(|r| r.split('}').next().unwrap())
+    {
+        let resource = reference.split('.').next().unwrap();
+        assert!(
+            template["Resources"][resource].is_object(),
+            "the dashboard refers to ${{{reference}}}, which is no resource of the template"
+        );
+    }
+    let body: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON ({e}):\n{text}"));
+
+    let mut seen = BTreeSet::new();
+    let mut lambda = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let properties = &widget["properties"];
+        for key in ["x", "y", "width", "height"] {
+            assert!(widget[key].is_u64(), "{widget}: {key}");
+        }
+        if widget["type"] != "metric" {
+            continue;
+        }
+        assert_eq!(
+            properties["region"], "us-east-1",
+            "{widget}: region is ${{AWS::Region}}"
+        );
+        for entry in properties["metrics"].as_array().expect("metrics") {
+            let entry = entry.as_array().expect("each metric is an array");
+            let (namespace, name, dimensions) = match &entry[0] {
+                Value::Object(o) => search_terms(o["expression"].as_str().expect("an expression")),
+                Value::String(namespace) => {
+                    let plain: Vec<&str> = entry[1..].iter().map_while(Value::as_str).collect();
+                    let mut dimensions: Vec<String> = plain[1..]
+                        .iter()
+                        .step_by(2)
+                        .map(|d| d.to_string())
+                        .collect();
+                    dimensions.sort();
+                    if namespace == "AWS/Lambda" {
+                        lambda.insert((plain[0].to_owned(), plain[2].to_owned()));
+                    }
+                    (namespace.clone(), plain[0].to_owned(), dimensions)
+                }
+                other => panic!("{other}: neither a namespace nor an expression"),
+            };
+            if namespace == "AWS/Lambda" {
+                continue;
+            }
+            assert_eq!(namespace, metrics::NAMESPACE, "{entry:?}");
+            let sets = emitted.get(&name).unwrap_or_else(|| {
+                panic!("the dashboard shows {name}, which the code never emits")
+            });
+            assert!(
+                sets.contains(&dimensions),
+                "the dashboard shows {name} by {dimensions:?}; the code emits it by {sets:?} only"
+            );
+            seen.insert((name, dimensions));
+        }
+    }
+    let none: Vec<String> = vec![];
+    for wanted in [
+        ("RunsStarted", none.clone()),
+        ("RunsSucceeded", none.clone()),
+        ("RunsFailed", none.clone()),
+        ("RunsFailed", vec!["job".to_owned()]),
+        ("Retries", vec!["class".to_owned()]),
+        ("RetryLatenessSeconds", none.clone()),
+    ] {
+        assert!(
+            seen.contains(&(wanted.0.to_owned(), wanted.1.clone())),
+            "the dashboard does not show {wanted:?}"
+        );
+    }
+    for (function, _) in functions(&template).into_values() {
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                lambda.contains(&(metric.to_owned(), format!("${{{function}}}"))),
+                "the dashboard does not show {function}'s {metric}"
+            );
+        }
+    }
+
+    // The alarms on the functions' metrics, likewise.
+    for (id, alarm) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        if p["Namespace"] != metrics::NAMESPACE {
+            continue;
+        }
+        let name = p["MetricName"].as_str().unwrap();
+        let mut dimensions: Vec<String> = p["Dimensions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["Name"].as_str().unwrap().to_owned())
+            .collect();
+        dimensions.sort();
+        assert!(
+            emitted
+                .get(name)
+                .is_some_and(|sets| sets.contains(&dimensions)),
+            "{id} watches {name} by {dimensions:?}, which the code does not emit"
+        );
+    }
+
+    // And the README's table lists exactly these metrics.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- metrics:begin -->")
+        .expect("README has the metrics:begin marker");
+    let stop = readme
+        .find("<!-- metrics:end -->")
+        .expect("README has the metrics:end marker");
+    let listed: Vec<&str> = readme[start..stop]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.split('|').nth(1).unwrap().trim().trim_matches('`'))
+        .collect();
+    assert_eq!(
+        listed,
+        metrics::METRIC_NAMES,
+        "README's metrics table (between the metrics markers)"
     );
 }

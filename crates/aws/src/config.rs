@@ -147,16 +147,22 @@ impl Config {
     }
 
     /// The adapters on real AWS clients, built once.
+    /// The Lambda's adapters; metrics go to stdout as EMF lines, which CloudWatch Logs turns into metrics.
     pub async fn connect(&self) -> Reactor<DynamoStore, EcsLauncher, SnsNotifier> {
-        self.reactor(&self.sdk_config().await)
+        self.reactor(
+            &self.sdk_config().await,
+            std::sync::Arc::new(crate::metrics::EmfLines::stdout()),
+        )
     }
 
     /// The adapters on clients of a given SDK configuration (the CLI's, with its region and profile).
     pub fn reactor(
         &self,
         sdk: &aws_config::SdkConfig,
+        metrics: std::sync::Arc<dyn crate::metrics::MetricSink>,
     ) -> Reactor<DynamoStore, EcsLauncher, SnsNotifier> {
         Reactor {
+            metrics,
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &self.table),
             launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(sdk)),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(sdk), &self.topic_arn),

@@ -11,6 +11,7 @@
 //! the same attempt), so a crash between RunTask and recording its task never starts a second task.
 
 use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
+use crate::metrics::{Metric, MetricSink};
 use crate::notifier::{Event, Notifier, NotifyError, Outcome};
 use crate::records::{
     status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, LockItem, RunItem,
@@ -26,6 +27,7 @@ use reactor_core::{
     Guard, GuardError, History, JobRequest, NotifyOn, SplitMix64, Task,
 };
 use std::fmt;
+use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -61,6 +63,8 @@ pub struct Reactor<S, L, N> {
     pub settings: Settings,
     /// What a job may ask for here; checked before a run is written.
     pub guard: Guard,
+    /// Where each applied state change is counted (EMF lines in a Lambda).
+    pub metrics: Arc<dyn MetricSink>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -406,6 +410,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     replaces = run.replaces.as_deref(),
                     "run created"
                 );
+                self.metrics.record(&job.job, Metric::RunStarted);
                 if let Some(predecessor) = &run.replaces {
                     self.replace(run_id, predecessor, now).await?;
                 }
@@ -501,6 +506,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             duplicate = created != Created::New,
             "run skipped: another run of the job is unfinished"
         );
+        if created == Created::New {
+            self.metrics.record(&job.job, Metric::RunSkipped);
+        }
         if wants(job, RunStatus::Skipped) {
             let outcome = Outcome {
                 event: Event::RunSkipped,
@@ -620,6 +628,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 .apply_decision(&run.run_id, attempt, &facts, &decision, &next, &at)
                 .await?;
             log_decision(&run.run_id, attempt, None, &decision, applied);
+            if applied == Applied::Applied {
+                self.count_decision(&run.job, &decision);
+            }
             if applied == Applied::Applied && decision.action.is_retry() {
                 self.notify_retry(run, job, attempt, &decision, None, &next, now)
                     .await?;
@@ -702,6 +713,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             action = if adopted { "ADOPTED" } else { "LAUNCHED" },
             "launch"
         );
+        if !adopted {
+            self.metrics.record(&run.job, Metric::AttemptLaunched);
+        }
         Ok(Launch::Started {
             attempt,
             task_arn,
@@ -896,7 +910,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     attempt: n,
                 })
             }
-            Applied::Applied => {}
+            Applied::Applied => self.count_decision(&run.job, &decision),
         }
         if decision.action.is_retry() {
             self.notify_retry(&run, &job, n, &decision, Some(&task.task_arn), &next, now)
@@ -954,6 +968,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         let Some(run) = self.store.run(&delay.run_id).await? else {
             return Ok(Fired::Stale);
         };
+        // Counted once per retry: only the claimer gets here.
+        let late = (now.unix_timestamp() - delay.due_at).max(0) as f64;
+        self.metrics
+            .record(&run.job, Metric::RetryLateness { seconds: late });
         let job = job_of(&run)?;
         Ok(Fired::Launched(
             self.launch(&run, &job, delay.attempt, now).await?,
@@ -1076,6 +1094,31 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         })
     }
 
+    /// Counts an applied decision: the run's end, or a retry by its rule; a deadline and a memory raise too.
+    fn count_decision(&self, job: &str, decision: &Decision) {
+        let metrics = &self.metrics;
+        match decision.action {
+            Action::Succeed => metrics.record(job, Metric::RunSucceeded),
+            Action::Fail => metrics.record(job, Metric::RunFailed),
+            Action::RetryNow | Action::RetryLater => metrics.record(
+                job,
+                Metric::Retry {
+                    class: decision.rule_id.clone(),
+                },
+            ),
+        }
+        let rule = decision.verdict.rule_id.as_str();
+        if rule == reactor_core::judge::TIMEOUT_RULE_ID
+            || rule == reactor_core::judge::RUN_TIMEOUT_RULE_ID
+            || decision.rule_id == reactor_core::judge::RUN_TIMEOUT_RULE_ID
+        {
+            metrics.record(job, Metric::RunTimedOut);
+        }
+        if decision.action.is_retry() && decision.verdict.memory.is_some() {
+            metrics.record(job, Metric::MemoryEscalated);
+        }
+    }
+
     /// `notify.on` RETRYING: publishes a retry decision, then marks the attempt so a redelivery of the event
     /// publishes only what is missing.
     #[allow(clippy::too_many_arguments)]
@@ -1186,6 +1229,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
         };
         tracing::info!(run = run_id, attempt = run.attempt, by, was = ?was, action = "CANCEL", "run cancelled");
+        if was.is_some() {
+            self.metrics.record(&run.job, Metric::RunCancelled);
+        }
         let mut stopped_task = None;
         if stop_task {
             if let Some(task_arn) = self

@@ -7,7 +7,8 @@
 //! - [`history`]: what on-call reads (a run's story, runs of a job or in a status, the run of a task), one Query each.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
 //! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
-//! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one message per finished run.
+//! - [`metrics`]: the [`metrics::MetricSink`] trait and [`metrics::EmfLines`]: CloudWatch metrics as Embedded Metric Format lines on stdout.
+//! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one versioned message per run event (ended, retrying).
 //! - [`provision`]: the table definition for local AWS, kept equal to template.yml by a test.
 //! - [`store`]: the [`store::Store`] trait and [`store::DynamoStore`]; every state change a conditional write.
 //!
@@ -18,6 +19,7 @@ pub mod config;
 pub mod flow;
 pub mod history;
 pub mod launcher;
+pub mod metrics;
 pub mod notifier;
 pub mod provision;
 pub mod records;

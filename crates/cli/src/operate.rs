@@ -42,7 +42,11 @@ fn config(args: &ActArgs) -> Result<Config, Failure> {
 }
 
 async fn connect(args: &ActArgs, config: &Config) -> AwsReactor {
-    config.reactor(&sdk_config(&args.table, Some(config.timeouts())).await)
+    // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
+    config.reactor(
+        &sdk_config(&args.table, Some(config.timeouts())).await,
+        std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
+    )
 }
 
 /// Runs one step of the flow on a reactor built from the command line, now; returns its result and the table.

@@ -273,6 +273,7 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
         notifier: SnsNotifier::new(sns, &stack.topic_arn),
         settings: Settings::default(),
         guard: stack.guard(),
+        metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
     }
 }
 

@@ -99,6 +99,7 @@ impl Instance {
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&self.config), &self.topic_arn),
             settings: reactor_aws::flow::Settings::default(),
             guard: self.guard.clone(),
+            metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
         }
     }
 }
