@@ -85,7 +85,11 @@ impl Moto {
         let watchdog = Command::new("sh")
             .arg("-c")
             .arg(script)
+            // Its own output goes nowhere: a caller capturing this process's output (a test running the
+            // benchmark) must not wait for the watchdog to close the pipes.
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -141,7 +141,10 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-            .stdin(Stdio::null());
+            // The emulator writes to its log file; nothing of the watchdog may hold a caller's pipes.
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         for (key, value) in env {
             command.env(key, value);
         }

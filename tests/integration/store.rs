@@ -211,7 +211,10 @@ async fn a_decision_is_applied_once_with_its_consequence() {
     // SUCCEED closes the run; the stopped facts are kept on the attempt; a duplicate changes nothing.
     launched(&store, "ok-20261121T023000Z").await;
     let d = decision(Succeed, false);
-    let close = Next::Close(RunStatus::Succeeded);
+    let close = Next::Close {
+        status: RunStatus::Succeeded,
+        notify_lease_until: None,
+    };
     assert_eq!(
         store
             .apply_decision("ok-20261121T023000Z", 1, &facts(), &d, &close, at)
@@ -349,7 +352,10 @@ async fn a_decision_is_applied_once_with_its_consequence() {
                 2,
                 &facts(),
                 &d,
-                &Next::Close(RunStatus::Failed),
+                &Next::Close {
+                    status: RunStatus::Failed,
+                    notify_lease_until: None,
+                },
                 at
             )
             .await

@@ -304,20 +304,25 @@ fn job_of(run: &RunItem) -> Result<JobRequest, FlowError> {
     })
 }
 
-/// What follows a decision, as the store writes it.
+/// What follows a decision, as the store writes it. A run that ends and is to be announced is closed with the
+/// right to publish its outcome already taken (one write fewer than claiming it afterwards).
 fn next_step(
     decision: &Decision,
-    run_id: &str,
-    attempt: u32,
+    job: &JobRequest,
+    (run_id, attempt): (&str, u32),
     now: OffsetDateTime,
     settings: &Settings,
     at: &str,
 ) -> Next {
     let next = decision.next_attempt.unwrap_or(attempt + 1);
     let epoch = now.unix_timestamp();
+    let close = |status| Next::Close {
+        status,
+        notify_lease_until: wants(job, status).then_some(epoch + settings.notify_lease_seconds),
+    };
     match decision.action {
-        Action::Succeed => Next::Close(RunStatus::Succeeded),
-        Action::Fail => Next::Close(RunStatus::Failed),
+        Action::Succeed => close(RunStatus::Succeeded),
+        Action::Fail => close(RunStatus::Failed),
         Action::RetryNow => Next::RetryNow(Box::new(AttemptItem::claim(
             run_id,
             next,
@@ -622,7 +627,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 stopped_reason: Some(decision.verdict.evidence.chars().take(1000).collect()),
                 ..StopFacts::default()
             };
-            let next = next_step(&decision, &run.run_id, attempt, now, &self.settings, &at);
+            let next = next_step(
+                &decision,
+                job,
+                (&run.run_id, attempt),
+                now,
+                &self.settings,
+                &at,
+            );
             let applied = self
                 .store
                 .apply_decision(&run.run_id, attempt, &facts, &decision, &next, &at)
@@ -643,9 +655,15 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     attempt = claim.attempt;
                     continue;
                 }
-                (Next::Close(status), Applied::Applied) if wants(job, *status) => {
+                (
+                    Next::Close {
+                        status,
+                        notify_lease_until: Some(_),
+                    },
+                    Applied::Applied,
+                ) => {
                     let outcome = outcome_of(run, *status, attempt, &decision, None);
-                    self.notify_once(&outcome, now).await?;
+                    self.publish(&outcome, now).await?;
                 }
                 _ => {}
             }
@@ -888,7 +906,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             run_seconds_left(&job, &run, now),
         );
         let at = stamp(now)?;
-        let next = next_step(&decision, run_id, n, now, &self.settings, &at);
+        let next = next_step(&decision, &job, (run_id, n), now, &self.settings, &at);
         let mut facts = stop_facts(task)?;
         facts.had_deadline = job.timeout_seconds.is_some() || job.run_timeout_seconds.is_some();
         let applied = self
@@ -917,10 +935,13 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 .await?;
         }
         let launch = match &next {
-            Next::Close(status) => {
-                if wants(&job, *status) {
+            Next::Close {
+                status,
+                notify_lease_until,
+            } => {
+                if notify_lease_until.is_some() {
                     let outcome = outcome_of(&run, *status, n, &decision, Some(&task.task_arn));
-                    self.notify_once(&outcome, now).await?;
+                    self.publish(&outcome, now).await?;
                 }
                 None
             }
@@ -1181,6 +1202,12 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 _ => Err(FlowError::NotificationInProgress(run_id.to_owned())),
             };
         }
+        self.publish(outcome, now).await
+    }
+
+    /// Publishes a finished run's outcome whose right to publish this invocation holds, and records it.
+    async fn publish(&self, outcome: &Outcome, now: OffsetDateTime) -> Result<(), FlowError> {
+        let run_id = outcome.run_id.as_str();
         self.notifier.notify(outcome).await?;
         self.store.mark_notified(run_id, &stamp(now)?).await?;
         // One line per finished run: template.yml counts FAILED ones into the FailedRuns metric and alarm.

@@ -78,8 +78,12 @@ pub struct StopFacts {
 /// What follows a decision, prepared by the caller so that the store writes it in the same transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Next {
-    /// SUCCEED or FAIL: the run ends in this status.
-    Close(RunStatus),
+    /// SUCCEED or FAIL: the run ends in this status; with `notify_lease_until`, the decider takes the right to
+    /// publish the outcome (until then, epoch seconds) in the same write.
+    Close {
+        status: RunStatus,
+        notify_lease_until: Option<i64>,
+    },
     /// RETRY_NOW: the next attempt, claimed.
     RetryNow(Box<AttemptItem>),
     /// RETRY_LATER: the delay item whose TTL is the due time.
@@ -755,7 +759,7 @@ impl Store for DynamoStore {
 
         // The run: moves on from this attempt only.
         let (status, current) = match next {
-            Next::Close(status) => (*status, attempt),
+            Next::Close { status, .. } => (*status, attempt),
             Next::RetryNow(claim) => (RunStatus::Launching, claim.attempt),
             Next::RetryLater(_) => (RunStatus::RetryScheduled, attempt),
         };
@@ -772,6 +776,13 @@ impl Store for DynamoStore {
         ];
         if let Some(t) = &next_retry_at {
             fields.push(("nextRetryAt", s(t)));
+        }
+        if let Next::Close {
+            notify_lease_until: Some(until),
+            ..
+        } = next
+        {
+            fields.push(("notifyLeaseUntil", n(*until as u64)));
         }
         // After an OutOfMemoryError under retry.onOutOfMemory, every later attempt launches at the new size.
         if let (true, Some(size)) = (decision.action.is_retry(), decision.verdict.memory) {
@@ -810,7 +821,7 @@ impl Store for DynamoStore {
             .transact_items(update_attempt)
             .transact_items(update_run);
         match next {
-            Next::Close(_) => {}
+            Next::Close { .. } => {}
             Next::RetryNow(claim) => {
                 transaction = transaction.transact_items(self.put_new(claim.as_ref())?)
             }
