@@ -1168,17 +1168,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         };
         let outcome = Outcome {
             event: Event::AttemptRetrying,
-            run_id: run.run_id.clone(),
-            job: run.job.clone(),
             status: status.as_str().into(),
-            attempts: attempt,
-            rule_id: decision.rule_id.clone(),
-            rule: decision.rule.clone(),
-            reason: decision.reason.clone(),
-            task_arn: task_arn.map(str::to_owned),
-            hint: decision.verdict.hint.clone(),
             next_retry_at,
             memory_mib: decision.verdict.memory.map(|m| m.memory_mib),
+            ..outcome_of(run, status, attempt, decision, task_arn)
         };
         self.notifier.notify(&outcome).await?;
         self.store
