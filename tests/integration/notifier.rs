@@ -27,43 +27,6 @@ fn outcome(job: &str, event: Event, status: &str, attempts: u32) -> Outcome {
     }
 }
 
-/// A queue subscribed to `topic`, with `policy` as its subscription's FilterPolicy (on message attributes).
-async fn subscriber(
-    sns: &aws_sdk_sns::Client,
-    sqs: &aws_sdk_sqs::Client,
-    topic: &str,
-    policy: Option<&Value>,
-) -> String {
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("subscriber"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    let mut subscribe = sns
-        .subscribe()
-        .topic_arn(topic)
-        .protocol("sqs")
-        .endpoint(&queue_arn);
-    if let Some(policy) = policy {
-        subscribe = subscribe.attributes("FilterPolicy", policy.to_string());
-    }
-    subscribe.send().await.unwrap();
-    queue_url
-}
-
 /// Every SNS envelope waiting in the queue (moto delivers SNS to SQS during the publish call).
 async fn received(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -108,7 +71,7 @@ async fn a_notification_reaches_subscribers_with_its_subject_schema_attributes_a
         aws_sdk_sqs::Client::new(&config),
     );
     let topic = topic(&sns).await;
-    let inbox = subscriber(&sns, &sqs, &topic, None).await;
+    let inbox = crate::stack::subscriber(&sns, &sqs, &topic, None).await;
     let notifier = SnsNotifier::new(sns, &topic);
 
     let failed = outcome("nightly-report", Event::RunFailed, "FAILED", 3);
@@ -198,11 +161,11 @@ async fn filter_policies_on_the_attributes_choose_what_each_subscriber_receives(
         aws_sdk_sqs::Client::new(&config),
     );
     let topic = topic(&sns).await;
-    let everything = subscriber(&sns, &sqs, &topic, None).await;
+    let everything = crate::stack::subscriber(&sns, &sqs, &topic, None).await;
     let mut filtered = Vec::new();
     for (policy, expected) in filter_policies() {
         filtered.push((
-            subscriber(&sns, &sqs, &topic, Some(&policy)).await,
+            crate::stack::subscriber(&sns, &sqs, &topic, Some(&policy)).await,
             policy,
             expected,
         ));

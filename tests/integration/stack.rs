@@ -382,9 +382,20 @@ pub async fn topic_with_inbox(
         .unwrap()
         .topic_arn
         .unwrap();
+    let queue_url = subscriber(sns, sqs, &topic_arn, None).await;
+    (topic_arn, queue_url)
+}
+
+/// A queue subscribed to `topic`, with `policy` as its subscription's FilterPolicy (on message attributes).
+pub async fn subscriber(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic: &str,
+    policy: Option<&Value>,
+) -> String {
     let queue_url = sqs
         .create_queue()
-        .queue_name(unique("on-call"))
+        .queue_name(unique("subscriber"))
         .send()
         .await
         .unwrap()
@@ -400,14 +411,16 @@ pub async fn topic_with_inbox(
         .attributes
         .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
         .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
+    let mut subscribe = sns
+        .subscribe()
+        .topic_arn(topic)
         .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .unwrap();
-    (topic_arn, queue_url)
+        .endpoint(&queue_arn);
+    if let Some(policy) = policy {
+        subscribe = subscribe.attributes("FilterPolicy", policy.to_string());
+    }
+    subscribe.send().await.unwrap();
+    queue_url
 }
 
 /// A cluster and a task definition (app essential, log-router not): (cluster name, family), revision 1.

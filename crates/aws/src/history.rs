@@ -138,11 +138,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        let keys: Vec<String> = out
-            .items()
-            .iter()
-            .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
-            .collect();
+        let keys = partition_keys(out.items());
         let mut runs = self.runs_by_keys(&keys).await?;
         // BatchGetItem answers in any order.
         runs.sort_by(|a, b| b.by_created_sk.cmp(&a.by_created_sk));
@@ -166,11 +162,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(service)?;
-            let keys: Vec<String> = out
-                .items()
-                .iter()
-                .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
-                .collect();
+            let keys = partition_keys(out.items());
             let mut read = self.runs_by_keys(&keys).await?;
             for pk in &keys {
                 if let Some(i) = read.iter().position(|r| run_pk(&r.run_id) == *pk) {
@@ -243,4 +235,12 @@ impl DynamoStore {
         }
         Ok(runs)
     }
+}
+
+/// The partition keys (`RUN#<run id>`) of a keys-only index's answer, in its order.
+fn partition_keys(items: &[HashMap<String, AttributeValue>]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()).cloned())
+        .collect()
 }

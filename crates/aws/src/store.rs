@@ -363,6 +363,19 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// Deletes one item of a run at once, whether or not it exists.
+    async fn delete_now(&self, run_id: &str, sk: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .send()
+            .await
+            .map_err(service)?;
+        Ok(())
+    }
+
     /// Runs a transaction whose conditions guard one state change: refused if any does not hold.
     async fn change(&self, items: Vec<TransactWriteItem>) -> Result<Changed, StoreError> {
         let result = self
@@ -931,15 +944,7 @@ impl Store for DynamoStore {
     }
 
     async fn discard_deadline(&self, run_id: &str, attempt: u32) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(run_pk(run_id)))
-            .key("sk", AttributeValue::S(deadline_sk(attempt)))
-            .send()
-            .await
-            .map_err(service)?;
-        Ok(())
+        self.delete_now(run_id, &deadline_sk(attempt)).await
     }
 
     async fn mark_attempt_notified(
@@ -1041,15 +1046,7 @@ impl Store for DynamoStore {
     }
 
     async fn discard_delay(&self, run_id: &str, attempt: u32) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(run_pk(run_id)))
-            .key("sk", AttributeValue::S(delay_sk(attempt)))
-            .send()
-            .await
-            .map_err(service)?;
-        Ok(())
+        self.delete_now(run_id, &delay_sk(attempt)).await
     }
 
     async fn cancel_run(
