@@ -10,11 +10,29 @@ CHECKOV_VENV := .venv-checkov
 # The tests start moto_server from the venv themselves (127.0.0.1, a free port).
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: test demo explain-samples venv fmt-check clippy build soak bench bench-quick
+.PHONY: test test-clock demo explain-samples venv fmt-check clippy build soak bench bench-quick
 
 ## make test — format check, lints as errors, then every test (unit, property, CLI, against moto).
 test: venv fmt-check clippy
 	$(CARGO) test --workspace --all-targets --locked
+
+## make test-clock — every test with the clock moved, to prove none depends on the date or time of day it runs:
+## the whole suite under libfaketime 400 days ahead, then 30 days behind (moto and the Lambda binaries the tests
+## start share the moved clock). Only the wall clock moves: monotonic timers (timeouts, tokio's sleeps) keep real
+## time. Installs Debian's `faketime` when it is missing. Not part of `make test` (it runs the suite twice more).
+FAKETIME_SHIFTS ?= +400d -30d
+test-clock: venv
+	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
+	@# Everything the suite builds, built on the real clock first (the tests' own `cargo build`s of the Lambda
+	@# binaries and the benchmark included): rustc can hang under libfaketime, and the moved runs compile nothing.
+	$(CARGO) test --workspace --all-targets --locked --no-run
+	$(CARGO) build --locked --bins -p starter -p classifier -p scheduler -p ecs-reactor
+	$(CARGO) build --locked -p ecs-reactor --example bench
+	@set -e; for shift in $(FAKETIME_SHIFTS); do \
+	  echo "== make test-clock: the clock at $$shift ($$(FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$shift" date -u +%FT%TZ))"; \
+	  FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$shift" $(CARGO) test --workspace --all-targets --locked; \
+	done
+	@echo "== make test-clock: the suite passed at every shift ($(FAKETIME_SHIFTS))"
 
 ## make soak — the full soak: 1,000 runs with random endings, duplicates and late deliveries through the real
 ## handlers against moto, then the invariants (make test runs the same soak with 100 runs). Prints one summary line.

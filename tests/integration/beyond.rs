@@ -90,6 +90,8 @@ fn status(row: &Option<Value>) -> &str {
 const TICK_1: &str = "2026-11-21T02:30:00Z";
 const TICK_2: &str = "2026-11-21T02:31:00Z";
 const TICK_3: &str = "2026-11-21T02:32:00Z";
+/// The CLI reports as of the ticks above (its `--now`), never as of the day the suite runs.
+const AS_OF: &str = "2026-11-21T03:00:00Z";
 
 #[tokio::test]
 async fn forbid_records_a_skipped_tick_while_a_run_is_unfinished_and_runs_again_once_it_ends() {
@@ -128,7 +130,7 @@ async fn forbid_records_a_skipped_tick_while_a_run_is_unfinished_and_runs_again_
     assert_eq!(notices[0]["status"], "SKIPPED");
 
     // `runs --job` lists the skipped tick beside the run.
-    let runs = crate::oncall::cli_on(&stack, &["runs", "--job", "exporter"]);
+    let runs = crate::oncall::cli_on(&stack, &["--now", AS_OF, "runs", "--job", "exporter"]);
     assert!(
         runs.contains("exporter-20261121T023100Z") && runs.contains("SKIPPED"),
         "{runs}"
@@ -395,7 +397,7 @@ async fn out_of_memory_retries_with_more_memory_until_the_cap_and_show_tells_eac
         );
         memory = next_memory;
     }
-    let story = crate::oncall::cli_on(&stack, &["show", &run.run_id]);
+    let story = crate::oncall::cli_on(&stack, &["--now", AS_OF, "show", &run.run_id]);
     for line in [
         "1024 MiB",
         "2048 MiB",

@@ -145,6 +145,13 @@ impl Function {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // The function shares the test's clock: under `make test-clock` (libfaketime) its wall clock is moved
+        // too, as moto's and this process's are.
+        for (key, value) in std::env::vars() {
+            if key == "LD_PRELOAD" || key.starts_with("FAKETIME") {
+                command.env(key, value);
+            }
+        }
         for (key, value) in env {
             command.env(key, value);
         }

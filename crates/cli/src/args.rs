@@ -1,6 +1,8 @@
 //! The command line.
 
 use clap::{Args, Parser, Subcommand};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 #[derive(Parser)]
 #[command(
@@ -9,8 +11,25 @@ use clap::{Args, Parser, Subcommand};
     about = "Reliable Amazon ECS task runs with smart retries: on-call's tool"
 )]
 pub struct Cli {
+    /// Act as of this time (RFC 3339, e.g. 2026-11-21T12:00:00Z) instead of the clock: `runs --since` windows
+    /// and relative times ("3 min ago") are measured from it, and `start`/`cancel`/`redrive` record it. For
+    /// reproducible reports ("as of") and tests. Default: now.
+    #[arg(long, global = true, value_name = "TIMESTAMP", value_parser = parse_now)]
+    pub now: Option<OffsetDateTime>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The one notion of "now" every command uses: `--now`, else the clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.now.unwrap_or_else(OffsetDateTime::now_utc)
+    }
+}
+
+fn parse_now(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-11-21T12:00:00Z ({e})"))
 }
 
 #[derive(Subcommand)]

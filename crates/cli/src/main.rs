@@ -14,15 +14,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    let now = cli.now();
     let result = match cli.command {
         args::Command::Explain(a) => explain::run(&a),
         args::Command::Rules(a) => rules::run(&a),
         args::Command::Validate(a) => validate::run(&a),
-        args::Command::Runs(a) => oncall::runs(&a),
-        args::Command::Show(a) => oncall::show(&a),
-        args::Command::Start(a) => operate::start(&a),
-        args::Command::Cancel(a) => operate::cancel(&a),
-        args::Command::Redrive(a) => operate::redrive(&a),
+        args::Command::Runs(a) => oncall::runs(&a, now),
+        args::Command::Show(a) => oncall::show(&a, now),
+        args::Command::Start(a) => operate::start(&a, now),
+        args::Command::Cancel(a) => operate::cancel(&a, now),
+        args::Command::Redrive(a) => operate::redrive(&a, now),
     };
     match result {
         Ok(output) => {

@@ -131,9 +131,8 @@ fn parse_status(text: &str) -> Result<RunStatus, Failure> {
     })
 }
 
-pub fn runs(args: &RunsArgs) -> Result<String, Failure> {
+pub fn runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let status = args.status.as_deref().map(parse_status).transpose()?;
-    let now = OffsetDateTime::now_utc();
     // A run can sit in an unfinished status for longer than any default window (a two-day task): asked for
     // one of those, on-call means "all of them now".
     let since = match (&args.since, status) {
@@ -196,8 +195,7 @@ pub fn runs(args: &RunsArgs) -> Result<String, Failure> {
     .to_owned())
 }
 
-pub fn show(args: &ShowArgs) -> Result<String, Failure> {
-    let now = OffsetDateTime::now_utc();
+pub fn show(args: &ShowArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let story = runtime()?.block_on(async {
         let store = store(&args.table).await?;
         let run_id = if args.run.starts_with("arn:") {

@@ -49,16 +49,18 @@ async fn connect(args: &ActArgs, config: &Config) -> AwsReactor {
     )
 }
 
-/// Runs one step of the flow on a reactor built from the command line, now; returns its result and the table.
+/// Runs one step of the flow on a reactor built from the command line, at `now`; returns its result and the
+/// table.
 fn act<T>(
     args: &ActArgs,
+    now: OffsetDateTime,
     step: impl AsyncFnOnce(&AwsReactor, OffsetDateTime) -> Result<T, FlowError>,
 ) -> Result<(T, String), Failure> {
     let config = config(args)?;
     let result = runtime()?
         .block_on(async {
             let reactor = connect(args, &config).await;
-            step(&reactor, OffsetDateTime::now_utc()).await
+            step(&reactor, now).await
         })
         .map_err(|e| aws_failure(&config.table, e))?;
     Ok((result, config.table))
@@ -81,8 +83,14 @@ fn who(reason: Option<&str>) -> String {
 }
 
 /// A key no other start has used: the time to the nanosecond and the process.
-fn fresh_key(now: OffsetDateTime) -> String {
-    format!("cli-{}-{}", now.unix_timestamp_nanos(), std::process::id())
+fn fresh_key() -> String {
+    // An identity, not a time: the clock's nanoseconds and the process id make it unique even when `--now`
+    // pins the time every start records.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("cli-{nanos}-{}", std::process::id())
 }
 
 /// A launch in words and as JSON fields.
@@ -119,15 +127,11 @@ fn launch_summary(launch: &Launch) -> (String, Value) {
     }
 }
 
-pub fn start(args: &StartArgs) -> Result<String, Failure> {
+pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let text = read_input(&args.job)?;
     let payload: Value = serde_json::from_str(&text)
         .map_err(|e| Failure::BadInput(format!("{}: not JSON: {e}", args.job)))?;
-    let now = OffsetDateTime::now_utc();
-    let key = args
-        .idempotency_key
-        .clone()
-        .unwrap_or_else(|| fresh_key(now));
+    let key = args.idempotency_key.clone().unwrap_or_else(fresh_key);
     // The starter's own validation, before anything is asked of AWS.
     starter::parse(payload.clone(), &key)
         .map_err(|e| Failure::BadInput(format!("{}: {e}", args.job)))?;
@@ -178,9 +182,9 @@ pub fn start(args: &StartArgs) -> Result<String, Failure> {
     Ok(output)
 }
 
-pub fn cancel(args: &CancelArgs) -> Result<String, Failure> {
+pub fn cancel(args: &CancelArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let by = who(args.reason.as_deref());
-    let (result, table) = act(&args.act, async |reactor, now| {
+    let (result, table) = act(&args.act, now, async |reactor, now| {
         reactor.cancel(&args.run, &by, args.stop_task, now).await
     })?;
     let (outcome, was, attempt, stopped) = match result {
@@ -234,9 +238,9 @@ pub fn cancel(args: &CancelArgs) -> Result<String, Failure> {
     Ok(text)
 }
 
-pub fn redrive(args: &RedriveArgs) -> Result<String, Failure> {
+pub fn redrive(args: &RedriveArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let by = who(args.reason.as_deref());
-    let (result, table) = act(&args.act, async |reactor, now| {
+    let (result, table) = act(&args.act, now, async |reactor, now| {
         reactor.redrive(&args.run, &by, now).await
     })?;
     match result {
