@@ -613,3 +613,113 @@ async fn each_applied_change_is_counted_once_in_the_metrics_and_duplicates_are_n
         ]
     );
 }
+
+/// A pull that timed out, in ECS's words (deepfence/terraform-aws-cloud-scanner#13), from `address`: the same
+/// cause on every attempt, with another registry address each time.
+fn pull_timed_out(event: &mut Value, address: &str) {
+    let reason = format!(
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref quay.io/deepfenceio/cloud-scanner:latest: failed to do request: Head \"https://quay.io/v2/deepfenceio/cloud-scanner/manifests/latest\": dial tcp {address}:443: i/o timeout"
+    );
+    event["detail"]["stoppedReason"] = json!(reason);
+    event["detail"]["containers"][0]["reason"] = json!(reason);
+}
+
+#[tokio::test]
+async fn the_same_fall_back_failure_on_two_attempts_in_a_row_fails_the_run_as_a_repeated_failure() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let puller = job(&stack, "puller", |j| {
+        j["notify"] = json!({"on": ["RETRYING", "FAILED"]})
+    });
+    let run = start(&reactor, tick(&puller, TICK_1), T0).await;
+
+    // Attempt 1: the pull timed out. A network timeout is transient: retried later.
+    let mut event = stack
+        .stop(
+            run.task_arn.as_deref().unwrap(),
+            &started_by(&run.run_id, 1),
+            "stopped-pull-rate-limit.json",
+            5,
+        )
+        .await;
+    pull_timed_out(&mut event, "3.210.148.47");
+    let first = classifier::handle(&reactor, event, T0 + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.action, first.rule_id.as_deref()),
+        (Some("RETRY_LATER"), Some("network-timeout")),
+        "{first:?}"
+    );
+
+    // Attempt 2: the same failure, another address. Not retried a third time, though maxAttempts is 4.
+    let ttl = stack.expire(&run.run_id, "DELAY#0002").await;
+    scheduler::handle(&reactor, ttl, T0 + Duration::minutes(3))
+        .await
+        .unwrap();
+    let second = stack.tasks(&started_by(&run.run_id, 2)).await;
+    assert_eq!(second.len(), 1);
+    let mut event = stack
+        .stop(
+            &second[0],
+            &started_by(&run.run_id, 2),
+            "stopped-pull-rate-limit.json",
+            5,
+        )
+        .await;
+    pull_timed_out(&mut event, "52.94.8.1");
+    for _ in 0..2 {
+        let judged = classifier::handle(&reactor, event.clone(), T0 + Duration::minutes(4))
+            .await
+            .unwrap();
+        assert!(
+            judged.outcome == "APPLIED" || judged.outcome == "DUPLICATE",
+            "{judged:?}"
+        );
+    }
+    let row = stack.row(&run.run_id, "RUN").await;
+    assert_eq!(status(&row), "FAILED");
+    let attempt = stack.row(&run.run_id, "ATTEMPT#0002").await.unwrap();
+    assert_eq!(
+        (attempt["action"].as_str(), attempt["ruleId"].as_str()),
+        (Some("FAIL"), Some("repeated-failure")),
+        "{attempt:#}"
+    );
+    assert!(
+        stack.tasks(&started_by(&run.run_id, 3)).await.is_empty(),
+        "no third attempt"
+    );
+
+    // On-call is told why: one retry notice, then one FAILED notice naming the rule.
+    let notices = stack.notifications_now().await;
+    let failed: Vec<&Value> = notices.iter().filter(|n| n["status"] == "FAILED").collect();
+    assert_eq!(failed.len(), 1, "{notices:#?}");
+    assert_eq!(failed[0]["ruleId"], json!("repeated-failure"));
+    let rule = failed[0]["rule"].as_str().unwrap_or_default();
+    assert!(
+        rule.contains("network-timeout") && rule.contains("2 attempts in a row"),
+        "{rule}"
+    );
+
+    // `explain --run` agrees with what was recorded, attempt by attempt, and shows the fall-back's part.
+    let explained: Value = serde_json::from_str(&crate::oncall::cli_on(
+        &stack,
+        &["explain", "--run", &run.run_id],
+    ))
+    .unwrap();
+    let attempts = explained["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{explained:#}");
+    for a in attempts {
+        assert_eq!(a["agrees"], json!(true), "{a:#}");
+        assert!(
+            a["reasoning"]["fallback"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("used: ") && f.contains("network-timeout")),
+            "{a:#}"
+        );
+    }
+    assert_eq!(
+        attempts[1]["judgedNow"]["ruleId"],
+        json!("repeated-failure")
+    );
+}

@@ -261,3 +261,42 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn the_reasoning_names_every_rule_that_matched_and_whether_a_fall_back_decided() {
+    // (event, decided by, every rule that matched in order, the fall-back's part)
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        // A specific rule before the family's fall-back: the rate limit, not "a pull failed".
+        ("stopped-pull-rate-limit", "image-pull-rate-limited", &["image-pull-rate-limited", "image-pull-failed", "failed-to-start", "unrecognised-stop"], "not used: the specific rule `image-pull-rate-limited` matched before the fall-back `image-pull-failed`"),
+        ("stopped-image-not-found", "image-not-found", &["image-not-found", "image-pull-failed", "failed-to-start", "unrecognised-stop"], "not used: the specific rule `image-not-found` matched before the fall-back `image-pull-failed`"),
+        ("stopped-success",         "essential-containers-exited-0", &["essential-containers-exited-0", "unrecognised-stop"], "not used: the specific rule `essential-containers-exited-0` matched before the fall-back `unrecognised-stop`"),
+    ];
+    for &(name, decided_by, matched, fallback) in cases {
+        let path = format!("events/{name}.json");
+        let out = run(&["explain", path.as_str(), "--policy", JOB]).json();
+        let reasoning = &out["reasoning"];
+        assert_eq!(
+            reasoning["decidedBy"].as_str(),
+            Some(decided_by),
+            "{name}: {reasoning:#}"
+        );
+        assert_eq!(
+            out["ruleId"].as_str(),
+            Some(decided_by),
+            "{name}: the reasoning's rule is the decision's"
+        );
+        let got: Vec<&str> = reasoning["matched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["ruleId"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, matched, "{name}");
+        assert_eq!(reasoning["fallback"].as_str(), Some(fallback), "{name}");
+        assert!(
+            reasoning["rulesConsidered"].as_u64().unwrap() > 30,
+            "{name}: every rule is considered: {reasoning:#}"
+        );
+    }
+}

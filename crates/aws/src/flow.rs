@@ -20,7 +20,10 @@ use crate::store::{
     Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
 };
 use reactor_core::deadline::{attempt_deadline, run_deadline, stop_reason, DeadlineKind};
-use reactor_core::judge::{judge_launch, judge_stopped_task, LaunchProblem};
+use reactor_core::judge::{
+    judge_launch, judge_stopped_task, signature_of, stops_when_repeated, with_run_history,
+    LaunchProblem, Verdict,
+};
 use reactor_core::run::{jitter_seed, RunStatus};
 use reactor_core::{
     decide, run_deadline_passed, within_run_deadline, Action, AttemptRef, Concurrency, Decision,
@@ -895,6 +898,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 .filter(|names| !names.is_empty()),
         };
         let verdict = judge_stopped_task(task, &job.retry, essentials.as_deref());
+        let verdict = self.with_history(verdict, task, &run, n, &job).await?;
         let history = History {
             attempt: n,
             disruptions: run.disruptions,
@@ -962,6 +966,44 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             decision: Box::new(decision),
             launch,
         })
+    }
+
+    /// `retry.sameFailureLimit`: a fall-back verdict that the attempts right before this one ended with too,
+    /// word for word but for ids and numbers, is not retried. Their items are read only when the rule can
+    /// apply (a retry by a fall-back rule, after the run's first counted attempt): one GetItem per attempt
+    /// looked back, one with the default limit of 2.
+    async fn with_history(
+        &self,
+        verdict: Verdict,
+        task: &Task,
+        run: &RunItem,
+        n: u32,
+        job: &JobRequest,
+    ) -> Result<Verdict, FlowError> {
+        let limit = job.retry.same_failure_limit;
+        if limit < 2 || !verdict.action.is_retry() || !stops_when_repeated(&verdict.rule_id) {
+            return Ok(verdict);
+        }
+        // Only attempts since the run's latest redrive count: a redrive is a fresh start.
+        let first = n.saturating_sub(limit - 1).max(run.counts_from.max(1));
+        let mut past = Vec::new();
+        for earlier in first..n {
+            if let Some(failure) = self
+                .store
+                .attempt(&run.run_id, earlier)
+                .await?
+                .and_then(|a| a.past_failure())
+            {
+                past.push(failure);
+            }
+        }
+        Ok(with_run_history(
+            verdict,
+            n,
+            &signature_of(task),
+            &past,
+            limit,
+        ))
     }
 
     /// Fires a due retry (its delay item deleted by TTL, or found overdue by the sweep): claims the attempt

@@ -370,6 +370,23 @@ impl RunItem {
 }
 
 impl AttemptItem {
+    /// What this attempt ended with, for the judge's history rule (`repeated-failure`): `None` until it
+    /// was judged.
+    pub fn past_failure(&self) -> Option<reactor_core::judge::PastFailure> {
+        let rule_id = self.rule_id.clone()?;
+        Some(reactor_core::judge::PastFailure {
+            attempt: self.attempt,
+            rule_id,
+            signature: reactor_core::judge::failure_signature(
+                self.stop_code.as_deref(),
+                self.stopped_reason.as_deref(),
+                self.containers
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.reason.as_deref())),
+            ),
+        })
+    }
+
     /// Attempt `attempt` of a run, CLAIMED at `at`, its launch leased to the claimer until `lease_until`.
     pub fn claim(run_id: &str, attempt: u32, at: &str, lease_until: i64) -> AttemptItem {
         let attempt_ref = AttemptRef {

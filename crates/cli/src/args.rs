@@ -185,22 +185,37 @@ pub struct RedriveArgs {
     pub act: ActArgs,
 }
 
-/// Judge a STOPPED task the way the classifier does, offline, and say why.
+/// Judge a STOPPED task the way the classifier does, offline, and say why; or judge a stored run's attempts
+/// again (`--run`), beside what was recorded.
 #[derive(Args)]
 #[command(after_help = "\
 Examples:
   ecs-reactor explain events/stopped-spot-interruption.json
   ecs-reactor explain stopped.json --policy job.json --attempt 3
   aws events ... | ecs-reactor explain - --essential app
+  ecs-reactor explain --run nightly-report-20261121T023000Z
 
 Prints one JSON object: action (SUCCEED, RETRY_NOW, RETRY_LATER or FAIL), rule (what matched, in words),
 ruleId, reason, countsAsAttempt, delaySeconds (RETRY_LATER; the upper bound when jitter is FULL), evidence
-(the words of the event that matched), hint (what to check), and the task's facts.
-Exit codes: 0 judged; 2 bad command line; 3 unreadable or invalid event or policy.")]
+(the words of the event that matched), hint (what to check), reasoning (every rule considered, those that
+matched, whether a fall-back decided and why), and the task's facts. With --run: one object per judged
+attempt, with what was recorded, the judgement now (the run's own policy and history) and the reasoning.
+Exit codes: 0 judged; 2 bad command line; 3 unreadable or invalid event or policy; 4 no such run; 5 the
+table could not be read.")]
 pub struct ExplainArgs {
     /// A full EventBridge `ECS Task State Change` event (JSON); `-` reads standard input.
-    #[arg(value_name = "EVENT_FILE")]
-    pub event: String,
+    #[arg(
+        value_name = "EVENT_FILE",
+        required_unless_present = "run",
+        conflicts_with = "run"
+    )]
+    pub event: Option<String>,
+    /// A stored run instead of an event: each judged attempt judged again from its recorded facts, with the
+    /// run's job policy and its earlier attempts (the table: --table or $REACTOR_TABLE).
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["policy", "attempt", "essential"])]
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub table: TableArgs,
     /// A job request (its `retry` and `essentialContainers` are used) or a bare retry policy object.
     /// Without it, the default policy.
     #[arg(long, value_name = "POLICY_FILE")]

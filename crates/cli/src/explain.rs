@@ -1,26 +1,39 @@
-//! `ecs-reactor explain EVENT_FILE`: the classifier's judgement of one STOPPED event, offline.
+//! `ecs-reactor explain EVENT_FILE`: the classifier's judgement of one STOPPED event, offline; `explain --run
+//! RUN_ID`: a stored run's attempts judged again from their recorded facts, beside what was recorded.
 //!
-//! It calls the same two functions the classifier Lambda does (`judge_stopped_task`, then `decide`), so
-//! what it prints is what the reactor did, given the same policy and attempt number.
+//! It calls the same functions the classifier Lambda does (`judge_stopped_task`, the run's history, then
+//! `decide`), so what it prints is what the reactor did, given the same policy and attempt number; and
+//! `consider_stopped_task` for the reasoning: every rule looked at, which matched, whether a fall-back decided.
 
-use crate::args::ExplainArgs;
+use crate::args::{ExplainArgs, TableArgs};
 use crate::failure::{read_input, Failure};
-use reactor_core::judge::essential_containers;
+use crate::oncall::{aws_failure, runtime, store};
+use reactor_core::judge::{
+    consider_stopped_task, essential_containers, signature_of, with_run_history, Considered,
+};
 use reactor_core::{
-    decide, judge_stopped_task, parse_task_state_change, AttemptRef, History, Jitter, JobRequest,
-    RetryPolicy, UpperBound,
+    decide, judge_stopped_task, parse_task_state_change, AttemptRef, Decision, History, Jitter,
+    JobRequest, RetryPolicy, Task, UpperBound,
 };
 use serde_json::{json, Map, Value};
 
 pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
-    let text = read_input(&args.event)?;
-    let event = parse_task_state_change(&text)
-        .map_err(|e| Failure::BadInput(format!("{}: {e}", args.event)))?;
+    let Some(path) = &args.event else {
+        return match &args.run {
+            Some(run_id) => explain_run(run_id, &args.table),
+            None => Err(Failure::BadInput(
+                "give an EVENT_FILE or --run RUN_ID".into(),
+            )),
+        };
+    };
+    let text = read_input(path)?;
+    let event =
+        parse_task_state_change(&text).map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
     let task = &event.detail;
     if !task.is_stopped() {
         return Err(Failure::BadInput(format!(
-            "{}: task is {}, not STOPPED: only stopped tasks are judged",
-            args.event, task.last_status
+            "{path}: task is {}, not STOPPED: only stopped tasks are judged",
+            task.last_status
         )));
     }
     let (policy, job_essentials) = match &args.policy {
@@ -50,6 +63,7 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
 
     let verdict = judge_stopped_task(task, &policy, named.as_deref());
     let decision = decide(verdict, history, &policy, &mut UpperBound);
+    let considered = consider_stopped_task(task, &policy, named.as_deref());
 
     let essentials = essential_containers(task, named.as_deref());
     let containers: Vec<Value> = task
@@ -99,6 +113,10 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
             json!({ "action": decision.verdict.action, "ruleId": decision.verdict.rule_id, "rule": decision.verdict.rule }),
         );
     }
+    put(
+        "reasoning",
+        reasoning(&considered, &decision, policy.same_failure_limit),
+    );
     if let Some(r) = &attempt_ref {
         put("runId", json!(r.run_id));
     }
@@ -138,4 +156,151 @@ fn load_policy(path: &str) -> Result<(RetryPolicy, Option<Vec<String>>), Failure
             .map_err(|e| bad(format!("invalid retry policy: {}", e.problems.join("; "))))?;
         Ok((policy, None))
     }
+}
+
+/// The judge's reasoning: how many rules it looked at, those that matched (the first decides), and whether
+/// a fall-back decided, and why.
+fn reasoning(considered: &[Considered], decision: &Decision, same_failure_limit: u32) -> Value {
+    let matched: Vec<&Considered> = considered.iter().filter(|c| c.matched).collect();
+    let fallback = match matched.first() {
+        Some(first) if first.fallback => {
+            let repeat = if same_failure_limit >= 2 {
+                format!(
+                    "; the same failure on {same_failure_limit} attempts in a row stops the retries (retry.sameFailureLimit)"
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "used: no specific rule matched, so the fall-back `{}` decided (it recognises the error's family, not its cause){repeat}",
+                first.rule_id
+            )
+        }
+        Some(first) => match matched.iter().find(|c| c.fallback) {
+            Some(f) => format!(
+                "not used: the specific rule `{}` matched before the fall-back `{}`",
+                first.rule_id, f.rule_id
+            ),
+            None => format!("not needed: `{}` recognised the cause", first.rule_id),
+        },
+        None => "no rule matched".into(),
+    };
+    let mut out = json!({
+        "rulesConsidered": considered.len(),
+        "matched": matched,
+        "decidedBy": matched.first().map(|c| c.rule_id.as_str()),
+        "fallback": fallback,
+    });
+    if decision.rule_id != decision.verdict.rule_id
+        || decision.verdict.rule_id != matched.first().map_or("", |c| c.rule_id.as_str())
+    {
+        out["then"] = json!(format!(
+            "{} ({}): {}",
+            decision.rule_id, decision.action, decision.rule
+        ));
+    }
+    out
+}
+
+/// `explain --run RUN_ID`: every judged attempt of a stored run, judged again from its recorded facts with
+/// the run's own policy and its earlier attempts, beside what was recorded. The launch type is not recorded:
+/// the one Fargate-only rule (`fargate-disk-full`) reads such an attempt as on EC2.
+fn explain_run(run_id: &str, table: &TableArgs) -> Result<String, Failure> {
+    let story = runtime()?.block_on(async {
+        let store = store(table).await?;
+        store
+            .story(run_id)
+            .await
+            .map_err(|e| aws_failure(store.table(), e))?
+            .ok_or_else(|| {
+                Failure::NotFound(format!("no run {run_id:?} in table {}", store.table()))
+            })
+    })?;
+    let run = &story.run;
+    let job = JobRequest::from_json(&run.request).map_err(|e| {
+        Failure::BadInput(format!(
+            "run {run_id}: its stored job request is invalid: {e}"
+        ))
+    })?;
+    let policy = &job.retry;
+    let essentials = job
+        .essential_containers
+        .clone()
+        .or_else(|| run.essential_containers.clone());
+    let mut attempts: Vec<_> = story.attempts.iter().collect();
+    attempts.sort_by_key(|a| a.attempt);
+    let (mut past, mut disruptions, mut out) = (Vec::new(), 0, Vec::new());
+    for attempt in attempts {
+        let n = attempt.attempt;
+        let counts_from = if n >= run.counts_from {
+            run.counts_from
+        } else {
+            1
+        };
+        if n == counts_from {
+            // A redrive starts afresh: its budget and its history.
+            past.clear();
+            disruptions = 0;
+        }
+        let Some(recorded_rule) = attempt.rule_id.as_deref() else {
+            continue;
+        };
+        let recorded =
+            json!({"action": attempt.action, "ruleId": recorded_rule, "reason": attempt.reason});
+        let Some(task_arn) = attempt.task_arn.as_deref().filter(|_| {
+            attempt.stop_code.is_some()
+                || attempt.stopped_reason.is_some()
+                || !attempt.containers.is_empty()
+        }) else {
+            out.push(json!({
+                "attempt": n,
+                "recorded": recorded,
+                "note": "no task stopped: the launch was refused or the attempt never ran; launches are judged by the launch table (ecs-reactor rules)",
+            }));
+            continue;
+        };
+        let task = Task::stopped(
+            task_arn,
+            None,
+            attempt.stop_code.as_deref(),
+            attempt.stopped_reason.as_deref(),
+            attempt
+                .containers
+                .iter()
+                .map(|c| (c.name.clone(), c.exit_code, c.reason.clone())),
+        );
+        let verdict = judge_stopped_task(&task, policy, essentials.as_deref());
+        let verdict = with_run_history(
+            verdict,
+            n,
+            &signature_of(&task),
+            &past,
+            policy.same_failure_limit,
+        );
+        let history = History {
+            attempt: n,
+            disruptions,
+            counts_from,
+        };
+        let decision = decide(verdict, history, policy, &mut UpperBound);
+        let considered = consider_stopped_task(&task, policy, essentials.as_deref());
+        let agrees = attempt.action == Some(decision.action) && recorded_rule == decision.rule_id;
+        out.push(json!({
+            "attempt": n,
+            "taskArn": task_arn,
+            "recorded": recorded,
+            "judgedNow": {"action": decision.action, "ruleId": decision.rule_id, "rule": decision.rule, "reason": decision.reason},
+            "agrees": agrees,
+            "evidence": decision.verdict.evidence,
+            "hint": decision.verdict.hint,
+            "reasoning": reasoning(&considered, &decision, policy.same_failure_limit),
+        }));
+        if attempt.counts_as_attempt == Some(false) {
+            disruptions += 1;
+        }
+        past.extend(attempt.past_failure());
+    }
+    let value =
+        json!({"runId": run_id, "job": run.job, "status": run.status.as_str(), "attempts": out});
+    serde_json::to_string_pretty(&value).map_err(|e| Failure::BadInput(e.to_string()))
 }

@@ -46,7 +46,7 @@ pub async fn sdk_config(
     loader.load().await
 }
 
-async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
+pub async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
     let table = table_name(args)?;
     let config = sdk_config(args, None).await;
     Ok(DynamoStore::new(

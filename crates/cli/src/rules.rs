@@ -35,12 +35,22 @@ fn stopped_rows() -> Vec<Row> {
                 Matcher::StopCodeOrReason(codes, patterns) => {
                     format!("stopCode {} or reason {}", quoted(codes), quoted(patterns))
                 }
+                Matcher::EssentialExitCode(codes) => format!(
+                    "an essential container exited {}",
+                    codes
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
                 Matcher::EssentialExitNonZero => "an essential container exited non-zero".into(),
                 Matcher::FailedToStart => "stopCode `TaskFailedToStart`".into(),
                 Matcher::Anything => "anything else".into(),
             },
             action: if r.disruption {
                 format!("{} (free)", r.action)
+            } else if r.stops_when_repeated {
+                format!("{} (FAIL when repeated)", r.action)
             } else {
                 r.action.to_string()
             },

@@ -22,6 +22,8 @@ pub enum Matcher {
     ReasonOnFargate(&'static [&'static str]),
     /// Either of the two.
     StopCodeOrReason(&'static [&'static str], &'static [&'static str]),
+    /// An essential container exited with one of these codes.
+    EssentialExitCode(&'static [i32]),
     /// An essential container exited with a non-zero code and nothing above explained it.
     EssentialExitNonZero,
     /// The task never started (stopCode TaskFailedToStart) and nothing above explained it.
@@ -43,6 +45,10 @@ pub struct BuiltinRule {
     pub disruption: bool,
     /// What on-call should check if it keeps happening.
     pub hint: &'static str,
+    /// A fall-back: the rule knows the family of the error (or nothing at all), not its cause. The same
+    /// failure word for word on consecutive attempts stops the retries (`repeated-failure`,
+    /// `retry.sameFailureLimit`): a transient cause rarely repeats exactly.
+    pub stops_when_repeated: bool,
 }
 
 const fn rule(
@@ -59,6 +65,26 @@ const fn rule(
         action,
         disruption: false,
         hint,
+        stops_when_repeated: false,
+    }
+}
+
+/// A rule that recognises only the outer error's family (or nothing): retried later, unless the same
+/// failure repeats (see [`BuiltinRule::stops_when_repeated`]).
+const fn fallback(
+    id: &'static str,
+    description: &'static str,
+    matcher: Matcher,
+    hint: &'static str,
+) -> BuiltinRule {
+    BuiltinRule {
+        id,
+        description,
+        matcher,
+        action: RetryLater,
+        disruption: false,
+        hint,
+        stops_when_repeated: true,
     }
 }
 
@@ -75,6 +101,7 @@ const fn disruption(
         action: Action::RetryNow,
         disruption: true,
         hint,
+        stops_when_repeated: false,
     }
 }
 
@@ -95,6 +122,7 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         "the EC2 host running the task was terminated, stopped or deregistered",
         Reason(&[
             "Host EC2 (instance *) terminated*",
+            "Host EC2 terminated*",
             "Host EC2 (instance *) stopped*",
             "Container instance deregistration forced by user*",
         ]),
@@ -119,7 +147,10 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
     rule(
         "stopped-on-purpose",
         "someone or something stopped the task on purpose (StopTask, console, CLI, a service scaling in)",
-        StopCode(&["UserInitiated", "ServiceSchedulerInitiated"]),
+        StopCodeOrReason(
+            &["UserInitiated", "ServiceSchedulerInitiated"],
+            &["Task stopped by user*", "Scaling activity initiated by*"],
+        ),
         Fail,
         "CloudTrail's StopTask event names who; `ecs-reactor redrive` runs the job again",
     ),
@@ -138,10 +169,24 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*no matching manifest*",
             "*does not contain descriptor matching platform*",
             "*image Manifest does not contain descriptor*",
+            "*failed to find a descriptor for platform*",
             "*exec format error*",
+            "*based image is incompatible with a * host*",
         ]),
         Fail,
-        "build the image for the task definition's runtimePlatform (linux/amd64 vs linux/arm64)",
+        "build the image for the task definition's runtimePlatform (linux/amd64 vs linux/arm64, the Windows version)",
+    ),
+    rule(
+        "image-format-unsupported",
+        "the image reference or manifest is of a kind the container runtime cannot use",
+        Reason(&[
+            "*unsupported media type*",
+            "*unknown media type*",
+            "*unsupported manifest*",
+            "*failed to normalize image reference*",
+        ]),
+        Fail,
+        "point the task definition at a container image (Docker v2 schema 2 or OCI), not an attestation, a signature or a path, and without a URL scheme",
     ),
     rule(
         "access-denied",
@@ -160,6 +205,7 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*failed to authorize*",
             "*requested access to the resource is denied*",
             "*has the permissions to pull images*",
+            "*failed to fetch anonymous token*",
         ]),
         Fail,
         "give the task execution role the permission named in the reason (ecr:*, secretsmanager:GetSecretValue, ssm:GetParameters, kms:Decrypt)",
@@ -175,6 +221,9 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*name unknown*",
             "*image*not found*",
             "*invalid reference format*",
+            "*digest: not found*",
+            "*repository * not found*",
+            "*CannotPullContainerError: API error (404)*",
         ]),
         Fail,
         "check the image URI and tag in the task definition; was the tag pushed?",
@@ -185,6 +234,18 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         Reason(&["*log group does not exist*", "*failed to initialize logging driver*ResourceNotFoundException*"]),
         Fail,
         "create the log group or set awslogs-create-group (with logs:CreateLogGroup on the execution role)",
+    ),
+    rule(
+        "log-config-invalid",
+        "the container runtime rejected the task's logging configuration",
+        Reason(&[
+            "*failed to validate logger args*MissingEndpoint*",
+            "*failed to validate logger args*invalid*",
+            "*but no log configuration specified*",
+            "*unknown log opt*",
+        ]),
+        Fail,
+        "fix logConfiguration in the task definition: a real awslogs-region, known option names, and options for every container whose logDriver needs them",
     ),
     rule(
         "secret-not-found",
@@ -200,6 +261,41 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         "check the secret / parameter ARNs in the task definition (region and version suffix included)",
     ),
     rule(
+        "secret-unreadable",
+        "a secret's value or reference cannot be used as the task definition asks",
+        Reason(&[
+            "*unable to retrieve secret*invalid character*",
+            "*unable to retrieve secret*cannot unmarshal*",
+            "*invalid ARN format*secret*",
+            "*did not contain json key*",
+        ]),
+        Fail,
+        "a secret read by JSON key (arn:…:secret:name:key::) must hold a JSON object with that key; check valueFrom's ARN format",
+    ),
+    rule(
+        "out-of-memory-at-start",
+        "a container was killed for memory while it was being started",
+        Reason(&["*container init was OOM-killed*", "*OOM-killed*"]),
+        Fail,
+        "the memory limit is too low even to start the container: raise the task or container memory",
+    ),
+    rule(
+        "container-config-invalid",
+        "the container runtime refused the container's configuration (devices, mounts, volumes)",
+        Reason(&[
+            "*error creating device nodes*",
+            "*mknod*",
+            "*mount callback failed*",
+            "*rootfs_linux.go*mounting*",
+            "*invalid characters for a local volume name*",
+            "*Invalid character * in volume name*",
+            "*Dockerfile contains VOLUME instruction*",
+            "*error looking up volume plugin*",
+        ]),
+        Fail,
+        "check the task definition's mountPoints, volumes and linuxParameters (devices) against the image and the launch type",
+    ),
+    rule(
         "entrypoint-invalid",
         "the container's command or entrypoint cannot be executed",
         Reason(&[
@@ -208,6 +304,8 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*CannotStartContainerError*permission denied*",
             "*CannotStartContainerError*oci runtime error*",
             "*CannotCreateContainerError*invalid*",
+            "*exec: *permission denied*",
+            "*exec: *: stat *",
         ]),
         Fail,
         "check command/entryPoint against the image (is the binary present and executable?)",
@@ -222,7 +320,7 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
     rule(
         "fargate-disk-full",
         "the image or its layers do not fit the Fargate task's ephemeral storage",
-        ReasonOnFargate(&["*no space left on device*"]),
+        ReasonOnFargate(&["*no space left on device*", "*not enough space on the disk*"]),
         Fail,
         "raise ephemeralStorage.sizeInGiB in the task definition (20 GiB by default) or slim the image",
     ),
@@ -236,15 +334,25 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
     rule(
         "efs-path-missing",
         "the EFS file system has no such path (root directory or access point)",
-        Reason(&["*EFS*No such file or directory*", "*EFS*does not exist*"]),
+        Reason(&[
+            "*EFS*No such file or directory*",
+            "*EFS*does not exist*",
+            "*reason given by server: No such file or directory*",
+        ]),
         Fail,
         "check rootDirectory / the access point of the EFS volume in the task definition",
     ),
     rule(
+        "efs-access-denied",
+        "the EFS file system refused the mount (access denied by its policy or the access point)",
+        Reason(&["*access denied by server while mounting*"]),
+        Fail,
+        "allow the task role in the file system policy (elasticfilesystem:ClientMount, ClientWrite), set iam: ENABLED on the volume, and check the access point's POSIX user",
+    ),
+    fallback(
         "efs-mount",
         "an EFS volume could not be mounted",
         Reason(&["*failed to invoke EFS utils*", "*mount.nfs4*", "*EFS volume*", "*efs-utils*", "*amazon-efs*"]),
-        RetryLater,
         "if it repeats: a mount target in each subnet's AZ, and its security group allowing NFS (2049) from the task",
     ),
     rule(
@@ -260,7 +368,7 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         RetryLater,
         "check the registry's status page",
     ),
-    rule(
+    fallback(
         "network-timeout",
         "a network call during start-up timed out or was cut (registry, secrets, logs)",
         Reason(&[
@@ -276,8 +384,19 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*connection issue between the task and*",
             "*dial tcp*",
         ]),
-        RetryLater,
         "if it repeats, check the subnet's route to ECR/Secrets Manager/CloudWatch (NAT, VPC endpoints, assignPublicIp)",
+    ),
+    rule(
+        "eni-refused-by-policy",
+        "the task's network interface was refused by an organisation or tag policy",
+        Reason(&[
+            "*attempting to tag the network interface*",
+            "*network interface*explicit deny*",
+            "*network interface*service control polic*",
+            "*network interface*tag polic*",
+        ]),
+        Fail,
+        "an SCP or tag policy denies ec2:CreateNetworkInterface / CreateTags for the task's ENI: check the organisation's policies and the tags ECS propagates",
     ),
     rule(
         "eni-provisioning",
@@ -307,6 +426,15 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         "frequent: allow more subnets / availability zones, or another capacity provider",
     ),
     rule(
+        "image-layers-unusable",
+        "the image's layers could not be unpacked (inconsistent layer data, or an image the runtime cannot apply)",
+        // Not every "failed to register layer": on a host it is often the disk or a runtime hiccup. A cause
+        // of that family that repeats word for word is stopped by `repeated-failure` instead.
+        Reason(&["*ApplyLayer exit status*", "*inconsistent*layer*", "*layer*inconsistent*"]),
+        Fail,
+        "rebuild and push the image (a fresh tag); if it is very large, slim it: a layer that cannot be applied fails the same way on every try",
+    ),
+    fallback(
         "container-runtime-error",
         "the container runtime or an ECS platform step failed or timed out",
         Reason(&[
@@ -321,24 +449,28 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*CannotCreateVolumeError*",
             "*Service Discovery instance could not be registered*",
         ]),
-        RetryLater,
         "on EC2, check the host's Docker / containerd health and the ECS agent log",
     ),
-    rule(
+    fallback(
         "image-pull-failed",
         "the image could not be pulled, for a reason not recognised above",
         Reason(&["*CannotPullContainerError*"]),
-        RetryLater,
         "read the full reason with `ecs-reactor show`; report it if it should be classified",
     ),
-    rule(
+    fallback(
         "resource-initialization-failed",
         "task resources (secrets, logging, volumes, network) could not be set up, for a reason not recognised above",
         Reason(&["*ResourceInitializationError*"]),
-        RetryLater,
         "read the full reason with `ecs-reactor show`; report it if it should be classified",
     ),
     // — The application itself.
+    rule(
+        "command-not-runnable",
+        "an essential container exited 126 or 127: the shell could not run its command (not executable, not found)",
+        EssentialExitCode(&[126, 127]),
+        Fail,
+        "check command/entryPoint against the image: 127 is 'command not found', 126 'not executable'",
+    ),
     rule(
         "application-exit-nonzero",
         "an essential container exited with a non-zero code and no platform reason",
@@ -346,18 +478,16 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         RetryLater,
         "the application's logs say why; add a rule (onExitCode) if some codes mean 'do not retry'",
     ),
-    rule(
+    fallback(
         "failed-to-start",
         "the task failed to start, for a reason not recognised above",
         FailedToStart,
-        RetryLater,
         "read the full reason with `ecs-reactor show`",
     ),
-    rule(
+    fallback(
         "unrecognised-stop",
         "the task stopped for a reason ecs-reactor does not recognise",
         Anything,
-        RetryLater,
         "retried as a precaution within maxAttempts; report the reason if it should be classified",
     ),
 ];

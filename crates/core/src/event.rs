@@ -94,6 +94,48 @@ pub struct Container {
 }
 
 impl Task {
+    /// A STOPPED task from the facts the judge reads, everything else empty: how a recorded attempt (or a
+    /// case of the public corpus) is judged again. Containers are (name, exit code, reason).
+    pub fn stopped(
+        task_arn: &str,
+        launch_type: Option<&str>,
+        stop_code: Option<&str>,
+        stopped_reason: Option<&str>,
+        containers: impl IntoIterator<Item = (String, Option<i32>, Option<String>)>,
+    ) -> Task {
+        Task {
+            task_arn: task_arn.into(),
+            cluster_arn: String::new(),
+            task_definition_arn: String::new(),
+            last_status: "STOPPED".into(),
+            desired_status: Some("STOPPED".into()),
+            version: 0,
+            started_by: None,
+            group: None,
+            launch_type: launch_type.map(Into::into),
+            capacity_provider_name: None,
+            stop_code: stop_code.map(StopCode::parse),
+            stopped_reason: stopped_reason.map(Into::into),
+            created_at: None,
+            started_at: None,
+            stopping_at: None,
+            stopped_at: None,
+            execution_stopped_at: None,
+            containers: containers
+                .into_iter()
+                .map(|(name, exit_code, reason)| Container {
+                    name,
+                    exit_code,
+                    reason,
+                    last_status: Some("STOPPED".into()),
+                    image: None,
+                })
+                .collect(),
+            cpu: None,
+            memory: None,
+        }
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.last_status == "STOPPED"
     }

@@ -766,6 +766,8 @@ mod tests {
             (|v| { v["retry"]["maxAttempts"] = json!("4"); }, "retry.maxAttempts: invalid type: string \"4\""),
             (|v| { v["retry"]["intervalSeconds"] = json!(0); }, "retry.intervalSeconds must be between 1 and 86400 (got 0)"),
             (|v| { v["retry"]["maxDelaySeconds"] = json!(700000); }, "retry.maxDelaySeconds must be between 1 and 604800"),
+            (|v| { v["retry"]["sameFailureLimit"] = json!(1); }, "retry.sameFailureLimit must be between 2 and 100 (got 1)"),
+            (|v| { v["retry"]["sameFailureLimit"] = json!(101); }, "retry.sameFailureLimit must be between 2 and 100 (got 101)"),
             (|v| { v["retry"]["jitter"] = json!("HALF"); }, "retry.jitter: unknown variant `HALF`, expected `FULL` or `NONE`"),
             (|v| { v["retry"]["rules"][0]["action"] = json!("RETRY"); }, "retry.rules[0].action: must be one of SUCCEED, RETRY_NOW, RETRY_LATER, FAIL (got \"RETRY\") (AWS Batch's RETRY is RETRY_LATER here)"),
             (|v| { v["retry"]["rules"][0]["onExitCode"] = json!("two"); }, "retry.rules[0].onExitCode must be digits, '-' and '*' (got \"two\")"),

@@ -109,6 +109,10 @@ pub struct RetryPolicy {
     /// attempts: a run on a Spot pool that keeps being reclaimed must still come to an end.
     #[serde(default = "defaults::max_disruptions")]
     pub max_disruptions: u32,
+    /// Consecutive attempts ended by the same fall-back failure (same rule, same reason with ids and numbers
+    /// aside) after which the run is not retried (`repeated-failure`); 0 turns it off.
+    #[serde(default = "defaults::same_failure_limit")]
+    pub same_failure_limit: u32,
     /// The job's rules, consulted in order before the built-in table; the first that matches decides.
     #[serde(default)]
     pub rules: Vec<Rule>,
@@ -137,6 +141,9 @@ pub(crate) mod defaults {
     pub fn max_disruptions() -> u32 {
         5
     }
+    pub fn same_failure_limit() -> u32 {
+        2
+    }
 }
 
 impl Default for RetryPolicy {
@@ -148,6 +155,7 @@ impl Default for RetryPolicy {
             max_delay_seconds: defaults::max_delay_seconds(),
             jitter: Jitter::Full,
             max_disruptions: defaults::max_disruptions(),
+            same_failure_limit: defaults::same_failure_limit(),
             rules: Vec::new(),
             on_timeout: None,
             on_out_of_memory: None,
@@ -164,6 +172,8 @@ pub mod limits {
     /// Seven days: a delayed retry later than that is a new run, not a retry.
     pub const MAX_DELAY_SECONDS: u32 = 604_800;
     pub const MAX_DISRUPTIONS: u32 = 100;
+    /// `retry.sameFailureLimit`: 0 (off) or from 2 (1 would not retry at all: a job rule with FAIL says that).
+    pub const MAX_SAME_FAILURE_LIMIT: u32 = 100;
     pub const MAX_RULES: usize = 25;
     pub const MAX_PATTERN_LEN: usize = 512;
 }
@@ -194,6 +204,14 @@ impl RetryPolicy {
             MAX_DELAY_SECONDS,
         );
         range("maxDisruptions", self.max_disruptions, 0, MAX_DISRUPTIONS);
+        if self.same_failure_limit != 0 {
+            range(
+                "sameFailureLimit",
+                self.same_failure_limit,
+                2,
+                MAX_SAME_FAILURE_LIMIT,
+            );
+        }
         if self.backoff_rate.is_nan() || self.backoff_rate < 1.0 {
             problems.push(format!(
                 "{prefix}backoffRate must be >= 1.0 (got {})",

@@ -21,7 +21,15 @@ use crate::policy::{Action, JitterSource, RetryPolicy, Rule};
 use serde::Serialize;
 
 #[cfg(test)]
+mod corpus;
+mod repeat;
+#[cfg(test)]
 mod tests;
+
+pub use repeat::{
+    failure_signature, normalise, signature_of, stops_when_repeated, with_run_history, PastFailure,
+    REPEATED_FAILURE_RULE_ID,
+};
 
 /// Id of the rule that recognises a clean success.
 pub const SUCCESS_RULE_ID: &str = "essential-containers-exited-0";
@@ -126,6 +134,11 @@ pub fn judge_stopped_task(
     if let Some(verdict) = clean_success(task, &essentials) {
         return verdict;
     }
+    if essential.is_none() {
+        if let Some(verdict) = success_beside_unreported_sidecars(task) {
+            return verdict;
+        }
+    }
     if let Some(kind) = timed_out(task) {
         return timeout_verdict(task, kind, policy);
     }
@@ -146,7 +159,10 @@ pub fn judge_stopped_task(
         if let Some(evidence) = builtin_matches(rule, task, &essentials) {
             let verdict = builtin_verdict(rule, evidence);
             return match &policy.on_out_of_memory {
-                Some(escalation) if verdict.rule_id == OUT_OF_MEMORY_RULE_ID => {
+                Some(escalation)
+                    if verdict.rule_id == OUT_OF_MEMORY_RULE_ID
+                        || verdict.rule_id == OUT_OF_MEMORY_AT_START_RULE_ID =>
+                {
                     with_more_memory(verdict, task, escalation)
                 }
                 _ => verdict,
@@ -165,8 +181,76 @@ pub fn judge_stopped_task(
     }
 }
 
+/// One rule the judge looked at, for `explain`'s reasoning: whether it matched, on what, and whether it is
+/// a fall-back (it recognises only the error's family, or nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Considered {
+    pub rule_id: String,
+    pub matched: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
+}
+
+/// Every rule [`judge_stopped_task`] would look at for `task`, in its order, each with whether it matches.
+/// The first that matches is the one that decides; the others show what else the event looks like.
+pub fn consider_stopped_task(
+    task: &Task,
+    policy: &RetryPolicy,
+    essential: Option<&[String]>,
+) -> Vec<Considered> {
+    let essentials = essential_containers(task, essential);
+    let entry = |rule_id: String, verdict: Option<String>, fallback: bool| Considered {
+        rule_id,
+        matched: verdict.is_some(),
+        evidence: verdict,
+        fallback,
+    };
+    let mut out = vec![entry(
+        SUCCESS_RULE_ID.into(),
+        clean_success(task, &essentials).map(|v| v.evidence),
+        false,
+    )];
+    if essential.is_none() {
+        out.push(entry(
+            SUCCESS_BESIDE_SIDECARS_RULE_ID.into(),
+            success_beside_unreported_sidecars(task).map(|v| v.evidence),
+            false,
+        ));
+    }
+    let deadline = timed_out(task).map(|kind| timeout_verdict(task, kind, policy));
+    out.push(entry(
+        deadline
+            .as_ref()
+            .map_or(TIMEOUT_RULE_ID.into(), |v| v.rule_id.clone()),
+        deadline.map(|v| v.evidence),
+        false,
+    ));
+    for (index, rule) in policy.rules.iter().enumerate() {
+        out.push(entry(
+            format!("retry.rules[{index}]"),
+            job_rule_matches(rule, task, &essentials),
+            false,
+        ));
+    }
+    for rule in STOPPED_TASK_RULES {
+        out.push(entry(
+            rule.id.into(),
+            builtin_matches(rule, task, &essentials),
+            rule.stops_when_repeated,
+        ));
+    }
+    out
+}
+
 /// Id of the built-in rule for a container killed for memory.
 pub const OUT_OF_MEMORY_RULE_ID: &str = "out-of-memory";
+/// Id of the built-in rule for a container killed for memory while it was being started.
+pub const OUT_OF_MEMORY_AT_START_RULE_ID: &str = "out-of-memory-at-start";
+/// Id of the verdict for a container that exited 0 beside containers that report no exit code.
+pub const SUCCESS_BESIDE_SIDECARS_RULE_ID: &str = "exited-0-beside-unreported-sidecars";
 /// Ids of the verdicts for a task ecs-reactor stopped at a deadline.
 pub const TIMEOUT_RULE_ID: &str = "timeout";
 pub const RUN_TIMEOUT_RULE_ID: &str = "run-timeout";
@@ -254,6 +338,37 @@ fn clean_success(task: &Task, essentials: &[&Container]) -> Option<Verdict> {
     })
 }
 
+/// Which containers are essential is not known (no job or task definition names them), an essential
+/// container exited (stopCode EssentialContainerExited), every container with an exit code exited 0 and the
+/// others report none: SUCCEED. A container with no exit code never ran to an end of its own; had it been
+/// essential and never started, the task would have failed to start instead. So the container that ended
+/// the task is one of those that exited 0, and the rest are sidecars stopped with it.
+fn success_beside_unreported_sidecars(task: &Task) -> Option<Verdict> {
+    let exited: Vec<&Container> = task
+        .containers
+        .iter()
+        .filter(|c| c.exit_code.is_some())
+        .collect();
+    let decided = task.stop_code == Some(StopCode::EssentialContainerExited)
+        && !exited.is_empty()
+        && exited.len() < task.containers.len()
+        && exited.iter().all(|c| c.exit_code == Some(0));
+    decided.then(|| Verdict {
+        action: Action::Succeed,
+        rule_id: SUCCESS_BESIDE_SIDECARS_RULE_ID.into(),
+        rule: "an essential container exited 0; the other containers report no exit code (sidecars stopped with the task)".into(),
+        evidence: task
+            .containers
+            .iter()
+            .map(describe_container)
+            .collect::<Vec<_>>()
+            .join("; "),
+        disruption: false,
+        hint: Some("name the essential containers (job essentialContainers) to have this judged by them alone".into()),
+        memory: None,
+    })
+}
+
 /// A job rule matches when all its conditions hold. Container conditions without `container` look at the
 /// essential containers that did not exit 0: for SUCCEED every one of them must match (a rule "exit 3 is
 /// fine" must not hide another container's crash), for the other actions one is enough.
@@ -326,6 +441,10 @@ fn builtin_matches(rule: &BuiltinRule, task: &Task, essentials: &[&Container]) -
         Matcher::StopCodeOrReason(codes, patterns) => {
             by_code(codes).or_else(|| by_reason(patterns))
         }
+        Matcher::EssentialExitCode(codes) => essentials
+            .iter()
+            .find(|c| c.exit_code.is_some_and(|code| codes.contains(&code)))
+            .map(|c| describe_container(c)),
         Matcher::EssentialExitNonZero => essentials
             .iter()
             .find(|c| c.exit_code.is_some_and(|code| code != 0))

@@ -58,6 +58,34 @@ const EXITED: Option<&str> = Some("Essential container in task exited");
 const F2S: Option<&str> = Some("TaskFailedToStart");
 const ECE: Option<&str> = Some("EssentialContainerExited");
 
+// — Deterministic causes inside transient-looking wrappers (issue: "the outer error decides").
+// aws/aws-cdk#30680 (an attestation manifest where an image was expected).
+const PULL_IN_TOTO: &str =
+    "CannotPullContainerError: unsupported media type application/vnd.in-toto+json";
+// aws/copilot-cli#2584.
+const NORMALIZE_DOCKERFILE: &str =
+    "InternalError: failed to normalize image reference \"Dockerfile\"";
+// TechToSpeech/terraform-aws-serverless-static-wordpress#74 (awslogs-region wrong; cut off by ECS).
+const LOGGER_MISSING_ENDPOINT: &str = "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: MissingEndpoint: 'Endpoint' configuration is required for t";
+// aws-samples/amazon-ecs-firelens-examples#29.
+const FIRELENS_NO_LOG_CONFIG: &str = "CannotStartContainerError: ResourceInitializationError: failed to initialize logging driver: failed to get fluentd log driver arguments: logging driver specified of container app, but no log configuration specified";
+// rileydakota/valheim-ecs-fargate-cdk#9 (a secret read by JSON key that is not JSON).
+const SECRET_NOT_JSON: &str = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): invalid character '\\'' looking for beginning of value";
+// aws/copilot-cli#3350.
+const EFS_ACCESS_DENIED: &str = "ResourceInitializationError: failed to invoke EFS utils commands to set up EFS volumes: stderr: b'mount.nfs4: access denied by server while mounting 127.0.0.1:/' : unsuccessful EFS utils command execution; code: 32";
+// aws/aws-sdk-js#2425.
+const ENI_TAG_REFUSED: &str =
+    "Unexpected EC2 error while attempting to tag the network interface: InvalidParameterValue";
+// aws/amazon-ecs-agent#3021.
+const INIT_OOM_KILLED: &str = "CannotStartContainerError: Error response from daemon: OCI runtime create failed: container_linux.go:380: starting container process caused: container init was OOM-killed (memory limit too low?): unknown";
+// aws/amazon-ecs-agent#3526.
+const MKNOD_524: &str = "Cannotstartcontainererror: ResourceInitializationError: failed to create new container runtime task: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error creating device nodes: mknod /run/containerd/io.containerd.runtime.v2.task/fargate.task/962011037cd2435a9aa5f40392d82936-2949673445/rootfs/dev/null: errno 524: unknown";
+// aws/amazon-ecs-agent#932 (a 16.5 GB image).
+const APPLY_LAYER: &str =
+    "CannotPullContainerError: failed to register layer: ApplyLayer exit status 1 stdout: stderr:";
+// aws/amazon-ecs-cli#181.
+const VOLUME_NAME_INVALID: &str = "CannotCreateContainerError: API error (500): create ./volumes/nginx.conf: \"./volumes/nginx.conf\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed";
+
 // — Real reason strings, with their sources.
 // AWS knowledge center "ecs-pull-container-error-rate-limit".
 const PULL_RATE_LIMIT: &str = "CannotPullContainerError: inspect image has been retried 5 time(s): httpReaderSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/manifests/sha256:2bb501e6429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit";
@@ -238,6 +266,19 @@ fn stopped_task_table() {
         ("ENI rate limited",              F2S, Some(ENI_RATE_LIMIT), &[("app", None, None)], "eni-provisioning", RetryLater),
         ("ephemeral storage timeout",     F2S, Some(EPHEMERAL_TIMEOUT), &[("app", None, None)], "ephemeral-storage-provisioning", RetryLater),
         ("capacity unavailable",          F2S, Some(CAPACITY), &[("app", None, None)], "capacity-unavailable", RetryLater),
+        ("attestation, not an image",     F2S, Some(PULL_IN_TOTO), &[("app", None, None)], "image-format-unsupported", Fail),
+        ("a Dockerfile as the image",     F2S, Some(NORMALIZE_DOCKERFILE), &[("app", None, None)], "image-format-unsupported", Fail),
+        ("logger: region wrong",          F2S, Some(LOGGER_MISSING_ENDPOINT), &[("app", None, None)], "log-config-invalid", Fail),
+        ("firelens: no log options",      F2S, None, &[("app", None, Some(FIRELENS_NO_LOG_CONFIG))], "log-config-invalid", Fail),
+        ("secret is not JSON",            F2S, Some(SECRET_NOT_JSON), &[("app", None, None)], "secret-unreadable", Fail),
+        ("EFS access denied",             F2S, Some(EFS_ACCESS_DENIED), &[("app", None, None)], "efs-access-denied", Fail),
+        ("ENI tag refused",               F2S, Some(ENI_TAG_REFUSED), &[("app", None, None)], "eni-refused-by-policy", Fail),
+        ("OOM while starting",            F2S, None, &[("app", None, Some(INIT_OOM_KILLED))], "out-of-memory-at-start", Fail),
+        ("mknod refused",                 F2S, Some(MKNOD_524), &[("app", None, None)], "container-config-invalid", Fail),
+        ("volume name invalid",           F2S, None, &[("nginx", None, Some(VOLUME_NAME_INVALID))], "container-config-invalid", Fail),
+        ("layer cannot be applied",       F2S, None, &[("app", None, Some(APPLY_LAYER))], "image-layers-unusable", Fail),
+        ("command not found (127)",       ECE, EXITED, &[("app", Some(127), None)], "command-not-runnable", Fail),
+        ("not executable (126)",          ECE, EXITED, &[("app", Some(126), None)], "command-not-runnable", Fail),
         ("failed to start, no reason",    F2S, None, &[("app", None, None)], "failed-to-start", RetryLater),
         ("failed to start, odd reason",   F2S, Some("Something new went wrong"), &[("app", None, None)], "failed-to-start", RetryLater),
         ("unknown stop code, exit 0",     Some("QuantumFluctuation"), Some("?"), &[("app", Some(0), None)], "unrecognised-stop", RetryLater),
@@ -720,5 +761,38 @@ fn run_deadline_table() {
             "{action} {delay_seconds:?} {left:?}"
         );
         assert_eq!(got.next_attempt.is_some(), got.action.is_retry());
+    }
+}
+
+#[test]
+fn a_container_that_exited_0_beside_sidecars_without_exit_codes_is_a_success_only_when_nothing_names_the_essentials(
+) {
+    #[rustfmt::skip]
+    let cases: &[(Option<&str>, &[C], Option<&[&str]>, &str, Action)] = &[
+        // stopCode, containers,                                                     essential,        => rule, action
+        (ECE, &[("app", Some(0), None), ("envoy", None, None)],                      None,             SUCCESS_BESIDE_SIDECARS_RULE_ID, Action::Succeed),
+        (ECE, &[("app", Some(0), None), ("envoy", None, None), ("xray", None, None)], None,            SUCCESS_BESIDE_SIDECARS_RULE_ID, Action::Succeed),
+        (ECE, &[("app", Some(0), None), ("envoy", None, None)],                      Some(&["app"]),   SUCCESS_RULE_ID, Action::Succeed),
+        // A non-zero exit beside it is not explained away.
+        (ECE, &[("app", Some(0), None), ("envoy", Some(137), None)],                 None,             "application-exit-nonzero", Action::RetryLater),
+        // Not an essential container's exit: the task failed to start, or nothing exited.
+        (F2S, &[("app", Some(0), None), ("envoy", None, None)],                      None,             "failed-to-start", Action::RetryLater),
+        (ECE, &[("app", None, None), ("envoy", None, None)],                         None,             "unrecognised-stop", Action::RetryLater),
+    ];
+    for (stop_code, containers, essential, rule, action) in cases {
+        let t = task(*stop_code, EXITED, containers, "FARGATE");
+        let names: Option<Vec<String>> =
+            essential.map(|e| e.iter().map(|s| s.to_string()).collect());
+        let verdict = judge_stopped_task(&t, &RetryPolicy::default(), names.as_deref());
+        assert_eq!(
+            (verdict.rule_id.as_str(), verdict.action),
+            (*rule, *action),
+            "{containers:?} {essential:?}"
+        );
+        let first = consider_stopped_task(&t, &RetryPolicy::default(), names.as_deref())
+            .into_iter()
+            .find(|c| c.matched)
+            .map(|c| c.rule_id);
+        assert_eq!(first.as_deref(), Some(*rule), "explain's reasoning agrees");
     }
 }
