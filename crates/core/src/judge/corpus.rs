@@ -62,15 +62,19 @@ fn task_of(case: &Case) -> Task {
     )
 }
 
-/// The classifier's decision on a case: the default policy, attempt 1, the essential containers known.
-fn decision_on(case: &Case) -> Decision {
-    let task = task_of(case);
-    let essential: Vec<String> = case
-        .containers
+/// The containers the case marks essential (the classifier reads them from the task definition).
+fn essential_of(case: &Case) -> Vec<String> {
+    case.containers
         .iter()
         .filter(|c| c.essential)
         .map(|c| c.name.clone())
-        .collect();
+        .collect()
+}
+
+/// The classifier's decision on a case: the default policy, attempt 1, the essential containers known.
+fn decision_on(case: &Case) -> Decision {
+    let task = task_of(case);
+    let essential = essential_of(case);
     let policy = RetryPolicy::default();
     let verdict = judge_stopped_task(&task, &policy, Some(&essential));
     decide(verdict, History::FIRST, &policy, &mut UpperBound)
@@ -128,12 +132,7 @@ fn the_judge_decides_the_public_corpus_as_a_person_would() {
     let mut misses = Vec::new();
     for case in &cases {
         let decision = decision_on(case);
-        let essential: Vec<String> = case
-            .containers
-            .iter()
-            .filter(|c| c.essential)
-            .map(|c| c.name.clone())
-            .collect();
+        let essential = essential_of(case);
         let first =
             consider_stopped_task(&task_of(case), &RetryPolicy::default(), Some(&essential))
                 .into_iter()

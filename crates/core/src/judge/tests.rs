@@ -7,7 +7,6 @@
 
 use super::*;
 use crate::builtin::{LAUNCH_RULES, STOPPED_TASK_RULES};
-use crate::event::Container;
 use crate::policy::{Jitter, SplitMix64, UpperBound};
 use std::collections::BTreeSet;
 
@@ -21,36 +20,21 @@ fn task(
     launch_type: &str,
 ) -> Task {
     Task {
-        task_arn: "arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef0123456789abcdef"
-            .into(),
         cluster_arn: "arn:aws:ecs:us-east-1:111122223333:cluster/jobs".into(),
         task_definition_arn: "arn:aws:ecs:us-east-1:111122223333:task-definition/report:7".into(),
-        last_status: "STOPPED".into(),
-        desired_status: Some("STOPPED".into()),
         version: 5,
         started_by: Some("ecs-reactor/nightly-20261121T023000Z/1".into()),
-        group: None,
-        launch_type: Some(launch_type.into()),
-        capacity_provider_name: None,
-        stop_code: stop_code.map(StopCode::parse),
-        stopped_reason: stopped_reason.map(Into::into),
-        created_at: None,
-        started_at: None,
-        stopping_at: None,
-        stopped_at: None,
-        execution_stopped_at: None,
         cpu: Some("1024".into()),
         memory: Some("2048".into()),
-        containers: containers
-            .iter()
-            .map(|&(name, exit_code, reason)| Container {
-                name: name.into(),
-                exit_code,
-                reason: reason.map(Into::into),
-                last_status: Some("STOPPED".into()),
-                image: None,
-            })
-            .collect(),
+        ..Task::stopped(
+            "arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef0123456789abcdef",
+            Some(launch_type),
+            stop_code,
+            stopped_reason,
+            containers.iter().map(|&(name, exit_code, reason)| {
+                (name.to_owned(), exit_code, reason.map(Into::into))
+            }),
+        )
     }
 }
 
