@@ -212,7 +212,7 @@ pub struct ExplainArgs {
     pub event: Option<String>,
     /// A stored run instead of an event: each judged attempt judged again from its recorded facts, with the
     /// run's job policy and its earlier attempts (the table: --table or $REACTOR_TABLE).
-    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["policy", "attempt", "essential"])]
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["policy", "attempt", "essential", "disruptions"])]
     pub run: Option<String>,
     #[command(flatten)]
     pub table: TableArgs,

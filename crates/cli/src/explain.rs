@@ -12,8 +12,8 @@ use reactor_core::judge::{
     consider_stopped_task, essential_containers, signature_of, with_run_history, Considered,
 };
 use reactor_core::{
-    decide, judge_stopped_task, parse_task_state_change, AttemptRef, Decision, History, Jitter,
-    JobRequest, RetryPolicy, Task, UpperBound,
+    decide, judge_stopped_task, parse_task_state_change, Action, AttemptRef, Decision, History,
+    Jitter, JobRequest, RetryPolicy, Task, UpperBound,
 };
 use serde_json::{json, Map, Value};
 
@@ -230,18 +230,17 @@ fn explain_run(run_id: &str, table: &TableArgs) -> Result<String, Failure> {
     let mut attempts: Vec<_> = story.attempts.iter().collect();
     attempts.sort_by_key(|a| a.attempt);
     let (mut past, mut disruptions, mut out) = (Vec::new(), 0, Vec::new());
+    let (mut counts_from, mut ended) = (1, false);
     for attempt in attempts {
         let n = attempt.attempt;
-        let counts_from = if n >= run.counts_from {
-            run.counts_from
-        } else {
-            1
-        };
-        if n == counts_from {
-            // A redrive starts afresh: its budget and its history.
+        // An attempt after one that ended the run (SUCCEED or FAIL recorded), or the run's latest redrive,
+        // is a redrive: a fresh budget and a fresh history. The table keeps only the latest redrive's number.
+        if ended || n == run.counts_from {
+            counts_from = n;
             past.clear();
             disruptions = 0;
         }
+        ended = matches!(attempt.action, Some(Action::Succeed | Action::Fail));
         let Some(recorded_rule) = attempt.rule_id.as_deref() else {
             continue;
         };
@@ -259,16 +258,21 @@ fn explain_run(run_id: &str, table: &TableArgs) -> Result<String, Failure> {
             }));
             continue;
         };
-        let task = Task::stopped(
-            task_arn,
-            None,
-            attempt.stop_code.as_deref(),
-            attempt.stopped_reason.as_deref(),
-            attempt
-                .containers
-                .iter()
-                .map(|c| (c.name.clone(), c.exit_code, c.reason.clone())),
-        );
+        let task = Task {
+            // The size it ran at: what `retry.onOutOfMemory` raises from.
+            cpu: attempt.cpu.map(|c| c.to_string()),
+            memory: attempt.memory_mib.map(|m| m.to_string()),
+            ..Task::stopped(
+                task_arn,
+                None,
+                attempt.stop_code.as_deref(),
+                attempt.stopped_reason.as_deref(),
+                attempt
+                    .containers
+                    .iter()
+                    .map(|c| (c.name.clone(), c.exit_code, c.reason.clone())),
+            )
+        };
         let verdict = judge_stopped_task(&task, policy, essentials.as_deref());
         let verdict = with_run_history(
             verdict,

@@ -205,7 +205,6 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*failed to authorize*",
             "*requested access to the resource is denied*",
             "*has the permissions to pull images*",
-            "*failed to fetch anonymous token*",
         ]),
         Fail,
         "give the task execution role the permission named in the reason (ecr:*, secretsmanager:GetSecretValue, ssm:GetParameters, kms:Decrypt)",
@@ -275,22 +274,21 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
     rule(
         "out-of-memory-at-start",
         "a container was killed for memory while it was being started",
-        Reason(&["*container init was OOM-killed*", "*OOM-killed*"]),
+        Reason(&["*container init was OOM-killed*"]),
         Fail,
         "the memory limit is too low even to start the container: raise the task or container memory",
     ),
+    // Only what the configuration alone explains: a runc mount error (`rootfs_linux.go … mounting`) can be a
+    // full or failing host disk as well, and is left to the runtime family (and to `repeated-failure`).
     rule(
         "container-config-invalid",
         "the container runtime refused the container's configuration (devices, mounts, volumes)",
         Reason(&[
             "*error creating device nodes*",
-            "*mknod*",
             "*mount callback failed*",
-            "*rootfs_linux.go*mounting*",
             "*invalid characters for a local volume name*",
             "*Invalid character * in volume name*",
             "*Dockerfile contains VOLUME instruction*",
-            "*error looking up volume plugin*",
         ]),
         Fail,
         "check the task definition's mountPoints, volumes and linuxParameters (devices) against the image and the launch type",
@@ -305,7 +303,7 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
             "*CannotStartContainerError*oci runtime error*",
             "*CannotCreateContainerError*invalid*",
             "*exec: *permission denied*",
-            "*exec: *: stat *",
+            "*exec: *: stat *no such file*",
         ]),
         Fail,
         "check command/entryPoint against the image (is the binary present and executable?)",
@@ -390,7 +388,8 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         "eni-refused-by-policy",
         "the task's network interface was refused by an organisation or tag policy",
         Reason(&[
-            "*attempting to tag the network interface*",
+            "*attempting to tag the network interface*InvalidParameterValue*",
+            "*network interface*UnauthorizedOperation*",
             "*network interface*explicit deny*",
             "*network interface*service control polic*",
             "*network interface*tag polic*",
@@ -430,7 +429,8 @@ pub const STOPPED_TASK_RULES: &[BuiltinRule] = &[
         "the image's layers could not be unpacked (inconsistent layer data, or an image the runtime cannot apply)",
         // Not every "failed to register layer": on a host it is often the disk or a runtime hiccup. A cause
         // of that family that repeats word for word is stopped by `repeated-failure` instead.
-        Reason(&["*ApplyLayer exit status*", "*inconsistent*layer*", "*layer*inconsistent*"]),
+        // The empty-stderr form only: `ApplyLayer exit status 1 … unexpected EOF` is a download cut short.
+        Reason(&["*ApplyLayer exit status 1 stdout: stderr:", "*inconsistent*layer*", "*layer*inconsistent*"]),
         Fail,
         "rebuild and push the image (a fresh tag); if it is very large, slim it: a layer that cannot be applied fails the same way on every try",
     ),

@@ -349,10 +349,18 @@ fn success_beside_unreported_sidecars(task: &Task) -> Option<Verdict> {
         .iter()
         .filter(|c| c.exit_code.is_some())
         .collect();
+    // A container with no exit code but a reason (CannotInspectContainerError …) did not just stop with the
+    // task: something happened to it.
+    let unreported_quietly = task
+        .containers
+        .iter()
+        .filter(|c| c.exit_code.is_none())
+        .all(|c| c.reason.is_none());
     let decided = task.stop_code == Some(StopCode::EssentialContainerExited)
         && !exited.is_empty()
         && exited.len() < task.containers.len()
-        && exited.iter().all(|c| c.exit_code == Some(0));
+        && exited.iter().all(|c| c.exit_code == Some(0))
+        && unreported_quietly;
     decided.then(|| Verdict {
         action: Action::Succeed,
         rule_id: SUCCESS_BESIDE_SIDECARS_RULE_ID.into(),

@@ -762,6 +762,8 @@ fn a_container_that_exited_0_beside_sidecars_without_exit_codes_is_a_success_onl
         // Not an essential container's exit: the task failed to start, or nothing exited.
         (F2S, &[("app", Some(0), None), ("envoy", None, None)],                      None,             "failed-to-start", Action::RetryLater),
         (ECE, &[("app", None, None), ("envoy", None, None)],                         None,             "unrecognised-stop", Action::RetryLater),
+        // A container with no exit code but a reason had something happen to it.
+        (ECE, &[("init", Some(0), None), ("app", None, Some("CannotInspectContainerError: Could not transition to inspecting; timed out after waiting 30s"))], None, "container-runtime-error", Action::RetryLater),
     ];
     for (stop_code, containers, essential, rule, action) in cases {
         let t = task(*stop_code, EXITED, containers, "FARGATE");

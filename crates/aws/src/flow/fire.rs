@@ -1,0 +1,157 @@
+//! Delayed retries and deadlines: fire a due retry (TTL or sweep; exactly one wins), the one-minute sweep,
+//! and stopping an attempt past its deadline.
+
+use super::*;
+
+impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
+    /// Fires a due retry (its delay item deleted by TTL, or found overdue by the sweep): claims the attempt
+    /// (exactly one of TTL, sweep and their redeliveries wins) and launches it.
+    pub async fn fire(&self, delay: &DelayItem, now: OffsetDateTime) -> Result<Fired, FlowError> {
+        let at = stamp(now)?;
+        let claim = AttemptItem::claim(
+            &delay.run_id,
+            delay.attempt,
+            &at,
+            now.unix_timestamp() + self.settings.launch_lease_seconds,
+        );
+        let claimed = self.store.claim_retry(&claim, &at).await?;
+        tracing::info!(run = delay.run_id.as_str(), attempt = delay.attempt, due_at = delay.due_at, late_seconds = now.unix_timestamp() - delay.due_at, claimed = ?claimed, "retry due");
+        match claimed {
+            Claimed::Claimed => {}
+            Claimed::AlreadyClaimed => return Ok(Fired::AlreadyClaimed),
+            Claimed::Stale => {
+                self.store
+                    .discard_delay(&delay.run_id, delay.attempt)
+                    .await?;
+                return Ok(Fired::Stale);
+            }
+        }
+        let Some(run) = self.store.run(&delay.run_id).await? else {
+            return Ok(Fired::Stale);
+        };
+        // Counted once per retry: only the claimer gets here.
+        let late = (now.unix_timestamp() - delay.due_at).max(0) as f64;
+        self.metrics
+            .record(&run.job, Metric::RetryLateness { seconds: late });
+        let job = job_of(&run)?;
+        Ok(Fired::Launched(
+            self.launch(&run, &job, delay.attempt, now).await?,
+        ))
+    }
+
+    /// The one-minute sweep: fires every overdue retry (the TTL path is late by minutes to hours) and resumes
+    /// launches an interrupted invocation left behind. Keeps going past a failed item; the caller decides what
+    /// a failure means.
+    pub async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, FlowError> {
+        let mut swept = Swept::default();
+        let epoch = now.unix_timestamp();
+        for shard in 0..self.settings.sweep_shards {
+            for due in self
+                .store
+                .due_items(shard, epoch, self.settings.sweep_batch)
+                .await?
+            {
+                let delay = match due {
+                    DueItem::Retry(delay) => delay,
+                    DueItem::Deadline(deadline) => {
+                        match self.enforce_deadline(&deadline, now).await {
+                            Ok(Enforced::Stopped { .. }) => swept.timed_out += 1,
+                            Ok(Enforced::Stale) => {}
+                            Err(e) => {
+                                swept.failed += 1;
+                                tracing::error!(run = deadline.run_id.as_str(), attempt = deadline.attempt, error = %e, "stopping a task past its deadline failed; the next sweep tries again");
+                            }
+                        }
+                        continue;
+                    }
+                };
+                swept.due += 1;
+                match self.fire(&delay, now).await {
+                    Ok(Fired::Launched(_)) => swept.launched += 1,
+                    Ok(Fired::AlreadyClaimed) => swept.already_claimed += 1,
+                    Ok(Fired::Stale) => swept.stale += 1,
+                    Err(e) => {
+                        swept.failed += 1;
+                        tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, error = %e, "due retry failed; the next sweep tries again");
+                    }
+                }
+            }
+        }
+        let before = stamp(now - time::Duration::seconds(self.settings.launch_lease_seconds))?;
+        for run_id in self
+            .store
+            .stuck_launches(&before, self.settings.sweep_batch)
+            .await?
+        {
+            match self.resume(&run_id, now).await {
+                Ok(Some(_)) => swept.resumed += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    swept.failed += 1;
+                    tracing::error!(run = run_id.as_str(), error = %e, "resuming an interrupted launch failed");
+                }
+            }
+        }
+        tracing::info!(
+            due = swept.due,
+            launched = swept.launched,
+            already_claimed = swept.already_claimed,
+            stale = swept.stale,
+            resumed = swept.resumed,
+            timed_out = swept.timed_out,
+            failed = swept.failed,
+            "sweep"
+        );
+        Ok(swept)
+    }
+
+    /// Stops the task of an attempt past its deadline, with a reason the judge recognises when the task's
+    /// STOPPED event arrives (see `reactor_core::deadline`). Stopping is idempotent, so a sweep that crashed
+    /// after the StopTask simply stops it again.
+    pub async fn enforce_deadline(
+        &self,
+        item: &DeadlineItem,
+        now: OffsetDateTime,
+    ) -> Result<Enforced, FlowError> {
+        let (run_id, n) = (item.run_id.as_str(), item.attempt);
+        let run = self.store.run(run_id).await?;
+        let attempt = self.store.attempt(run_id, n).await?;
+        let live = match (&run, &attempt) {
+            (Some(r), Some(a)) => {
+                r.attempt == n
+                    && matches!(r.status, RunStatus::Launching | RunStatus::Running)
+                    && a.state == AttemptState::Launched
+                    && a.task_arn.as_deref() == Some(item.task_arn.as_str())
+            }
+            _ => false,
+        };
+        let Some(run) = run.filter(|_| live) else {
+            self.store.discard_deadline(run_id, n).await?;
+            return Ok(Enforced::Stale);
+        };
+        let job = job_of(&run)?;
+        let deadline = item.deadline();
+        let reason = stop_reason(&deadline, run_id, n);
+        self.launcher
+            .stop_task(job.run_task.cluster.as_deref(), &item.task_arn, &reason)
+            .await?;
+        tracing::info!(
+            run = run_id,
+            attempt = n,
+            task = item.task_arn.as_str(),
+            action = "STOP_TASK",
+            rule = if deadline.kind == DeadlineKind::Run {
+                "run-timeout"
+            } else {
+                "timeout"
+            },
+            late_seconds = now.unix_timestamp() - deadline.at,
+            "deadline passed: task stopped"
+        );
+        self.store.discard_deadline(run_id, n).await?;
+        Ok(Enforced::Stopped {
+            task_arn: item.task_arn.clone(),
+            kind: deadline.kind,
+        })
+    }
+}

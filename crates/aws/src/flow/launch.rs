@@ -1,0 +1,248 @@
+//! Launching an attempt: adopt a task an interrupted launch already started, else RunTask; record the
+//! task (the run RUNNING), or judge a launch ECS refused; resume a launch that was interrupted.
+
+use super::*;
+
+impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
+    /// Launches attempt `attempt` of `run`, claimed by the caller. A task already carrying the attempt's
+    /// `startedBy` is adopted; a refused launch is judged like a stopped task and its decision applied.
+    pub async fn launch(
+        &self,
+        run: &RunItem,
+        job: &JobRequest,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> Result<Launch, FlowError> {
+        let (mut attempt, mut disruptions) = (attempt, run.disruptions);
+        // After an OutOfMemoryError under retry.onOutOfMemory, attempts launch at the size chosen then.
+        let sized;
+        let job = match run.task_size {
+            Some(size) => {
+                sized = job.with_size(size);
+                &sized
+            }
+            None => job,
+        };
+        let seconds_left = run_seconds_left(job, run, now);
+        // A refused launch judged RETRY_NOW is launched again here; `decide` bounds how often.
+        loop {
+            let at = stamp(now)?;
+            let attempt_ref = AttemptRef {
+                run_id: run.run_id.clone(),
+                attempt,
+            };
+            let started_by = attempt_ref.to_string();
+            let cluster = job.run_task.cluster.as_deref();
+            if let Some(task_arn) = self.launcher.find_task(cluster, &started_by).await? {
+                return self.started(run, job, attempt, task_arn, now, true).await;
+            }
+            let verdict = match (seconds_left, job.run_timeout_seconds) {
+                // A retry that fired after the run's deadline (TTL is late) is not launched.
+                (Some(left), Some(limit)) if left <= 0 => run_deadline_passed(limit),
+                _ => {
+                    let token = reactor_core::run::client_token(&attempt_ref);
+                    match self.launcher.run_task(job, &attempt_ref, &token).await? {
+                        LaunchOutcome::Started { task_arn } => {
+                            return self.started(run, job, attempt, task_arn, now, false).await;
+                        }
+                        LaunchOutcome::NotStarted { failures } => {
+                            judge_launch(LaunchProblem::Failures(&failures))
+                        }
+                        LaunchOutcome::Refused { code, message } => {
+                            judge_launch(LaunchProblem::ApiError {
+                                code: &code,
+                                message: &message,
+                            })
+                        }
+                    }
+                }
+            };
+            let history = History {
+                attempt,
+                disruptions,
+                counts_from: run.counts_from,
+            };
+            let mut jitter = SplitMix64(jitter_seed(&attempt_ref));
+            let decision = within_run_deadline(
+                decide(verdict, history, &job.retry, &mut jitter),
+                seconds_left,
+            );
+            let facts = StopFacts {
+                stopped_reason: Some(decision.verdict.evidence.chars().take(1000).collect()),
+                ..StopFacts::default()
+            };
+            let next = next_step(
+                &decision,
+                job,
+                (&run.run_id, attempt),
+                now,
+                &self.settings,
+                &at,
+            );
+            let applied = self
+                .store
+                .apply_decision(&run.run_id, attempt, &facts, &decision, &next, &at)
+                .await?;
+            log_decision(&run.run_id, attempt, None, &decision, applied);
+            if applied == Applied::Applied {
+                self.count_decision(&run.job, &decision);
+            }
+            if applied == Applied::Applied && decision.action.is_retry() {
+                self.notify_retry(run, job, attempt, &decision, None, &next, now)
+                    .await?;
+            }
+            match (&next, applied) {
+                (Next::RetryNow(claim), Applied::Applied) => {
+                    if !decision.counts_as_attempt {
+                        disruptions += 1;
+                    }
+                    attempt = claim.attempt;
+                    continue;
+                }
+                (
+                    Next::Close {
+                        status,
+                        notify_lease_until: Some(_),
+                    },
+                    Applied::Applied,
+                ) => {
+                    let outcome = outcome_of(run, *status, attempt, &decision, None);
+                    self.publish(&outcome, now).await?;
+                }
+                _ => {}
+            }
+            return Ok(Launch::Refused {
+                attempt,
+                decision: Box::new(decision),
+                applied,
+            });
+        }
+    }
+
+    /// Records the attempt's task (adopted or just started) and logs the launch. A task whose run was
+    /// cancelled while it was being launched is stopped at once: a cancelled run launches nothing.
+    pub(super) async fn started(
+        &self,
+        run: &RunItem,
+        job: &JobRequest,
+        attempt: u32,
+        task_arn: String,
+        now: OffsetDateTime,
+        adopted: bool,
+    ) -> Result<Launch, FlowError> {
+        let (run_id, cluster, at) = (
+            run.run_id.as_str(),
+            job.run_task.cluster.as_deref(),
+            stamp(now)?,
+        );
+        let facts = LaunchFacts {
+            size: run.task_size,
+            deadline: attempt_deadline(job, now.unix_timestamp(), run_started_at(run)).map(|d| {
+                DeadlineItem::new(run_id, attempt, &task_arn, &d, self.settings.sweep_shards)
+            }),
+        };
+        if let Recorded::RunMovedOn(run) = self
+            .store
+            .record_launch(run_id, attempt, &task_arn, &at, &facts)
+            .await?
+        {
+            let reason = format!(
+                "ecs-reactor: run {run_id} was {} while attempt {attempt} was being launched",
+                match run.status {
+                    RunStatus::Cancelled => "cancelled",
+                    _ => "moved on",
+                }
+            );
+            self.launcher.stop_task(cluster, &task_arn, &reason).await?;
+            tracing::warn!(
+                run = run_id,
+                attempt,
+                task = task_arn.as_str(),
+                run_status = run.status.as_str(),
+                action = "STOPPED",
+                "the run moved on during the launch; its task was stopped"
+            );
+            return Ok(Launch::Overtaken {
+                attempt,
+                task_arn,
+                status: run.status,
+            });
+        }
+        tracing::info!(
+            run = run_id,
+            attempt,
+            task = task_arn.as_str(),
+            action = if adopted { "ADOPTED" } else { "LAUNCHED" },
+            "launch"
+        );
+        if !adopted {
+            self.metrics.record(&run.job, Metric::AttemptLaunched);
+        }
+        Ok(Launch::Started {
+            attempt,
+            task_arn,
+            adopted,
+        })
+    }
+
+    /// Resumes a run whose launch was interrupted: if it is LAUNCHING an attempt still CLAIMED and the
+    /// claimer's lease ran out, take the lease and launch. Also publishes a finished run's outcome if that
+    /// was interrupted. `None` when there was nothing to resume.
+    pub async fn resume(
+        &self,
+        run_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Launch>, FlowError> {
+        let Some(run) = self.store.run(run_id).await? else {
+            return Ok(None);
+        };
+        if run.status.is_terminal()
+            && matches!(run.status, RunStatus::Succeeded | RunStatus::Failed)
+            && run.notified_at.is_none()
+        {
+            if !wants(&job_of(&run)?, run.status) {
+                return Ok(None);
+            }
+            if let Some(last) = self.store.attempt(run_id, run.attempt).await? {
+                let decision = decision_of(&last);
+                let outcome = outcome_of(
+                    &run,
+                    run.status,
+                    run.attempt,
+                    &decision,
+                    last.task_arn.as_deref(),
+                );
+                self.notify_once(&outcome, now).await?;
+            }
+            return Ok(None);
+        }
+        if run.status != RunStatus::Launching {
+            return Ok(None);
+        }
+        if let (Some(predecessor), true) = (&run.replaces, run.attempt == 1) {
+            // The invocation that created this run may have crashed before cancelling the one it replaces.
+            self.replace(run_id, predecessor, now).await?;
+        }
+        let epoch = now.unix_timestamp();
+        let taken = self
+            .store
+            .take_launch(
+                run_id,
+                run.attempt,
+                epoch,
+                epoch + self.settings.launch_lease_seconds,
+            )
+            .await?;
+        if !taken {
+            return Ok(None);
+        }
+        tracing::info!(
+            run = run_id,
+            attempt = run.attempt,
+            action = "RESUME",
+            "interrupted launch resumed"
+        );
+        let job = job_of(&run)?;
+        Ok(Some(self.launch(&run, &job, run.attempt, now).await?))
+    }
+}

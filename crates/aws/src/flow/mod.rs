@@ -1,0 +1,480 @@
+//! The retry loop's steps, shared by the three Lambdas (and the CLI): start a run, launch an attempt, judge a
+//! stopped task, fire a due retry, sweep, notify once.
+//!
+//! Every step is load → decide (with `reactor-core`) → apply (one conditional write) → log one line. A step
+//! that finds its work already done (a duplicate delivery, a race lost to the TTL path or to a second
+//! classifier) says so in its result instead of failing; it fails only when a retry of the invocation can
+//! help (AWS did not answer, a write was throttled), so Lambda's own retries finish the job.
+//!
+//! Launches are guarded twice: the attempt is claimed by a conditional write before RunTask, and RunTask is
+//! preceded by a lookup of a task already carrying the attempt's `startedBy` (an earlier, interrupted launch of
+//! the same attempt), so a crash between RunTask and recording its task never starts a second task.
+//!
+//! One module per step, each an `impl Reactor` block:
+//! - [`start`](start.rs): a request becomes a run (the guard, the job's lock for FORBID / REPLACE), then its launch.
+//! - [`launch`](launch.rs): an attempt's task started or adopted and recorded; a refused launch judged; resume.
+//! - [`judge`](judge.rs): **a STOPPED task judged** and the decision applied, with the run's history.
+//! - [`fire`](fire.rs): a due retry fired (TTL or sweep), the sweep, an attempt stopped at its deadline.
+//! - [`notify`](notify.rs): metrics, retry notices, a finished run's outcome published once.
+//! - [`operate`](operate.rs): cancel and redrive.
+//!
+//! This file holds what they share: the reactor, its settings, the results of each step, and the small pure
+//! helpers that map a decision to what the store writes and what is published.
+
+use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
+use crate::metrics::{Metric, MetricSink};
+use crate::notifier::{Event, Notifier, NotifyError, Outcome};
+use crate::records::{
+    status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, LockItem, RunItem,
+};
+use crate::store::{
+    Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
+};
+use reactor_core::deadline::{attempt_deadline, run_deadline, stop_reason, DeadlineKind};
+use reactor_core::judge::{
+    judge_launch, judge_stopped_task, signature_of, stops_when_repeated, with_run_history,
+    LaunchProblem, Verdict,
+};
+use reactor_core::run::{jitter_seed, RunStatus};
+use reactor_core::{
+    decide, run_deadline_passed, within_run_deadline, Action, AttemptRef, Concurrency, Decision,
+    Guard, GuardError, History, JobRequest, NotifyOn, SplitMix64, Task,
+};
+use std::fmt;
+use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Settings every step shares; read once from the environment by [`crate::config::Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Sweep partitions of the `byDue` index. Writers and the sweep must agree.
+    pub sweep_shards: u32,
+    /// How long a claimer has an attempt's launch to itself before someone else may resume it.
+    pub launch_lease_seconds: i64,
+    /// How long a publisher has a run's notification to itself.
+    pub notify_lease_seconds: i64,
+    /// Delay items read per shard and sweep.
+    pub sweep_batch: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sweep_shards: 4,
+            launch_lease_seconds: 120,
+            notify_lease_seconds: 60,
+            sweep_batch: 25,
+        }
+    }
+}
+
+/// The adapters and settings the steps run with; built once per Lambda container.
+pub struct Reactor<S, L, N> {
+    pub store: S,
+    pub launcher: L,
+    pub notifier: N,
+    pub settings: Settings,
+    /// What a job may ask for here; checked before a run is written.
+    pub guard: Guard,
+    /// Where each applied state change is counted (EMF lines in a Lambda).
+    pub metrics: Arc<dyn MetricSink>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    /// Another invocation is publishing this run's outcome right now; retry to make sure it was published.
+    #[error("run {0}: another invocation holds the notification; it is retried until published")]
+    NotificationInProgress(String),
+    /// The run item holds a job request this version cannot read.
+    #[error("run {run_id}: stored job request unreadable: {message}")]
+    CorruptRun { run_id: String, message: String },
+    #[error("the clock cannot be formatted: {0}")]
+    Clock(String),
+    /// The job asks for something this deployment does not allow; nothing was written.
+    #[error(transparent)]
+    NotAllowed(#[from] GuardError),
+}
+
+impl FlowError {
+    /// Whether retrying the invocation can help (the error is transient) rather than repeat the failure.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FlowError::Store(e) => e.is_retryable() || e.is_conditional_check_failed(),
+            FlowError::Launch(LaunchError::Unanswered(_)) => true,
+            FlowError::Launch(LaunchError::Invalid(_)) => false,
+            FlowError::Notify(_) | FlowError::NotificationInProgress(_) => true,
+            FlowError::CorruptRun { .. } | FlowError::Clock(_) | FlowError::NotAllowed(_) => false,
+        }
+    }
+}
+
+/// How a launch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Launch {
+    /// The attempt's task runs: started now, or adopted (an earlier launch of the attempt had started it).
+    Started {
+        attempt: u32,
+        task_arn: String,
+        adopted: bool,
+    },
+    /// RunTask started no task; the failure was judged (retry later, or the run failed).
+    Refused {
+        attempt: u32,
+        decision: Box<Decision>,
+        applied: Applied,
+    },
+    /// The run was cancelled while this attempt was being launched: its task was stopped again.
+    Overtaken {
+        attempt: u32,
+        task_arn: String,
+        status: RunStatus,
+    },
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancel {
+    /// The run is cancelled now; `was` is the status it had. `stopped_task` is the task stopped on request.
+    Cancelled {
+        was: RunStatus,
+        attempt: u32,
+        stopped_task: Option<String>,
+    },
+    /// It was cancelled already (a repeated request); a requested stop was repeated.
+    AlreadyCancelled {
+        attempt: u32,
+        stopped_task: Option<String>,
+    },
+    /// It had finished (SUCCEEDED or FAILED): nothing to cancel.
+    Finished(RunStatus),
+    Unknown,
+}
+
+/// What a redrive request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redrive {
+    /// The run has a new attempt, launched (or judged at once, if ECS refused it).
+    Redriven {
+        attempt: u32,
+        launch: Launch,
+    },
+    /// Only a FAILED or CANCELLED run can be redriven; the run is in this status.
+    NotRedrivable(RunStatus),
+    /// `concurrency` FORBID or REPLACE, and this unfinished run holds the job: it has to end (or be cancelled)
+    /// first.
+    Blocked {
+        holder: String,
+        status: RunStatus,
+    },
+    Unknown,
+}
+
+/// How a start request ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Started {
+    New {
+        run_id: String,
+        launch: Launch,
+    },
+    /// The run exists already (a duplicate tick or request); its launch was resumed if it had been interrupted.
+    Duplicate {
+        run_id: String,
+        resumed: Option<Launch>,
+    },
+    /// `concurrency: FORBID` and run `blocked_by` of the job is unfinished: recorded as SKIPPED, not launched.
+    Skipped {
+        run_id: String,
+        blocked_by: String,
+    },
+}
+
+/// What the classifier did with a STOPPED event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judged {
+    Applied {
+        run_id: String,
+        attempt: u32,
+        decision: Box<Decision>,
+        /// The next attempt's launch, for RETRY_NOW.
+        launch: Option<Launch>,
+    },
+    /// The attempt was judged already (a duplicate or an older event).
+    Duplicate { run_id: String, attempt: u32 },
+    /// The run has moved on (another attempt is current, the run finished or was cancelled).
+    Stale { run_id: String, attempt: u32 },
+    /// The task carries an attempt of a run this table does not know.
+    Unknown { run_id: String, attempt: u32 },
+    /// The attempt has a different task: a stray task of the same attempt.
+    OtherTask { run_id: String, attempt: u32 },
+}
+
+/// What firing a due retry did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fired {
+    Launched(Launch),
+    /// TTL and sweep both fired, or a redelivery: the retry was claimed already.
+    AlreadyClaimed,
+    /// The run no longer waits for this retry (cancelled, redriven, unknown): the delay item was discarded.
+    Stale,
+}
+
+/// What the sweep did about a task past its deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enforced {
+    /// The task was stopped; its STOPPED event will be judged as a timeout.
+    Stopped {
+        task_arn: String,
+        kind: DeadlineKind,
+    },
+    /// The attempt had ended (or the run moved on): nothing to stop.
+    Stale,
+}
+
+/// Totals of one sweep.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub due: usize,
+    pub launched: usize,
+    pub already_claimed: usize,
+    pub stale: usize,
+    pub resumed: usize,
+    /// Tasks stopped at their deadline (`timeoutSeconds` / `runTimeoutSeconds`).
+    pub timed_out: usize,
+    pub failed: usize,
+}
+
+impl fmt::Display for Swept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} stopped at their deadline, {} failed",
+            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.timed_out, self.failed
+        )
+    }
+}
+
+/// How a run of a job with `concurrency` FORBID or REPLACE got past the job's lock.
+enum Exclusive {
+    Created(Created),
+    /// FORBID: this unfinished run holds the job.
+    Skip(Box<RunItem>),
+}
+
+/// Epoch seconds of an RFC 3339 stamp from the table.
+fn epoch_of(stamp: &str) -> Option<i64> {
+    OffsetDateTime::parse(stamp, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// When the run's deadline counts from: its start, or its latest redrive (which grants a fresh deadline).
+fn run_started_at(run: &RunItem) -> i64 {
+    run.redriven_at
+        .as_deref()
+        .and_then(epoch_of)
+        .or_else(|| epoch_of(&run.created_at))
+        .unwrap_or(0)
+}
+
+/// Seconds from `now` to the run's deadline, if the job has one.
+fn run_seconds_left(job: &JobRequest, run: &RunItem, now: OffsetDateTime) -> Option<i64> {
+    run_deadline(job, run_started_at(run)).map(|d| d.at - now.unix_timestamp())
+}
+
+/// What a run's status is published as, and whether the job wants it.
+fn notify_on(status: RunStatus) -> Option<NotifyOn> {
+    match status {
+        RunStatus::Succeeded => Some(NotifyOn::Succeeded),
+        RunStatus::Failed => Some(NotifyOn::Failed),
+        RunStatus::Cancelled => Some(NotifyOn::Cancelled),
+        RunStatus::Skipped => Some(NotifyOn::Skipped),
+        _ => None,
+    }
+}
+
+fn wants(job: &JobRequest, status: RunStatus) -> bool {
+    notify_on(status).is_some_and(|on| job.notifies(on))
+}
+
+/// RFC 3339 with seconds, as every time in the table is written.
+pub fn stamp(t: OffsetDateTime) -> Result<String, FlowError> {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .map_err(|e| FlowError::Clock(e.to_string()))
+}
+
+fn job_of(run: &RunItem) -> Result<JobRequest, FlowError> {
+    JobRequest::from_json(&run.request).map_err(|e| FlowError::CorruptRun {
+        run_id: run.run_id.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// What follows a decision, as the store writes it. A run that ends and is to be announced is closed with the
+/// right to publish its outcome already taken (one write fewer than claiming it afterwards).
+fn next_step(
+    decision: &Decision,
+    job: &JobRequest,
+    (run_id, attempt): (&str, u32),
+    now: OffsetDateTime,
+    settings: &Settings,
+    at: &str,
+) -> Next {
+    let next = decision.next_attempt.unwrap_or(attempt + 1);
+    let epoch = now.unix_timestamp();
+    let close = |status| Next::Close {
+        status,
+        notify_lease_until: wants(job, status).then_some(epoch + settings.notify_lease_seconds),
+    };
+    match decision.action {
+        Action::Succeed => close(RunStatus::Succeeded),
+        Action::Fail => close(RunStatus::Failed),
+        Action::RetryNow => Next::RetryNow(Box::new(AttemptItem::claim(
+            run_id,
+            next,
+            at,
+            epoch + settings.launch_lease_seconds,
+        ))),
+        Action::RetryLater => Next::RetryLater(DelayItem::new(
+            run_id,
+            next,
+            epoch + i64::from(decision.delay_seconds.unwrap_or(0)),
+            settings.sweep_shards,
+        )),
+    }
+}
+
+fn log_decision(
+    run_id: &str,
+    attempt: u32,
+    task: Option<&str>,
+    decision: &Decision,
+    applied: Applied,
+) {
+    tracing::info!(
+        run = run_id,
+        attempt,
+        task = task.unwrap_or("-"),
+        action = decision.action.as_str(),
+        rule = decision.rule_id.as_str(),
+        delay_seconds = decision.delay_seconds,
+        applied = ?applied,
+        reason = decision.reason.as_str(),
+        "decision"
+    );
+}
+
+mod fire;
+mod judge;
+mod launch;
+mod notify;
+mod operate;
+mod start;
+
+/// The message a finished run publishes.
+fn outcome_of(
+    run: &RunItem,
+    status: RunStatus,
+    attempt: u32,
+    decision: &Decision,
+    task_arn: Option<&str>,
+) -> Outcome {
+    Outcome {
+        event: match status {
+            RunStatus::Succeeded => Event::RunSucceeded,
+            RunStatus::Cancelled => Event::RunCancelled,
+            RunStatus::Skipped => Event::RunSkipped,
+            _ => Event::RunFailed,
+        },
+        run_id: run.run_id.clone(),
+        job: run.job.clone(),
+        status: status.as_str().into(),
+        attempts: attempt,
+        rule_id: decision.rule_id.clone(),
+        rule: decision.rule.clone(),
+        reason: decision.reason.clone(),
+        task_arn: task_arn.map(str::to_owned),
+        hint: decision.verdict.hint.clone(),
+        next_retry_at: None,
+        memory_mib: None,
+    }
+}
+
+/// The retry notice of a decided attempt, to be published again.
+fn retry_outcome(run: &RunItem, attempt: &AttemptItem, decision: &Decision) -> Outcome {
+    Outcome {
+        event: Event::AttemptRetrying,
+        status: if attempt.next_retry_at.is_some() {
+            RunStatus::RetryScheduled
+        } else {
+            RunStatus::Launching
+        }
+        .as_str()
+        .into(),
+        next_retry_at: attempt.next_retry_at.clone(),
+        memory_mib: run.task_size.map(|s| s.memory_mib),
+        ..outcome_of(
+            run,
+            RunStatus::Launching,
+            attempt.attempt,
+            decision,
+            attempt.task_arn.as_deref(),
+        )
+    }
+}
+
+/// The decision recorded on a judged attempt, for a notification that has to be published again.
+fn decision_of(attempt: &AttemptItem) -> Decision {
+    let action = attempt.action.unwrap_or(Action::Fail);
+    let rule_id = attempt.rule_id.clone().unwrap_or_default();
+    let rule = attempt.rule.clone().unwrap_or_default();
+    Decision {
+        action,
+        rule_id: rule_id.clone(),
+        rule: rule.clone(),
+        reason: attempt.reason.clone().unwrap_or_default(),
+        counts_as_attempt: attempt.counts_as_attempt.unwrap_or(true),
+        delay_seconds: attempt.delay_seconds,
+        next_attempt: None,
+        verdict: reactor_core::Verdict {
+            action,
+            rule_id,
+            rule,
+            evidence: attempt.stopped_reason.clone().unwrap_or_default(),
+            disruption: false,
+            hint: attempt.hint.clone(),
+            memory: None,
+        },
+    }
+}
+
+fn stop_facts(task: &Task) -> Result<StopFacts, FlowError> {
+    let time = |t: Option<OffsetDateTime>| t.map(stamp).transpose();
+    Ok(StopFacts {
+        task_arn: Some(task.task_arn.clone()),
+        started_at: time(task.started_at)?,
+        stopped_at: time(task.stopped_at)?,
+        stop_code: task.stop_code.as_ref().map(|c| c.as_str().to_owned()),
+        stopped_reason: task.stopped_reason.clone(),
+        containers: task
+            .containers
+            .iter()
+            .map(|c| crate::records::ContainerEnd {
+                name: c.name.clone(),
+                exit_code: c.exit_code,
+                reason: c.reason.clone(),
+            })
+            .collect(),
+        event_version: Some(task.version),
+        size: task.size(),
+        had_deadline: false,
+    })
+}

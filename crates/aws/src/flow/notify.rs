@@ -1,0 +1,111 @@
+//! Effects of a decision: metrics, retry notices and a finished run's outcome, each published once.
+
+use super::*;
+
+impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
+    /// Counts an applied decision: the run's end, or a retry by its rule; a deadline and a memory raise too.
+    pub(super) fn count_decision(&self, job: &str, decision: &Decision) {
+        let metrics = &self.metrics;
+        match decision.action {
+            Action::Succeed => metrics.record(job, Metric::RunSucceeded),
+            Action::Fail => metrics.record(job, Metric::RunFailed),
+            Action::RetryNow | Action::RetryLater => metrics.record(
+                job,
+                Metric::Retry {
+                    class: decision.rule_id.clone(),
+                },
+            ),
+        }
+        let rule = decision.verdict.rule_id.as_str();
+        if rule == reactor_core::judge::TIMEOUT_RULE_ID
+            || rule == reactor_core::judge::RUN_TIMEOUT_RULE_ID
+            || decision.rule_id == reactor_core::judge::RUN_TIMEOUT_RULE_ID
+        {
+            metrics.record(job, Metric::RunTimedOut);
+        }
+        if decision.action.is_retry() && decision.verdict.memory.is_some() {
+            metrics.record(job, Metric::MemoryEscalated);
+        }
+    }
+
+    /// `notify.on` RETRYING: publishes a retry decision, then marks the attempt so a redelivery of the event
+    /// publishes only what is missing.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn notify_retry(
+        &self,
+        run: &RunItem,
+        job: &JobRequest,
+        attempt: u32,
+        decision: &Decision,
+        task_arn: Option<&str>,
+        next: &Next,
+        now: OffsetDateTime,
+    ) -> Result<(), FlowError> {
+        if !job.notifies(NotifyOn::Retrying) {
+            return Ok(());
+        }
+        let (status, next_retry_at) = match next {
+            Next::RetryLater(delay) => (
+                RunStatus::RetryScheduled,
+                OffsetDateTime::from_unix_timestamp(delay.due_at)
+                    .ok()
+                    .map(stamp)
+                    .transpose()?,
+            ),
+            _ => (RunStatus::Launching, None),
+        };
+        let outcome = Outcome {
+            event: Event::AttemptRetrying,
+            status: status.as_str().into(),
+            next_retry_at,
+            memory_mib: decision.verdict.memory.map(|m| m.memory_mib),
+            ..outcome_of(run, status, attempt, decision, task_arn)
+        };
+        self.notifier.notify(&outcome).await?;
+        self.store
+            .mark_attempt_notified(&run.run_id, attempt, &stamp(now)?)
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes a finished run's outcome once: the right to publish is a conditional write, the publish is
+    /// recorded after it succeeds. A failed publish fails the invocation, whose retry publishes again.
+    pub(super) async fn notify_once(
+        &self,
+        outcome: &Outcome,
+        now: OffsetDateTime,
+    ) -> Result<(), FlowError> {
+        let run_id = outcome.run_id.as_str();
+        let epoch = now.unix_timestamp();
+        if !self
+            .store
+            .claim_notification(run_id, epoch, epoch + self.settings.notify_lease_seconds)
+            .await?
+        {
+            return match self.store.run(run_id).await? {
+                Some(r) if r.notified_at.is_some() => Ok(()),
+                _ => Err(FlowError::NotificationInProgress(run_id.to_owned())),
+            };
+        }
+        self.publish(outcome, now).await
+    }
+
+    /// Publishes a finished run's outcome whose right to publish this invocation holds, and records it.
+    pub(super) async fn publish(
+        &self,
+        outcome: &Outcome,
+        now: OffsetDateTime,
+    ) -> Result<(), FlowError> {
+        let run_id = outcome.run_id.as_str();
+        self.notifier.notify(outcome).await?;
+        self.store.mark_notified(run_id, &stamp(now)?).await?;
+        // One line per finished run, for people reading the logs (the alarms watch the EMF metrics).
+        tracing::info!(
+            run = run_id,
+            job = outcome.job.as_str(),
+            status = outcome.status.as_str(),
+            "outcome published"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! Starting a run: the guard, the run created once with attempt 1 claimed (under the job's lock for
+//! `concurrency` FORBID / REPLACE), then its launch.
+
+use super::*;
+
+impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
+    /// Starts a run of a validated job: checks it against the deployment's guard, records the run with
+    /// attempt 1 claimed (once, however often the same run id is delivered), then launches it.
+    pub async fn start(
+        &self,
+        job: &JobRequest,
+        run_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Started, FlowError> {
+        let at = stamp(now)?;
+        let request = serde_json::to_string(job).map_err(|e| FlowError::CorruptRun {
+            run_id: run_id.into(),
+            message: e.to_string(),
+        })?;
+        // The request as stored is what must stay small; the guard sees it before anything is written.
+        self.guard.check(job, request.len())?;
+        let essentials = match &job.essential_containers {
+            Some(names) => Some(names.clone()),
+            // Best effort: without them every container counts, which the classifier can still refine from
+            // the event's exact task definition.
+            None => match self
+                .launcher
+                .essential_containers(&job.run_task.task_definition)
+                .await
+            {
+                Ok(names) if !names.is_empty() => Some(names),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(run = run_id, error = %e, "essential containers unknown for now");
+                    None
+                }
+            },
+        };
+        let mut run = RunItem::new(run_id, &job.job, request, essentials, &at);
+        let first = AttemptItem::claim(
+            run_id,
+            1,
+            &at,
+            now.unix_timestamp() + self.settings.launch_lease_seconds,
+        );
+        let created = if job.concurrency.is_allow() {
+            self.store.create_run(&run, &first).await?
+        } else {
+            match self.create_exclusive(job, &mut run, &first, &at).await? {
+                Exclusive::Created(created) => created,
+                Exclusive::Skip(holder) => return self.skip(job, run, &holder, now).await,
+            }
+        };
+        match created {
+            Created::New => {
+                tracing::info!(
+                    run = run_id,
+                    job = job.job.as_str(),
+                    attempt = 1,
+                    replaces = run.replaces.as_deref(),
+                    "run created"
+                );
+                self.metrics.record(&job.job, Metric::RunStarted);
+                if let Some(predecessor) = &run.replaces {
+                    self.replace(run_id, predecessor, now).await?;
+                }
+                let launch = self.launch(&run, job, 1, now).await?;
+                Ok(Started::New {
+                    run_id: run_id.into(),
+                    launch,
+                })
+            }
+            Created::AlreadyExists | Created::LockTaken => {
+                tracing::info!(run = run_id, "duplicate start: the run exists already");
+                let resumed = self.resume(run_id, now).await?;
+                Ok(Started::Duplicate {
+                    run_id: run_id.into(),
+                    resumed,
+                })
+            }
+        }
+    }
+
+    /// `concurrency` FORBID / REPLACE: creates the run as the holder of the job's lock. The lock is taken
+    /// over only from the run the caller saw holding it (finished, or to be replaced), in the same
+    /// transaction as the run, so two ticks racing for the job cannot both start.
+    pub(super) async fn create_exclusive(
+        &self,
+        job: &JobRequest,
+        run: &mut RunItem,
+        first: &AttemptItem,
+        at: &str,
+    ) -> Result<Exclusive, FlowError> {
+        let lock = LockItem::new(&job.job, &run.run_id, at);
+        for _ in 0..4 {
+            let holder = self.store.job_lock(&job.job).await?.map(|l| l.run_id);
+            run.replaces = None;
+            if let Some(holder) = &holder {
+                if *holder == run.run_id {
+                    // A duplicate of the tick that holds the job.
+                    return Ok(Exclusive::Created(Created::AlreadyExists));
+                }
+                if let Some(unfinished) = self
+                    .store
+                    .run(holder)
+                    .await?
+                    .filter(|r| !r.status.is_terminal())
+                {
+                    if job.concurrency == Concurrency::Forbid {
+                        return Ok(Exclusive::Skip(Box::new(unfinished)));
+                    }
+                    run.replaces = Some(holder.clone());
+                }
+            }
+            match self
+                .store
+                .create_locked_run(run, first, &lock, holder.as_deref())
+                .await?
+            {
+                Created::LockTaken => continue,
+                created => return Ok(Exclusive::Created(created)),
+            }
+        }
+        Err(FlowError::Store(StoreError::ConditionFailed(format!(
+            "job {}: its lock kept changing while run {} was being created",
+            job.job, run.run_id
+        ))))
+    }
+
+    /// `concurrency: FORBID`: records the run as SKIPPED (once), so `runs` shows the tick that did not run.
+    pub(super) async fn skip(
+        &self,
+        job: &JobRequest,
+        mut run: RunItem,
+        holder: &RunItem,
+        now: OffsetDateTime,
+    ) -> Result<Started, FlowError> {
+        let at = stamp(now)?;
+        run.status = RunStatus::Skipped;
+        run.attempt = 0;
+        run.skipped_for = Some(holder.run_id.clone());
+        run.last_rule_id = Some("concurrency-forbid".into());
+        run.last_rule = Some(format!(
+            "concurrency FORBID: run {} of the job is {}",
+            holder.run_id, holder.status
+        ));
+        run.by_status_pk = status_key(RunStatus::Skipped);
+        run.by_status_sk = format!("{at}#{}", run.run_id);
+        let created = self.store.record_skipped(&run).await?;
+        tracing::info!(
+            run = run.run_id.as_str(),
+            job = job.job.as_str(),
+            blocked_by = holder.run_id.as_str(),
+            action = "SKIP",
+            rule = "concurrency-forbid",
+            duplicate = created != Created::New,
+            "run skipped: another run of the job is unfinished"
+        );
+        if created == Created::New {
+            self.metrics.record(&job.job, Metric::RunSkipped);
+        }
+        if wants(job, RunStatus::Skipped) {
+            let outcome = Outcome {
+                event: Event::RunSkipped,
+                run_id: run.run_id.clone(),
+                job: run.job.clone(),
+                status: RunStatus::Skipped.as_str().into(),
+                attempts: 0,
+                rule_id: "concurrency-forbid".into(),
+                rule: run.last_rule.clone().unwrap_or_default(),
+                reason: format!(
+                    "not started: run {} of the job is {} (concurrency FORBID)",
+                    holder.run_id, holder.status
+                ),
+                task_arn: None,
+                hint: None,
+                next_retry_at: None,
+                memory_mib: None,
+            };
+            self.notify_once(&outcome, now).await?;
+        }
+        Ok(Started::Skipped {
+            run_id: run.run_id,
+            blocked_by: holder.run_id.clone(),
+        })
+    }
+
+    /// `concurrency: REPLACE`: cancels the run this one replaces and stops its task, before this run's first
+    /// launch. Repeated on resume (cancelling is idempotent), so a crash in between still replaces it.
+    pub(super) async fn replace(
+        &self,
+        run_id: &str,
+        predecessor: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), FlowError> {
+        let by = format!("ecs-reactor (replaced by run {run_id}, concurrency REPLACE)");
+        let cancelled = self.cancel(predecessor, &by, true, now).await?;
+        tracing::info!(
+            run = run_id,
+            replaced = predecessor,
+            action = "REPLACE",
+            result = ?cancelled,
+            "the job's unfinished run was cancelled for this one"
+        );
+        Ok(())
+    }
+}
