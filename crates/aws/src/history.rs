@@ -1,8 +1,9 @@
 //! What on-call reads: a run's story, runs of a job, runs in a status, the run of a task. Each is one Query
-//! (DESIGN.md's access patterns); nothing here scans the table.
+//! (the access patterns in docs/ARCHITECTURE.md and the README's runbook); nothing here scans the table.
 
 use crate::records::{
-    job_key, run_pk, status_key, AttemptItem, DelayItem, RunItem, ALL_RUNS_KEY, RUN_SK,
+    is_delay_sk, job_key, run_id_of_pk, run_pk, status_key, AttemptItem, DelayItem, RunItem,
+    ALL_RUNS_KEY, RUN_SK,
 };
 use crate::store::{built, read_item, service, DynamoStore, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -51,7 +52,7 @@ impl DynamoStore {
             {
                 Some("RUN") => run = Some(read_item(item)?),
                 Some(sk) if sk.starts_with("ATTEMPT#") => attempts.push(read_item(item)?),
-                Some(sk) if sk.starts_with("DELAY#") => delays.push(read_item(item)?),
+                Some(sk) if is_delay_sk(sk) => delays.push(read_item(item)?),
                 _ => {}
             }
         }
@@ -78,7 +79,7 @@ impl DynamoStore {
             .items()
             .iter()
             .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .find_map(|pk| pk.strip_prefix("RUN#").map(str::to_owned)))
+            .find_map(|pk| run_id_of_pk(pk).map(str::to_owned)))
     }
 
     /// Runs of `job` created at or after `since` (RFC 3339), newest first; optionally only in `status`.

@@ -2,7 +2,8 @@
 //! earlier, interrupted launch of the same attempt already started, and the essential containers of a task
 //! definition.
 
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use crate::aws_error::AwsError;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{self as ecs, DesiredStatus};
 use aws_sdk_ecs::Client;
 use reactor_core::job::{JobRequest, RunTask};
@@ -34,7 +35,7 @@ pub enum LaunchError {
     /// No answer (timeout, connection): whether a task started is unknown. The invocation should fail and be
     /// retried; the retry adopts the task by its `startedBy` if there is one.
     #[error("ECS did not answer: {0}")]
-    Unanswered(String),
+    Unanswered(#[source] AwsError),
     #[error("the request could not be built: {0}")]
     Invalid(String),
 }
@@ -88,18 +89,11 @@ impl EcsLauncher {
 
 fn unanswered<E, R>(e: SdkError<E, R>) -> LaunchError
 where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     // ECS's own words when it answered; the whole chain (timeout, connection) otherwise.
-    match &e {
-        SdkError::ServiceError(service) => LaunchError::Unanswered(format!(
-            "{}: {}",
-            service.err().code().unwrap_or("Unknown"),
-            service.err().message().unwrap_or_default()
-        )),
-        _ => LaunchError::Unanswered(DisplayErrorContext(&e).to_string()),
-    }
+    LaunchError::Unanswered(AwsError::from_sdk(e))
 }
 
 /// An ECS answer worth asking again (throttling, a server-side fault), as opposed to a refusal.
@@ -118,8 +112,8 @@ fn is_transient(code: Option<&str>) -> bool {
 /// An error response with a code is ECS's answer; anything else (timeout, dispatch failure) is no answer.
 fn answered<E, R>(e: SdkError<E, R>) -> Result<LaunchOutcome, LaunchError>
 where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match &e {
         SdkError::ServiceError(service) => {

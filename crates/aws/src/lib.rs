@@ -3,6 +3,7 @@
 //! A map of the crate:
 //! - [`flow`]: **the retry loop's steps** (start, launch, judge a stopped task, fire a due retry, sweep,
 //!   notify once), shared by the three Lambdas; generic over the three traits below.
+//! - [`aws_error`]: an AWS call that failed, classified from the SDK's typed error (throttled? no credentials?).
 //! - [`config`]: the environment, read once into a typed `Config`, and the clients built from it.
 //! - [`history`]: what on-call reads (a run's story, runs of a job or in a status, the run of a task), one Query each.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
@@ -15,6 +16,7 @@
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
 //! `main` builds the clients once.
 
+pub mod aws_error;
 pub mod config;
 pub mod flow;
 pub mod history;

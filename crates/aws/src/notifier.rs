@@ -6,7 +6,7 @@
 //! sample with what [`Outcome`] serializes to. Adding an optional field keeps the schema version; renaming,
 //! removing or changing the meaning of a field needs a new one.
 
-use aws_sdk_sns::error::DisplayErrorContext;
+use crate::aws_error::AwsError;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 use serde::{Serialize, Serializer};
@@ -170,7 +170,7 @@ impl Outcome {
 
     /// The message body as published: pretty JSON, because e-mail subscribers read it as it is.
     pub fn body(&self) -> Result<String, NotifyError> {
-        serde_json::to_string_pretty(self).map_err(|e| NotifyError(e.to_string()))
+        serde_json::to_string_pretty(self).map_err(|e| NotifyError::Message(e.to_string()))
     }
 
     /// The SNS message attributes (all of type String), which subscription filter policies match on.
@@ -314,8 +314,14 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("SNS publish failed: {0}")]
-pub struct NotifyError(pub String);
+pub enum NotifyError {
+    /// SNS (or the way to it) failed; the kind says how. A retry of the invocation may help.
+    #[error("SNS publish failed: {0}")]
+    Publish(#[source] AwsError),
+    /// The message could not be put together (a serializer or attribute error).
+    #[error("SNS publish failed: the message could not be built: {0}")]
+    Message(String),
+}
 
 pub trait Notifier: Send + Sync {
     fn notify(&self, outcome: &Outcome) -> impl Future<Output = Result<(), NotifyError>> + Send;
@@ -340,7 +346,7 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, NotifyError> {
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| NotifyError(e.to_string()))
+        .map_err(|e| NotifyError::Message(e.to_string()))
 }
 
 impl Notifier for SnsNotifier {
@@ -357,7 +363,7 @@ impl Notifier for SnsNotifier {
         publish
             .send()
             .await
-            .map_err(|e| NotifyError(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| NotifyError::Publish(AwsError::from_sdk(e)))?;
         Ok(())
     }
 }

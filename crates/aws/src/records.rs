@@ -13,7 +13,7 @@
 //! REPLACE, naming the run that holds the job. It is never released; a new run takes it over when its holder
 //! has finished (a conditional write on the holder's id), so no crash can leave a job locked.
 //!
-//! So a run's whole story is one Query on its partition, and every other question of DESIGN.md is one Query
+//! So a run's whole story is one Query on its partition, and every other question on-call asks (README: On-call runbook) is one Query
 //! on an index. Items stay well under 4 KB: reasons are ECS's (≤ 255 chars), the job request ≤ ~10 KB is the
 //! exception and lives only on the run item.
 
@@ -26,8 +26,21 @@ use serde::{Deserialize, Serialize};
 
 pub const RUN_SK: &str = "RUN";
 
+const RUN_PREFIX: &str = "RUN#";
+const DELAY_PREFIX: &str = "DELAY#";
+
 pub fn run_pk(run_id: &str) -> String {
-    format!("RUN#{run_id}")
+    format!("{RUN_PREFIX}{run_id}")
+}
+
+/// The run id a partition key names (`RUN#<run id>`), if it is a run's.
+pub fn run_id_of_pk(pk: &str) -> Option<&str> {
+    pk.strip_prefix(RUN_PREFIX)
+}
+
+/// Whether a sort key is a delay item's (`DELAY#<attempt>`).
+pub fn is_delay_sk(sk: &str) -> bool {
+    sk.starts_with(DELAY_PREFIX)
 }
 
 pub fn attempt_sk(attempt: u32) -> String {
@@ -35,7 +48,7 @@ pub fn attempt_sk(attempt: u32) -> String {
 }
 
 pub fn delay_sk(attempt: u32) -> String {
-    format!("DELAY#{attempt:04}")
+    format!("{DELAY_PREFIX}{attempt:04}")
 }
 
 pub const DEADLINE_PREFIX: &str = "DEADLINE#";

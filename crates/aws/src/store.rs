@@ -1,12 +1,13 @@
 //! The attempts table: every state change is a conditional write keyed on run, attempt and expected state,
 //! so that at-least-once delivery cannot apply a change twice.
 
+use crate::aws_error::AwsError;
 use crate::records::{
     attempt_sk, deadline_sk, delay_sk, due_shard_key, lock_pk, run_pk, status_key, AttemptItem,
     AttemptState, ContainerEnd, DeadlineItem, DelayItem, DueItem, LockItem, RunItem,
     DEADLINE_PREFIX, LOCK_SK, RUN_SK,
 };
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use reactor_core::memory::TaskSize;
@@ -21,7 +22,11 @@ pub enum StoreError {
     /// A condition did not hold: someone else changed the item first.
     #[error("conditional write refused: {0}")]
     ConditionFailed(String),
-    /// DynamoDB or the network failed; a retry may help.
+    /// DynamoDB or the network failed; a retry may help. The kind says which (throttled, no credentials …).
+    #[error("DynamoDB: {0}")]
+    Aws(#[source] AwsError),
+    /// A request that could not be made as written, or a transaction cancelled for another reason than a
+    /// condition; a retry may help.
     #[error("DynamoDB: {0}")]
     Service(String),
     /// An item could not be read back as a record: the table holds something this version does not understand.
@@ -36,7 +41,15 @@ impl StoreError {
 
     /// Worth retrying the whole invocation.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Service(_))
+        matches!(self, StoreError::Service(_) | StoreError::Aws(_))
+    }
+
+    /// The AWS failure underneath, with its kind, if DynamoDB (or the way to it) failed.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            StoreError::Aws(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -447,10 +460,10 @@ fn item<T: serde::Serialize>(
 
 pub(crate) fn service<E, R>(e: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
+    StoreError::Aws(AwsError::from_sdk(e))
 }
 
 pub(crate) fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
@@ -1016,7 +1029,7 @@ impl Store for DynamoStore {
             .items()
             .iter()
             .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .filter_map(|pk| pk.strip_prefix("RUN#").map(str::to_owned))
+            .filter_map(|pk| crate::records::run_id_of_pk(pk).map(str::to_owned))
             .collect())
     }
 
@@ -1168,7 +1181,7 @@ impl Store for DynamoStore {
 }
 
 /// A conditional UpdateItem's result as "did the condition hold".
-fn conditional<O, R: std::fmt::Debug>(
+fn conditional<O, R: std::fmt::Debug + Send + Sync + 'static>(
     result: Result<O, SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>>,
 ) -> Result<bool, StoreError> {
     match result {

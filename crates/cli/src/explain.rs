@@ -211,7 +211,7 @@ fn explain_run(run_id: &str, table: &TableArgs) -> Result<String, Failure> {
         store
             .story(run_id)
             .await
-            .map_err(|e| aws_failure(store.table(), e))?
+            .map_err(|e| aws_failure(store.table(), &e))?
             .ok_or_else(|| {
                 Failure::NotFound(format!("no run {run_id:?} in table {}", store.table()))
             })

@@ -3,9 +3,11 @@
 
 use crate::args::{RunsArgs, ShowArgs, TableArgs};
 use crate::failure::Failure;
+use reactor_aws::aws_error::{AwsError, FailureKind};
+use reactor_aws::flow::FlowError;
 use reactor_aws::history::RunStory;
 use reactor_aws::records::{AttemptItem, RunItem};
-use reactor_aws::store::DynamoStore;
+use reactor_aws::store::{DynamoStore, StoreError};
 use reactor_core::run::RunStatus;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -55,24 +57,49 @@ pub async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
     ))
 }
 
-/// An AWS error in on-call's words.
-pub fn aws_failure(table: &str, e: impl std::fmt::Display) -> Failure {
-    let text = e.to_string();
-    if text.contains("ResourceNotFoundException") {
-        Failure::Aws(format!("table {table:?} not found in this account and region (check --table, --region, REACTOR_TABLE)"))
-    } else if text.contains("no credentials found in chain")
-        || text.contains("CredentialsNotLoaded")
-    {
-        Failure::Aws(
-            "no AWS credentials found (environment, profile, web identity, container, instance metadata): \
-             pass --profile, set AWS_PROFILE, or log in (aws sso login)"
-                .into(),
-        )
-    } else if text.contains("credentials") || text.contains("Credentials") {
-        Failure::Aws(format!("AWS credentials unusable: {text}"))
-    } else {
-        Failure::Aws(text)
+/// An AWS error in on-call's words: one line naming the cause and what to do, from the failure's kind (the
+/// SDK's typed error, found in the error's source chain), never from its text.
+pub fn aws_failure(table: &str, e: &(dyn std::error::Error + 'static)) -> Failure {
+    let Some(aws) = aws_error_in(e) else {
+        return Failure::Aws(e.to_string());
+    };
+    let code = aws.code().unwrap_or("no code");
+    Failure::Aws(match aws.kind() {
+        FailureKind::NotFound if from_table(e) => format!(
+            "table {table:?} not found in this account and region (check --table, --region, REACTOR_TABLE)"
+        ),
+        FailureKind::NoCredentials => "no AWS credentials found (environment, profile, web identity, container, \
+             instance metadata): pass --profile, set AWS_PROFILE, or log in (aws sso login)"
+            .into(),
+        FailureKind::AccessDenied => format!(
+            "AWS refused the call ({code}): check that the credentials are current (aws sso login) and that their \
+             role may use table {table:?}"
+        ),
+        FailureKind::Unreachable => format!(
+            "AWS could not be reached: check --region / AWS_REGION, AWS_ENDPOINT_URL and the network ({aws})"
+        ),
+        FailureKind::Timeout => format!("AWS did not answer in time; try again ({aws})"),
+        FailureKind::Throttled => format!("AWS throttled the calls ({code}); try again in a moment"),
+        FailureKind::NotFound | FailureKind::Refused | FailureKind::Other => e.to_string(),
+    })
+}
+
+/// The AWS failure in `e` or its sources.
+fn aws_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e AwsError> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(aws) = err.downcast_ref::<AwsError>() {
+            return Some(aws);
+        }
+        current = err.source();
     }
+    None
+}
+
+/// Whether the failure is the table's (a store call), not ECS's or SNS's.
+fn from_table(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<StoreError>().is_some()
+        || matches!(e.downcast_ref::<FlowError>(), Some(FlowError::Store(_)))
 }
 
 /// `24h`, `30m`, `7d`, `90s` → seconds.
@@ -150,7 +177,7 @@ pub fn runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
             (None, Some(status)) => store.runs_in_status(status, from, limit).await,
             (None, None) => store.recent_runs(from, limit).await,
         };
-        result.map_err(|e| aws_failure(store.table(), e))
+        result.map_err(|e| aws_failure(store.table(), &e))
     })?;
     if args.table.json {
         let list: Vec<Value> = runs.iter().map(run_json).collect();
@@ -202,7 +229,7 @@ pub fn show(args: &ShowArgs, now: OffsetDateTime) -> Result<String, Failure> {
             store
                 .run_of_task(&args.run)
                 .await
-                .map_err(|e| aws_failure(store.table(), e))?
+                .map_err(|e| aws_failure(store.table(), &e))?
                 .ok_or_else(|| Failure::NotFound(format!("no run launched task {}", args.run)))?
         } else {
             args.run.clone()
@@ -210,7 +237,7 @@ pub fn show(args: &ShowArgs, now: OffsetDateTime) -> Result<String, Failure> {
         store
             .story(&run_id)
             .await
-            .map_err(|e| aws_failure(store.table(), e))?
+            .map_err(|e| aws_failure(store.table(), &e))?
             .ok_or_else(|| {
                 Failure::NotFound(format!("no run {run_id:?} in table {}", store.table()))
             })

@@ -62,7 +62,7 @@ fn act<T>(
             let reactor = connect(args, &config).await;
             step(&reactor, now).await
         })
-        .map_err(|e| aws_failure(&config.table, e))?;
+        .map_err(|e| aws_failure(&config.table, &e))?;
     Ok((result, config.table))
 }
 
@@ -145,7 +145,7 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
             StarterError::Flow(FlowError::NotAllowed(e)) => {
                 Failure::BadInput(format!("{}: {e}", args.job))
             }
-            StarterError::Flow(e) => aws_failure(&config.table, e),
+            StarterError::Flow(e) => aws_failure(&config.table, &e),
             e => Failure::BadInput(format!("{}: {e}", args.job)),
         })?;
     let output = if args.act.table.json {

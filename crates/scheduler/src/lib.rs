@@ -95,7 +95,7 @@ pub fn classify_record(record: &Value) -> Result<StreamRecord, String> {
         .and_then(|v| {
             v.get("S")
                 .and_then(Value::as_str)
-                .map(|s| s.starts_with("DELAY#"))
+                .map(reactor_aws::records::is_delay_sk)
         })
         .unwrap_or(false);
     if !is_delay {

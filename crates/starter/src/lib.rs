@@ -1,7 +1,7 @@
 //! The starter Lambda: a job request in, a run recorded and its first task launched.
 //!
 //! Input, either of:
-//! - a job request (DESIGN.md), invoked directly: the run id is the job and a discriminator from the
+//! - a job request (README: Job request), invoked directly: the run id is the job and a discriminator from the
 //!   invocation's request id (which Lambda keeps across its own retries of that invocation, minutes apart, so
 //!   the clock has no part in it);
 //! - an EventBridge `Scheduled Event` whose `detail` is the job request (what the schedule rule's input
