@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use aws_sdk_dynamodb::Client;
 use reactor_core::memory::TaskSize;
 use reactor_core::run::RunStatus;
+use reactor_core::transition::RunEvent;
 use reactor_core::Decision;
 use std::collections::HashMap;
 use std::future::Future;
@@ -607,6 +608,18 @@ impl Store for DynamoStore {
                 .set_expression_attribute_values(Some(values))
                 .build(),
         )?;
+        let recorded = RunEvent::TaskRecorded;
+        let mut values = HashMap::from([
+            (":running".to_owned(), s(recorded.to().as_str())),
+            (":n".to_owned(), AttributeValue::N(attempt.to_string())),
+            (":at".to_owned(), s(at)),
+            (":statusKey".to_owned(), s(&status_key(recorded.to()))),
+            (":statusSort".to_owned(), s(&format!("{at}#{run_id}"))),
+        ]);
+        let condition = format!(
+            "{} AND attempt = :n",
+            status_condition("#status", recorded, &mut values)
+        );
         let update_run = built(
             Update::builder()
                 .table_name(&self.table)
@@ -615,14 +628,9 @@ impl Store for DynamoStore {
                 .update_expression(
                     "SET #status = :running, updatedAt = :at, byStatusPk = :statusKey, byStatusSk = :statusSort",
                 )
-                .condition_expression("#status = :launching AND attempt = :n")
+                .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":running", s(RunStatus::Running.as_str()))
-                .expression_attribute_values(":launching", s(RunStatus::Launching.as_str()))
-                .expression_attribute_values(":n", AttributeValue::N(attempt.to_string()))
-                .expression_attribute_values(":at", s(at))
-                .expression_attribute_values(":statusKey", s(&status_key(RunStatus::Running)))
-                .expression_attribute_values(":statusSort", s(&format!("{at}#{run_id}")))
+                .set_expression_attribute_values(Some(values))
                 .build(),
         )?;
         let mut items = vec![
@@ -831,12 +839,18 @@ impl Store for DynamoStore {
         names.insert("#cond_attempt".into(), "attempt".into());
         names.insert("#cond_status".into(), "status".into());
         values.insert(":cond_n".into(), n(u64::from(attempt)));
-        values.insert(":cond_launching".into(), s(RunStatus::Launching.as_str()));
-        values.insert(":cond_running".into(), s(RunStatus::Running.as_str()));
+        let condition = format!(
+            "#cond_attempt = :cond_n AND {}",
+            status_condition(
+                "#cond_status",
+                RunEvent::Decided(decision.action),
+                &mut values
+            )
+        );
         let update_run = self.conditional_update(
             (run_pk(run_id), RUN_SK.to_owned()),
             expression,
-            "#cond_attempt = :cond_n AND #cond_status IN (:cond_launching, :cond_running)",
+            &condition,
             names,
             values,
         )?;
@@ -885,25 +899,25 @@ impl Store for DynamoStore {
         let run_id = claim.run_id.as_str();
         let previous = claim.attempt.saturating_sub(1);
         let (mut expression, mut names, mut values) = set_clause(vec![
-            ("status", s(RunStatus::Launching.as_str())),
+            ("status", s(RunEvent::RetryFired.to().as_str())),
             ("attempt", n(claim.attempt)),
             ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(RunStatus::Launching))),
+            ("byStatusPk", s(&status_key(RunEvent::RetryFired.to()))),
             ("byStatusSk", s(&format!("{at}#{run_id}"))),
         ]);
         expression.push_str(" REMOVE #nextRetryAt");
         names.insert("#nextRetryAt".into(), "nextRetryAt".into());
         names.insert("#cond_status".into(), "status".into());
         names.insert("#cond_attempt".into(), "attempt".into());
-        values.insert(
-            ":cond_scheduled".into(),
-            s(RunStatus::RetryScheduled.as_str()),
-        );
         values.insert(":cond_previous".into(), n(previous));
+        let condition = format!(
+            "{} AND #cond_attempt = :cond_previous",
+            status_condition("#cond_status", RunEvent::RetryFired, &mut values)
+        );
         let update_run = self.conditional_update(
             (run_pk(run_id), RUN_SK.to_owned()),
             expression,
-            "#cond_status = :cond_scheduled AND #cond_attempt = :cond_previous",
+            &condition,
             names,
             values,
         )?;
@@ -1071,30 +1085,26 @@ impl Store for DynamoStore {
     ) -> Result<Changed, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let (mut expression, mut names, mut values) = set_clause(vec![
-            ("status", s(RunStatus::Cancelled.as_str())),
+            ("status", s(RunEvent::Cancelled.to().as_str())),
             ("cancelledBy", s(by)),
             ("cancelledAt", s(at)),
             ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(RunStatus::Cancelled))),
+            ("byStatusPk", s(&status_key(RunEvent::Cancelled.to()))),
             ("byStatusSk", s(&format!("{at}#{run_id}"))),
         ]);
         expression.push_str(" REMOVE #nextRetryAt");
         names.insert("#nextRetryAt".into(), "nextRetryAt".into());
         names.insert("#cond_status".into(), "status".into());
         names.insert("#cond_attempt".into(), "attempt".into());
-        let open = [
-            RunStatus::Launching,
-            RunStatus::Running,
-            RunStatus::RetryScheduled,
-        ];
-        for (i, status) in open.iter().enumerate() {
-            values.insert(format!(":cond_s{i}"), s(status.as_str()));
-        }
         values.insert(":cond_n".into(), AttributeValue::N(attempt.to_string()));
+        let condition = format!(
+            "#cond_attempt = :cond_n AND {}",
+            status_condition("#cond_status", RunEvent::Cancelled, &mut values)
+        );
         let update_run = self.conditional_update(
             (run_pk(run_id), RUN_SK.to_owned()),
             expression,
-            "#cond_attempt = :cond_n AND #cond_status IN (:cond_s0, :cond_s1, :cond_s2)",
+            &condition,
             names,
             values,
         )?;
@@ -1116,14 +1126,14 @@ impl Store for DynamoStore {
         let n = |v: u32| AttributeValue::N(v.to_string());
         let run_id = claim.run_id.as_str();
         let (mut expression, mut names, mut values) = set_clause(vec![
-            ("status", s(RunStatus::Launching.as_str())),
+            ("status", s(RunEvent::Redriven.to().as_str())),
             ("attempt", n(claim.attempt)),
             ("countsFrom", n(claim.attempt)),
             ("disruptions", n(0)),
             ("redrivenBy", s(by)),
             ("redrivenAt", s(at)),
             ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(RunStatus::Launching))),
+            ("byStatusPk", s(&status_key(RunEvent::Redriven.to()))),
             ("byStatusSk", s(&format!("{at}#{run_id}"))),
         ]);
         expression.push_str(
@@ -1141,13 +1151,15 @@ impl Store for DynamoStore {
         }
         values.insert(":zero".into(), n(0));
         values.insert(":one".into(), n(1));
-        values.insert(":cond_failed".into(), s(RunStatus::Failed.as_str()));
-        values.insert(":cond_cancelled".into(), s(RunStatus::Cancelled.as_str()));
         values.insert(":cond_n".into(), n(claim.attempt.saturating_sub(1)));
+        let condition = format!(
+            "#cond_attempt = :cond_n AND {}",
+            status_condition("#cond_status", RunEvent::Redriven, &mut values)
+        );
         let update_run = self.conditional_update(
             (run_pk(run_id), RUN_SK.to_owned()),
             expression,
-            "#cond_attempt = :cond_n AND #cond_status IN (:cond_failed, :cond_cancelled)",
+            &condition,
             names,
             values,
         )?;
@@ -1178,6 +1190,29 @@ impl Store for DynamoStore {
             .map_err(service)?;
         Ok(())
     }
+}
+
+/// `<name> IN (:cond_status0, …)`: the statuses `event` may move a run from, as the core's transition table
+/// says; their values are added to `values`. Every status condition on a run is written by this one function.
+fn status_condition(
+    name: &str,
+    event: RunEvent,
+    values: &mut HashMap<String, AttributeValue>,
+) -> String {
+    let placeholders: Vec<String> = event
+        .from()
+        .iter()
+        .enumerate()
+        .map(|(i, status)| {
+            let placeholder = format!(":cond_status{i}");
+            values.insert(
+                placeholder.clone(),
+                AttributeValue::S(status.as_str().to_owned()),
+            );
+            placeholder
+        })
+        .collect();
+    format!("{name} IN ({})", placeholders.join(", "))
 }
 
 /// A conditional UpdateItem's result as "did the condition hold".

@@ -17,6 +17,8 @@
 //!   recognised.
 //! - [`memory`]: the bigger task size after an OutOfMemoryError (`retry.onOutOfMemory`, Fargate's sizes).
 //! - [`run`]: run and attempt identities (run id, clientToken, delay shard) and run statuses.
+//! - [`transition`]: the run's life as one table: which event moves a run from which status to which; the
+//!   store's conditions are derived from it.
 //! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
 //! - [`glob`]: the `*` patterns rules are written in.
 
@@ -31,6 +33,7 @@ pub mod memory;
 pub mod policy;
 pub mod run;
 pub mod started_by;
+pub mod transition;
 
 #[cfg(test)]
 mod robustness;

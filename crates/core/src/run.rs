@@ -67,7 +67,9 @@ impl RunStatus {
     /// A STOPPED event of the run's current attempt may be judged in this state. LAUNCHING is included:
     /// a task can stop before the launcher has recorded it (or after it crashed recording it).
     pub fn accepts_stop(self) -> bool {
-        matches!(self, RunStatus::Launching | RunStatus::Running)
+        crate::transition::RunEvent::Decided(crate::policy::Action::Fail)
+            .from()
+            .contains(&self)
     }
 }
 
