@@ -152,17 +152,8 @@ fn first_attempt() -> u32 {
 /// The one `byCreated` partition.
 pub const ALL_RUNS_KEY: &str = "RUNS";
 
-/// Where an attempt stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AttemptState {
-    /// Claimed by a conditional write; RunTask not yet confirmed.
-    Claimed,
-    /// The task is known.
-    Launched,
-    /// Judged: the decision is recorded.
-    Decided,
-}
+/// Where an attempt stands: the core's type, with its transition table.
+pub use reactor_core::transition::AttemptState;
 
 /// A container's end, kept because DescribeTasks forgets a stopped task after about an hour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use aws_sdk_dynamodb::Client;
 use reactor_core::memory::TaskSize;
 use reactor_core::run::RunStatus;
-use reactor_core::transition::RunEvent;
+use reactor_core::transition::{AttemptEvent, RunEvent};
 use reactor_core::Decision;
 use std::collections::HashMap;
 use std::future::Future;
@@ -574,7 +574,7 @@ impl Store for DynamoStore {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u32| AttributeValue::N(v.to_string());
         let mut set = vec![
-            ("state", s("LAUNCHED")),
+            ("state", s(AttemptEvent::TaskRecorded.to().as_str())),
             ("taskArn", s(task_arn)),
             ("launchedAt", s(at)),
         ];
@@ -596,14 +596,14 @@ impl Store for DynamoStore {
         }
         let (expression, mut names, mut values) = set_clause(set);
         names.insert("#cond_state".into(), "state".into());
-        values.insert(":cond_claimed".into(), s("CLAIMED"));
+        let condition = state_condition("#cond_state", AttemptEvent::TaskRecorded, &mut values);
         let update_attempt = built(
             Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(&run_pk(run_id)))
                 .key("sk", s(&attempt_sk(attempt)))
                 .update_expression(expression)
-                .condition_expression("#cond_state = :cond_claimed")
+                .condition_expression(condition)
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
                 .build(),
@@ -726,7 +726,7 @@ impl Store for DynamoStore {
         // The attempt: its facts and its judgement, once. Attribute names go through placeholders: several
         // (`action`, `state`, `reason`, …) are DynamoDB reserved words.
         let mut fields: Vec<(&str, AttributeValue)> = vec![
-            ("state", s("DECIDED")),
+            ("state", s(AttemptEvent::Decided.to().as_str())),
             ("action", s(decision.action.as_str())),
             ("ruleId", s(&decision.rule_id)),
             ("rule", s(&decision.rule)),
@@ -782,11 +782,14 @@ impl Store for DynamoStore {
         }
         let (set, mut names, mut values) = set_clause(fields);
         names.insert("#cond_state".into(), "state".into());
-        values.insert(":cond_decided".into(), s("DECIDED"));
+        let condition = format!(
+            "attribute_exists(pk) AND {}",
+            state_condition("#cond_state", AttemptEvent::Decided, &mut values)
+        );
         let update_attempt = self.conditional_update(
             (run_pk(run_id), attempt_sk(attempt)),
             set,
-            "attribute_exists(pk) AND #cond_state <> :cond_decided",
+            &condition,
             names,
             values,
         )?;
@@ -1002,6 +1005,14 @@ impl Store for DynamoStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
+        let mut values = HashMap::from([
+            (":now".to_owned(), AttributeValue::N(now.to_string())),
+            (":until".to_owned(), AttributeValue::N(until.to_string())),
+        ]);
+        let condition = format!(
+            "{} AND (attribute_not_exists(#lease) OR #lease < :now)",
+            state_condition("#state", AttemptEvent::LaunchTakenOver, &mut values)
+        );
         let result = self
             .client
             .update_item()
@@ -1009,14 +1020,10 @@ impl Store for DynamoStore {
             .key("pk", AttributeValue::S(run_pk(run_id)))
             .key("sk", AttributeValue::S(attempt_sk(attempt)))
             .update_expression("SET #lease = :until")
-            .condition_expression(
-                "#state = :claimed AND (attribute_not_exists(#lease) OR #lease < :now)",
-            )
+            .condition_expression(condition)
             .expression_attribute_names("#lease", "launchLeaseUntil")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", AttributeValue::S("CLAIMED".into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+            .set_expression_attribute_values(Some(values))
             .send()
             .await;
         conditional(result)
@@ -1193,23 +1200,47 @@ impl Store for DynamoStore {
 }
 
 /// `<name> IN (:cond_status0, …)`: the statuses `event` may move a run from, as the core's transition table
-/// says; their values are added to `values`. Every status condition on a run is written by this one function.
+/// says; their values are added to `values`. Every status condition on a run is written by this function.
 fn status_condition(
     name: &str,
     event: RunEvent,
     values: &mut HashMap<String, AttributeValue>,
 ) -> String {
-    let placeholders: Vec<String> = event
-        .from()
-        .iter()
+    one_of(
+        name,
+        ":cond_status",
+        event.from().iter().map(|s| s.as_str()),
+        values,
+    )
+}
+
+/// `<name> IN (:cond_state0, …)`: the states `event` may move an attempt from, as the core's table says.
+fn state_condition(
+    name: &str,
+    event: AttemptEvent,
+    values: &mut HashMap<String, AttributeValue>,
+) -> String {
+    one_of(
+        name,
+        ":cond_state",
+        event.from().iter().map(|s| s.as_str()),
+        values,
+    )
+}
+
+/// `<name> IN (<placeholder>0, …)` for `allowed`, their values added to `values`.
+fn one_of(
+    name: &str,
+    placeholder: &str,
+    allowed: impl Iterator<Item = &'static str>,
+    values: &mut HashMap<String, AttributeValue>,
+) -> String {
+    let placeholders: Vec<String> = allowed
         .enumerate()
-        .map(|(i, status)| {
-            let placeholder = format!(":cond_status{i}");
-            values.insert(
-                placeholder.clone(),
-                AttributeValue::S(status.as_str().to_owned()),
-            );
-            placeholder
+        .map(|(i, value)| {
+            let key = format!("{placeholder}{i}");
+            values.insert(key.clone(), AttributeValue::S(value.to_owned()));
+            key
         })
         .collect();
     format!("{name} IN ({})", placeholders.join(", "))

@@ -69,6 +69,75 @@ pub fn transition(from: RunStatus, event: RunEvent) -> Option<RunStatus> {
     event.from().contains(&from).then(|| event.to())
 }
 
+/// Where an attempt stands. It is decided once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttemptState {
+    /// Claimed by a conditional write; RunTask not yet confirmed.
+    Claimed,
+    /// The task is known.
+    Launched,
+    /// Judged: the decision is recorded.
+    Decided,
+}
+
+impl AttemptState {
+    pub const ALL: [AttemptState; 3] = [
+        AttemptState::Claimed,
+        AttemptState::Launched,
+        AttemptState::Decided,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptState::Claimed => "CLAIMED",
+            AttemptState::Launched => "LAUNCHED",
+            AttemptState::Decided => "DECIDED",
+        }
+    }
+}
+
+/// What moves an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEvent {
+    /// Its task was started (or adopted) and recorded.
+    TaskRecorded,
+    /// Its stop (or its refused launch) was judged.
+    Decided,
+    /// An interrupted launch is taken over by another invocation (the launch lease): it stays CLAIMED.
+    LaunchTakenOver,
+}
+
+impl AttemptEvent {
+    pub const ALL: [AttemptEvent; 3] = [
+        AttemptEvent::TaskRecorded,
+        AttemptEvent::Decided,
+        AttemptEvent::LaunchTakenOver,
+    ];
+
+    /// The states the attempt may be in for the event to apply.
+    pub fn from(self) -> &'static [AttemptState] {
+        match self {
+            AttemptEvent::TaskRecorded | AttemptEvent::LaunchTakenOver => &[AttemptState::Claimed],
+            // CLAIMED too: a task can stop (or a launch be refused) before the task was recorded.
+            AttemptEvent::Decided => &[AttemptState::Claimed, AttemptState::Launched],
+        }
+    }
+
+    pub fn to(self) -> AttemptState {
+        match self {
+            AttemptEvent::TaskRecorded => AttemptState::Launched,
+            AttemptEvent::Decided => AttemptState::Decided,
+            AttemptEvent::LaunchTakenOver => AttemptState::Claimed,
+        }
+    }
+}
+
+/// Where `event` moves an attempt in state `from`; `None` if it may not.
+pub fn attempt_transition(from: AttemptState, event: AttemptEvent) -> Option<AttemptState> {
+    event.from().contains(&from).then(|| event.to())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +195,39 @@ mod tests {
                 transition(status, RunEvent::Decided(Succeed)).is_some(),
                 "{status}"
             );
+        }
+    }
+
+    #[rustfmt::skip]
+    const ATTEMPT_ALLOWED: &[(AttemptState, AttemptEvent, AttemptState)] = &[
+        (AttemptState::Claimed,  AttemptEvent::TaskRecorded,    AttemptState::Launched),
+        (AttemptState::Claimed,  AttemptEvent::Decided,         AttemptState::Decided),
+        (AttemptState::Launched, AttemptEvent::Decided,         AttemptState::Decided),
+        (AttemptState::Claimed,  AttemptEvent::LaunchTakenOver, AttemptState::Claimed),
+    ];
+
+    #[test]
+    fn the_attempt_transition_table() {
+        for from in AttemptState::ALL {
+            for event in AttemptEvent::ALL {
+                let want = ATTEMPT_ALLOWED
+                    .iter()
+                    .find(|(f, e, _)| *f == from && *e == event)
+                    .map(|(_, _, to)| *to);
+                assert_eq!(
+                    attempt_transition(from, event),
+                    want,
+                    "{from:?} on {event:?}"
+                );
+            }
+        }
+        // Decided once: nothing moves a decided attempt.
+        assert!(AttemptEvent::ALL
+            .iter()
+            .all(|e| attempt_transition(AttemptState::Decided, *e).is_none()));
+        for state in AttemptState::ALL {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()), "as stored");
         }
     }
 }
