@@ -1,5 +1,7 @@
 //! ecs-reactor's AWS adapter: the imperative shell around `reactor-core`.
 //!
+//! How it fits with the rest (the steps, the data flows, where to add a step): `docs/ARCHITECTURE.md`.
+//!
 //! A map of the crate:
 //! - [`flow`]: **the retry loop's steps** (start, launch, judge a stopped task, fire a due retry, sweep,
 //!   notify once), shared by the three Lambdas; generic over the three traits below.

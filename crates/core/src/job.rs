@@ -95,6 +95,20 @@ impl NotifyPolicy {
     pub const DEFAULT: [NotifyOn; 3] = [NotifyOn::Succeeded, NotifyOn::Failed, NotifyOn::Cancelled];
 }
 
+impl NotifyOn {
+    /// What a run that ended in `status` is published as; `None` for a run that has not ended.
+    pub fn of_status(status: crate::run::RunStatus) -> Option<NotifyOn> {
+        use crate::run::RunStatus;
+        match status {
+            RunStatus::Succeeded => Some(NotifyOn::Succeeded),
+            RunStatus::Failed => Some(NotifyOn::Failed),
+            RunStatus::Cancelled => Some(NotifyOn::Cancelled),
+            RunStatus::Skipped => Some(NotifyOn::Skipped),
+            RunStatus::Launching | RunStatus::Running | RunStatus::RetryScheduled => None,
+        }
+    }
+}
+
 impl JobRequest {
     /// The job as launched at a size ecs-reactor chose (after an OutOfMemoryError, `retry.onOutOfMemory`):
     /// the task-level `overrides.memory`, and `overrides.cpu` when known, replaced.
@@ -117,6 +131,11 @@ impl JobRequest {
             Some(policy) => policy.on.contains(&what),
             None => NotifyPolicy::DEFAULT.contains(&what),
         }
+    }
+
+    /// Whether a run of this job that ended in `status` is announced (`notify.on`).
+    pub fn announces(&self, status: crate::run::RunStatus) -> bool {
+        NotifyOn::of_status(status).is_some_and(|on| self.notifies(on))
     }
 }
 
@@ -808,6 +827,33 @@ mod tests {
             assert!(
                 problems.iter().any(|p| p.contains(want)),
                 "case {i}: want {want:?} in {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_that_ended_is_announced_as_notify_on_asks() {
+        use crate::run::RunStatus::*;
+        let default = JobRequest::from_value(example()).unwrap();
+        let mut value = example();
+        value["notify"] = json!({"on": ["FAILED", "SKIPPED"]});
+        let chosen = JobRequest::from_value(value).unwrap();
+        #[rustfmt::skip]
+        let cases = [
+            // status,        default notify, notify.on [FAILED, SKIPPED]
+            (Succeeded,       true,           false),
+            (Failed,          true,           true),
+            (Cancelled,       true,           false),
+            (Skipped,         false,          true),
+            (Launching,       false,          false),
+            (Running,         false,          false),
+            (RetryScheduled,  false,          false),
+        ];
+        for (status, by_default, by_choice) in cases {
+            assert_eq!(
+                (default.announces(status), chosen.announces(status)),
+                (by_default, by_choice),
+                "{status}"
             );
         }
     }

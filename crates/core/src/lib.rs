@@ -3,6 +3,8 @@
 //! No AWS SDK, no async, no clock and no randomness of its own: time and jitter are passed in, so every
 //! decision can be replayed by `ecs-reactor explain` and checked by a table of cases.
 //!
+//! How it fits with the rest (the steps, the data flows, where to add a rule): `docs/ARCHITECTURE.md`.
+//!
 //! A map of the crate:
 //! - [`event`]: the `ECS Task State Change` event, lenient about what ECS adds, exact about what we need.
 //! - [`job`]: the job request (RunTask + retry policy), strictly validated with errors that name the field.

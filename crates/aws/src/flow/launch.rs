@@ -200,7 +200,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             && matches!(run.status, RunStatus::Succeeded | RunStatus::Failed)
             && run.notified_at.is_none()
         {
-            if !wants(&job_of(&run)?, run.status) {
+            if !job_of(&run)?.announces(run.status) {
                 return Ok(None);
             }
             if let Some(last) = self.store.attempt(run_id, run.attempt).await? {

@@ -288,21 +288,6 @@ fn run_seconds_left(job: &JobRequest, run: &RunItem, now: OffsetDateTime) -> Opt
     run_deadline(job, run_started_at(run)).map(|d| d.at - now.unix_timestamp())
 }
 
-/// What a run's status is published as, and whether the job wants it.
-fn notify_on(status: RunStatus) -> Option<NotifyOn> {
-    match status {
-        RunStatus::Succeeded => Some(NotifyOn::Succeeded),
-        RunStatus::Failed => Some(NotifyOn::Failed),
-        RunStatus::Cancelled => Some(NotifyOn::Cancelled),
-        RunStatus::Skipped => Some(NotifyOn::Skipped),
-        _ => None,
-    }
-}
-
-fn wants(job: &JobRequest, status: RunStatus) -> bool {
-    notify_on(status).is_some_and(|on| job.notifies(on))
-}
-
 /// RFC 3339 with seconds, as every time in the table is written.
 pub fn stamp(t: OffsetDateTime) -> Result<String, FlowError> {
     t.replace_nanosecond(0)
@@ -332,7 +317,9 @@ fn next_step(
     let epoch = now.unix_timestamp();
     let close = |status| Next::Close {
         status,
-        notify_lease_until: wants(job, status).then_some(epoch + settings.notify_lease_seconds),
+        notify_lease_until: job
+            .announces(status)
+            .then_some(epoch + settings.notify_lease_seconds),
     };
     match decision.action {
         Action::Succeed => close(RunStatus::Succeeded),

@@ -80,7 +80,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             next_retry_at: None,
             memory_mib: None,
         };
-        if wants(&job_of(&run)?, RunStatus::Cancelled) {
+        if job_of(&run)?.announces(RunStatus::Cancelled) {
             self.notify_once(&cancelled, now).await?;
         }
         Ok(match was {

@@ -159,7 +159,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         if created == Created::New {
             self.metrics.record(&job.job, Metric::RunSkipped);
         }
-        if wants(job, RunStatus::Skipped) {
+        if job.announces(RunStatus::Skipped) {
             let outcome = Outcome {
                 event: Event::RunSkipped,
                 run_id: run.run_id.clone(),
