@@ -52,7 +52,11 @@ impl AwsError {
         let kind = kind_of(&e);
         let message = match &e {
             // The service's own words are enough; the chain repeats them.
-            SdkError::ServiceError(s) => s.err().message().unwrap_or_default().to_owned(),
+            SdkError::ServiceError(s) if s.err().message().is_some_and(|m| !m.is_empty()) => {
+                s.err().message().unwrap_or_default().to_owned()
+            }
+            // No words of its own (an HTML error page from a proxy, an empty 500): the whole chain says what
+            // came back.
             _ => DisplayErrorContext(&e).to_string(),
         };
         AwsError {
@@ -202,5 +206,35 @@ mod tests {
         for (code, kind) in cases {
             assert_eq!(kind_of_code(*code), *kind, "{code:?}");
         }
+    }
+
+    /// What a proxy's HTML error page or an empty 500 looks like to the SDK: a service error with no code
+    /// and no message. The failure must still say something.
+    fn unreadable_answer(
+        status: u16,
+    ) -> SdkError<
+        aws_sdk_dynamodb::operation::get_item::GetItemError,
+        aws_smithy_runtime_api::http::Response,
+    > {
+        use aws_smithy_types::error::ErrorMetadata;
+        let err = aws_sdk_dynamodb::operation::get_item::GetItemError::generic(
+            ErrorMetadata::builder().build(),
+        );
+        let raw = aws_smithy_runtime_api::http::Response::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from("<!doctype html><title>502 Bad Gateway</title>"),
+        );
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn an_answer_without_code_or_message_still_says_what_came_back() {
+        let aws = AwsError::from_sdk(unreadable_answer(502));
+        assert_eq!((aws.kind(), aws.code()), (FailureKind::Other, None));
+        assert!(!aws.to_string().trim().is_empty(), "{aws:?}");
+        assert!(
+            std::error::Error::source(&aws).is_some(),
+            "the SDK error is kept as the source"
+        );
     }
 }

@@ -71,9 +71,13 @@ pub fn aws_failure(table: &str, e: &(dyn std::error::Error + 'static)) -> Failur
         FailureKind::NoCredentials => "no AWS credentials found (environment, profile, web identity, container, \
              instance metadata): pass --profile, set AWS_PROFILE, or log in (aws sso login)"
             .into(),
-        FailureKind::AccessDenied => format!(
+        FailureKind::AccessDenied if from_table(e) => format!(
             "AWS refused the call ({code}): check that the credentials are current (aws sso login) and that their \
              role may use table {table:?}"
+        ),
+        FailureKind::AccessDenied => format!(
+            "AWS refused the call ({aws}): check that the credentials are current (aws sso login) and that their \
+             role has the permission named"
         ),
         FailureKind::Unreachable => format!(
             "AWS could not be reached: check --region / AWS_REGION, AWS_ENDPOINT_URL and the network ({aws})"
