@@ -800,6 +800,11 @@ impl Store for DynamoStore {
             Next::RetryNow(claim) => (RunStatus::Launching, claim.attempt),
             Next::RetryLater(_) => (RunStatus::RetryScheduled, attempt),
         };
+        debug_assert_eq!(
+            status,
+            RunEvent::Decided(decision.action).to(),
+            "the step's next move and the core's transition table agree"
+        );
         let free = decision.action == reactor_core::Action::RetryNow && !decision.counts_as_attempt;
         let mut fields: Vec<(&str, AttributeValue)> = vec![
             ("status", s(status.as_str())),
