@@ -169,16 +169,21 @@ pub fn kind_of_code(code: Option<&str>) -> FailureKind {
 }
 
 /// Whether a credentials provider's error is in the chain: the SDK reports "no credentials" as a dispatch
-/// or construction failure whose source is the provider's typed error.
+/// failure whose source is the provider's typed error.
 fn caused_by_credentials(e: &(dyn Error + 'static)) -> bool {
+    find_in_chain::<CredentialsError>(e).is_some()
+}
+
+/// The first error of type `T` in `e` or its sources.
+pub fn find_in_chain<'e, T: Error + 'static>(e: &'e (dyn Error + 'static)) -> Option<&'e T> {
     let mut current = Some(e);
     while let Some(err) = current {
-        if err.downcast_ref::<CredentialsError>().is_some() {
-            return true;
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
         }
         current = err.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]

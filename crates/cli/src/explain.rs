@@ -191,9 +191,8 @@ fn reasoning(considered: &[Considered], decision: &Decision, same_failure_limit:
         "decidedBy": matched.first().map(|c| c.rule_id.as_str()),
         "fallback": fallback,
     });
-    if decision.rule_id != decision.verdict.rule_id
-        || decision.verdict.rule_id != matched.first().map_or("", |c| c.rule_id.as_str())
-    {
+    // The run's history or budget changed what the first matching rule said.
+    if matched.first().map(|c| c.rule_id.as_str()) != Some(decision.rule_id.as_str()) {
         out["then"] = json!(format!(
             "{} ({}): {}",
             decision.rule_id, decision.action, decision.rule

@@ -3,7 +3,7 @@
 
 use crate::args::{RunsArgs, ShowArgs, TableArgs};
 use crate::failure::Failure;
-use reactor_aws::aws_error::{AwsError, FailureKind};
+use reactor_aws::aws_error::{find_in_chain, AwsError, FailureKind};
 use reactor_aws::flow::FlowError;
 use reactor_aws::history::RunStory;
 use reactor_aws::records::{AttemptItem, RunItem};
@@ -60,7 +60,7 @@ pub async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
 /// An AWS error in on-call's words: one line naming the cause and what to do, from the failure's kind (the
 /// SDK's typed error, found in the error's source chain), never from its text.
 pub fn aws_failure(table: &str, e: &(dyn std::error::Error + 'static)) -> Failure {
-    let Some(aws) = aws_error_in(e) else {
+    let Some(aws) = find_in_chain::<AwsError>(e) else {
         return Failure::Aws(e.to_string());
     };
     let code = aws.code().unwrap_or("no code");
@@ -86,18 +86,6 @@ pub fn aws_failure(table: &str, e: &(dyn std::error::Error + 'static)) -> Failur
         FailureKind::Throttled => format!("AWS throttled the calls ({code}); try again in a moment"),
         FailureKind::NotFound | FailureKind::Refused | FailureKind::Other => e.to_string(),
     })
-}
-
-/// The AWS failure in `e` or its sources.
-fn aws_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e AwsError> {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(aws) = err.downcast_ref::<AwsError>() {
-            return Some(aws);
-        }
-        current = err.source();
-    }
-    None
 }
 
 /// Whether the failure is the table's (a store call), not ECS's or SNS's.

@@ -78,13 +78,8 @@ const fn fallback(
     hint: &'static str,
 ) -> BuiltinRule {
     BuiltinRule {
-        id,
-        description,
-        matcher,
-        action: RetryLater,
-        disruption: false,
-        hint,
         stops_when_repeated: true,
+        ..rule(id, description, matcher, RetryLater, hint)
     }
 }
 
