@@ -5,7 +5,7 @@ use crate::cli::root;
 use crate::rie::Function;
 use crate::stack::Stack;
 use reactor_aws::records::{AttemptItem, RunItem};
-use reactor_aws::store::Store;
+use reactor_aws::store::prelude::*;
 use serde_json::{json, Value};
 
 /// The run every sample event belongs to (`startedBy` ecs-reactor/nightly-report-20261121T023000Z/1).

@@ -3,6 +3,7 @@
 //! other: moto's transactions are not safe under truly concurrent requests).
 
 use crate::stack::{sweep_event, Stack};
+use reactor_aws::edge::HandlerError;
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -526,7 +527,7 @@ async fn stream_records_other_than_ttl_deletes_are_skipped_and_bad_ones_handed_b
 #[tokio::test]
 async fn an_interrupted_launch_is_resumed_once_its_lease_runs_out() {
     use reactor_aws::records::{AttemptItem, RunItem};
-    use reactor_aws::store::Store;
+    use reactor_aws::store::prelude::*;
     let stack = Stack::new().await;
     let reactor = stack.reactor();
     // A starter that crashed right after claiming attempt 1: the run is LAUNCHING, no task exists.
@@ -570,7 +571,7 @@ async fn an_interrupted_launch_is_resumed_once_its_lease_runs_out() {
 async fn a_crash_after_run_task_adopts_the_task_instead_of_starting_another() {
     use reactor_aws::launcher::{LaunchOutcome, Launcher};
     use reactor_aws::records::{AttemptItem, RunItem};
-    use reactor_aws::store::Store;
+    use reactor_aws::store::prelude::*;
     let stack = Stack::new().await;
     let reactor = stack.reactor();
     // RunTask answered, then the invocation died before recording the task (moto ignores clientToken, so

@@ -5,7 +5,7 @@
 use crate::cli::root;
 use crate::stack::Stack;
 use reactor_aws::records::{AttemptItem, RunItem};
-use reactor_aws::store::Store;
+use reactor_aws::store::prelude::*;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;

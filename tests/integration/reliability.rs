@@ -10,6 +10,7 @@ use crate::faults::{
 use crate::handlers::{started, started_by, T0, T_STOP};
 use crate::moto::serial_moto;
 use crate::stack::{sweep_event, LocalReactor, Stack};
+use reactor_aws::edge::HandlerError;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

@@ -3,9 +3,8 @@
 use crate::moto::{moto, unique};
 use reactor_aws::records::{attempt_sk, run_pk, AttemptItem, AttemptState, RunItem};
 use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem, DueItem};
-use reactor_aws::store::{
-    Applied, Claimed, Created, DynamoStore, LaunchFacts, Next, StopFacts, Store,
-};
+use reactor_aws::store::prelude::*;
+use reactor_aws::store::{Applied, Claimed, Created, DynamoStore, LaunchFacts, Next, StopFacts};
 use reactor_core::run::{client_token, RunStatus};
 use reactor_core::AttemptRef;
 

@@ -6,6 +6,7 @@
 //! - [`flow`]: **the retry loop's steps** (start, launch, judge a stopped task, fire a due retry, sweep,
 //!   notify once), shared by the three Lambdas; generic over the three traits below.
 //! - [`aws_error`]: an AWS call that failed, classified from the SDK's typed error (throttled? no credentials?).
+//! - [`edge`]: a handler's error as Lambda reports it (`errorType` and message), one conversion for the three Lambdas.
 //! - [`config`]: the environment, read once into a typed `Config`, and the clients built from it.
 //! - [`history`]: what on-call reads (a run's story, runs of a job or in a status, the run of a task), one Query each.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
@@ -13,13 +14,14 @@
 //! - [`metrics`]: the [`metrics::MetricSink`] trait and [`metrics::EmfLines`]: CloudWatch metrics as Embedded Metric Format lines on stdout.
 //! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one versioned message per run event (ended, retrying).
 //! - [`provision`]: the table definition for local AWS, kept equal to template.yml by a test.
-//! - [`store`]: the [`store::Store`] trait and [`store::DynamoStore`]; every state change a conditional write.
+//! - [`store`]: the [`store::Store`] (runs, launches, decisions, sweeps: one trait and file each) and [`store::DynamoStore`]; every state change a conditional write.
 //!
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
 //! `main` builds the clients once.
 
 pub mod aws_error;
 pub mod config;
+pub mod edge;
 pub mod flow;
 pub mod history;
 pub mod launcher;

@@ -8,7 +8,7 @@
 //! A malformed event of ours is an error (errorType `MalformedEvent`): Lambda's bounded retries then hand it to
 //! the function's failure destination, where it is kept rather than lost.
 
-use lambda_runtime::Diagnostic;
+use reactor_aws::edge::HandlerError;
 use reactor_aws::flow::{FlowError, Judged, Launch, Reactor};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
@@ -27,21 +27,12 @@ pub enum ClassifierError {
     Flow(#[from] FlowError),
 }
 
-impl ClassifierError {
-    pub fn error_type(&self) -> &'static str {
+impl HandlerError for ClassifierError {
+    fn error_type(&self) -> &'static str {
         match self {
             ClassifierError::Malformed(_) => "MalformedEvent",
             ClassifierError::Flow(e) if e.is_retryable() => "RetryableError",
             ClassifierError::Flow(_) => "ClassifyFailed",
-        }
-    }
-}
-
-impl From<ClassifierError> for Diagnostic {
-    fn from(e: ClassifierError) -> Diagnostic {
-        Diagnostic {
-            error_type: e.error_type().into(),
-            error_message: e.to_string(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use reactor_aws::config::Config;
+use reactor_aws::edge::diagnostic;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
@@ -11,7 +12,9 @@ async fn main() -> Result<(), Error> {
     let reactor = config.connect().await;
     let reactor = &reactor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        classifier::handle(reactor, event.payload, time::OffsetDateTime::now_utc()).await
+        classifier::handle(reactor, event.payload, time::OffsetDateTime::now_utc())
+            .await
+            .map_err(diagnostic)
     }))
     .await
 }

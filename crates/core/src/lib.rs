@@ -21,6 +21,7 @@
 //! - [`run`]: run and attempt identities (run id, clientToken, delay shard) and run statuses.
 //! - [`transition`]: the run's life as one table: which event moves a run from which status to which; the
 //!   store's conditions are derived from it.
+//! - [`step`]: the pure half of the loop's steps: a verdict to the run's decision, and what the store writes after it.
 //! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
 //! - [`glob`]: the `*` patterns rules are written in.
 
@@ -35,6 +36,7 @@ pub mod memory;
 pub mod policy;
 pub mod run;
 pub mod started_by;
+pub mod step;
 pub mod transition;
 
 #[cfg(test)]

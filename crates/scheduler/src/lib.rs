@@ -11,7 +11,7 @@
 //! TTL and sweep may both fire one delay: claiming the retry is a conditional write, exactly one launches.
 
 use aws_lambda_events::event::dynamodb::EventRecord;
-use lambda_runtime::Diagnostic;
+use reactor_aws::edge::HandlerError;
 use reactor_aws::flow::{Fired, FlowError, Reactor, Swept};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
@@ -31,22 +31,13 @@ pub enum SchedulerError {
     Flow(#[from] FlowError),
 }
 
-impl SchedulerError {
-    pub fn error_type(&self) -> &'static str {
+impl HandlerError for SchedulerError {
+    fn error_type(&self) -> &'static str {
         match self {
             SchedulerError::Unrecognised(_) => "UnrecognisedEvent",
             SchedulerError::SweepIncomplete(_) => "SweepIncomplete",
             SchedulerError::Flow(e) if e.is_retryable() => "RetryableError",
             SchedulerError::Flow(_) => "SchedulerFailed",
-        }
-    }
-}
-
-impl From<SchedulerError> for Diagnostic {
-    fn from(e: SchedulerError) -> Diagnostic {
-        Diagnostic {
-            error_type: e.error_type().into(),
-            error_message: e.to_string(),
         }
     }
 }

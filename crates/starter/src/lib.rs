@@ -10,7 +10,7 @@
 //!
 //! Parse → validate (before any side effect) → [`reactor_aws::flow::Reactor::start`] → one log line.
 
-use lambda_runtime::Diagnostic;
+use reactor_aws::edge::HandlerError;
 use reactor_aws::flow::{FlowError, Launch, Reactor, Started};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
@@ -34,9 +34,8 @@ pub enum StarterError {
     Flow(#[from] FlowError),
 }
 
-impl StarterError {
-    /// The `errorType` Lambda reports (and failure destinations record).
-    pub fn error_type(&self) -> &'static str {
+impl HandlerError for StarterError {
+    fn error_type(&self) -> &'static str {
         match self {
             StarterError::InvalidJob(_) => "InvalidJobRequest",
             StarterError::InvalidSchedule(_) => "InvalidScheduledEvent",
@@ -44,15 +43,6 @@ impl StarterError {
             StarterError::Flow(FlowError::NotAllowed(_)) => "JobNotAllowed",
             StarterError::Flow(e) if e.is_retryable() => "RetryableError",
             StarterError::Flow(_) => "StartFailed",
-        }
-    }
-}
-
-impl From<StarterError> for Diagnostic {
-    fn from(e: StarterError) -> Diagnostic {
-        Diagnostic {
-            error_type: e.error_type().into(),
-            error_message: e.to_string(),
         }
     }
 }

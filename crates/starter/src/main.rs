@@ -2,6 +2,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use reactor_aws::config::Config;
+use reactor_aws::edge::diagnostic;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
@@ -12,7 +13,9 @@ async fn main() -> Result<(), Error> {
     let reactor = &reactor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
-        starter::handle(reactor, event.payload, &event.context.request_id, now).await
+        starter::handle(reactor, event.payload, &event.context.request_id, now)
+            .await
+            .map_err(diagnostic)
     }))
     .await
 }

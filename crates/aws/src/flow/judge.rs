@@ -104,9 +104,13 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             counts_from: run.counts_from,
         };
         let mut jitter = SplitMix64(jitter_seed(attempt_ref));
-        let decision = within_run_deadline(
-            decide(verdict, history, &job.retry, &mut jitter),
-            run_seconds_left(&job, &run, now),
+        let decision = judgement(
+            verdict,
+            history,
+            &job,
+            run_started_at(&run)?,
+            now.unix_timestamp(),
+            &mut jitter,
         );
         let at = stamp(now)?;
         let next = next_step(&decision, &job, (run_id, n), now, &self.settings, &at);

@@ -23,7 +23,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
             None => job,
         };
-        let seconds_left = run_seconds_left(job, run, now);
+        let started_at = run_started_at(run)?;
+        let seconds_left = run_deadline(job, started_at).map(|d| d.at - now.unix_timestamp());
         // A refused launch judged RETRY_NOW is launched again here; `decide` bounds how often.
         loop {
             let at = stamp(now)?;
@@ -63,9 +64,13 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 counts_from: run.counts_from,
             };
             let mut jitter = SplitMix64(jitter_seed(&attempt_ref));
-            let decision = within_run_deadline(
-                decide(verdict, history, &job.retry, &mut jitter),
-                seconds_left,
+            let decision = judgement(
+                verdict,
+                history,
+                job,
+                started_at,
+                now.unix_timestamp(),
+                &mut jitter,
             );
             let facts = StopFacts {
                 stopped_reason: Some(decision.verdict.evidence.chars().take(1000).collect()),
@@ -137,7 +142,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         );
         let facts = LaunchFacts {
             size: run.task_size,
-            deadline: attempt_deadline(job, now.unix_timestamp(), run_started_at(run)).map(|d| {
+            deadline: attempt_deadline(job, now.unix_timestamp(), run_started_at(run)?).map(|d| {
                 DeadlineItem::new(run_id, attempt, &task_arn, &d, self.settings.sweep_shards)
             }),
         };

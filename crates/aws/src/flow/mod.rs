@@ -36,9 +36,10 @@ use reactor_core::judge::{
     LaunchProblem, Verdict,
 };
 use reactor_core::run::{jitter_seed, RunStatus};
+use reactor_core::step::{after_decision, deadline_counts_from, judgement, AfterDecision, Leases};
 use reactor_core::{
-    decide, run_deadline_passed, within_run_deadline, Action, AttemptRef, Concurrency, Decision,
-    Guard, GuardError, History, JobRequest, NotifyOn, SplitMix64, Task,
+    run_deadline_passed, Action, AttemptRef, Concurrency, Decision, Guard, GuardError, History,
+    JobRequest, NotifyOn, SplitMix64, Task,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -274,18 +275,17 @@ fn epoch_of(stamp: &str) -> Option<i64> {
         .map(|t| t.unix_timestamp())
 }
 
-/// When the run's deadline counts from: its start, or its latest redrive (which grants a fresh deadline).
-fn run_started_at(run: &RunItem) -> i64 {
-    run.redriven_at
-        .as_deref()
-        .and_then(epoch_of)
-        .or_else(|| epoch_of(&run.created_at))
-        .unwrap_or(0)
-}
-
-/// Seconds from `now` to the run's deadline, if the job has one.
-fn run_seconds_left(job: &JobRequest, run: &RunItem, now: OffsetDateTime) -> Option<i64> {
-    run_deadline(job, run_started_at(run)).map(|d| d.at - now.unix_timestamp())
+/// When the run's deadline counts from (`reactor_core::step::deadline_counts_from`). A run whose start cannot
+/// be read is refused as corrupt rather than given a deadline counted from 1970.
+fn run_started_at(run: &RunItem) -> Result<i64, FlowError> {
+    let started = epoch_of(&run.created_at).ok_or_else(|| FlowError::CorruptRun {
+        run_id: run.run_id.clone(),
+        message: format!("createdAt {:?} is not an RFC 3339 time", run.created_at),
+    })?;
+    Ok(deadline_counts_from(
+        started,
+        run.redriven_at.as_deref().and_then(epoch_of),
+    ))
 }
 
 /// RFC 3339 with seconds, as every time in the table is written.
@@ -303,8 +303,7 @@ fn job_of(run: &RunItem) -> Result<JobRequest, FlowError> {
     })
 }
 
-/// What follows a decision, as the store writes it. A run that ends and is to be announced is closed with the
-/// right to publish its outcome already taken (one write fewer than claiming it afterwards).
+/// What follows a decision (planned by `reactor_core::step::after_decision`), as the store writes it.
 fn next_step(
     decision: &Decision,
     job: &JobRequest,
@@ -313,27 +312,31 @@ fn next_step(
     settings: &Settings,
     at: &str,
 ) -> Next {
-    let next = decision.next_attempt.unwrap_or(attempt + 1);
-    let epoch = now.unix_timestamp();
-    let close = |status| Next::Close {
-        status,
-        notify_lease_until: job
-            .announces(status)
-            .then_some(epoch + settings.notify_lease_seconds),
+    let leases = Leases {
+        launch_seconds: settings.launch_lease_seconds,
+        notify_seconds: settings.notify_lease_seconds,
     };
-    match decision.action {
-        Action::Succeed => close(RunStatus::Succeeded),
-        Action::Fail => close(RunStatus::Failed),
-        Action::RetryNow => Next::RetryNow(Box::new(AttemptItem::claim(
+    match after_decision(decision, job, attempt, now.unix_timestamp(), leases) {
+        AfterDecision::Close {
+            status,
+            notify_lease_until,
+        } => Next::Close {
+            status,
+            notify_lease_until,
+        },
+        AfterDecision::LaunchNow {
+            attempt,
+            lease_until,
+        } => Next::RetryNow(Box::new(AttemptItem::claim(
             run_id,
-            next,
+            attempt,
             at,
-            epoch + settings.launch_lease_seconds,
+            lease_until,
         ))),
-        Action::RetryLater => Next::RetryLater(DelayItem::new(
+        AfterDecision::LaunchAt { attempt, due_at } => Next::RetryLater(DelayItem::new(
             run_id,
-            next,
-            epoch + i64::from(decision.delay_seconds.unwrap_or(0)),
+            attempt,
+            due_at,
             settings.sweep_shards,
         )),
     }

@@ -1,0 +1,239 @@
+//! Runs and their requests: create (with the job lock), read, cancel, redrive.
+
+use super::dynamo::transaction_error;
+use super::expression::{set_clause, status_condition};
+use super::{Changed, Created, DynamoStore, StoreError};
+use crate::records::{
+    attempt_sk, delay_sk, lock_pk, run_pk, status_key, AttemptItem, LockItem, RunItem, LOCK_SK,
+    RUN_SK,
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+use reactor_core::transition::RunEvent;
+use std::future::Future;
+
+/// Runs and their requests: create (with the job lock), read, cancel, redrive.
+pub trait Runs: Send + Sync {
+    /// Creates the run and claims its first attempt, both or neither.
+    fn create_run(
+        &self,
+        run: &RunItem,
+        first: &AttemptItem,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    /// Like `create_run`, and takes the job's lock in the same transaction: only if the lock names
+    /// `expected` (the finished or replaced run the caller saw), or there is none (`expected` is `None`).
+    fn create_locked_run(
+        &self,
+        run: &RunItem,
+        first: &AttemptItem,
+        lock: &LockItem,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    /// The job's lock, if it has one.
+    fn job_lock(
+        &self,
+        job: &str,
+    ) -> impl Future<Output = Result<Option<LockItem>, StoreError>> + Send;
+    /// Records a run that was not started (SKIPPED), once.
+    fn record_skipped(
+        &self,
+        run: &RunItem,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    fn run(&self, run_id: &str)
+        -> impl Future<Output = Result<Option<RunItem>, StoreError>> + Send;
+    fn attempt(
+        &self,
+        run_id: &str,
+        attempt: u32,
+    ) -> impl Future<Output = Result<Option<AttemptItem>, StoreError>> + Send;
+    /// Cancels a run that is LAUNCHING, RUNNING or waiting for a retry on attempt `attempt`, and removes the
+    /// pending delay item in the same transaction, so neither the TTL path nor the sweep launches again.
+    fn cancel_run(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        by: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+    /// Redrives a FAILED or CANCELLED run whose last attempt is `claim.attempt - 1`: the run goes back to
+    /// LAUNCHING with `claim` as its next attempt and a fresh budget counted from it; history is kept and
+    /// the outcome will be published again.
+    /// With `lock` (a job with `concurrency` FORBID or REPLACE), the job's lock is taken over in the same
+    /// transaction, only from the holder the caller saw (`None`: no lock yet).
+    fn redrive_run(
+        &self,
+        claim: &AttemptItem,
+        by: &str,
+        at: &str,
+        lock: Option<(&LockItem, Option<&str>)>,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+}
+
+impl Runs for DynamoStore {
+    async fn create_run(&self, run: &RunItem, first: &AttemptItem) -> Result<Created, StoreError> {
+        let (put_run, put_attempt) = (self.put_new(run)?, self.put_new(first)?);
+        let result = self
+            .client
+            .transact_write_items()
+            // DynamoDB makes a retried transaction with the same token a no-op for 10 minutes, so a lost
+            // response does not turn into "already exists" (local emulators ignore it; callers cope either way).
+            .client_request_token(reactor_core::run::client_token(&reactor_core::AttemptRef {
+                run_id: run.run_id.clone(),
+                attempt: 1,
+            }))
+            .transact_items(put_run)
+            .transact_items(put_attempt)
+            .send()
+            .await;
+        match result.map_err(transaction_error) {
+            Ok(_) => Ok(Created::New),
+            Err(e) if e.is_conditional_check_failed() => Ok(Created::AlreadyExists),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_locked_run(
+        &self,
+        run: &RunItem,
+        first: &AttemptItem,
+        lock: &LockItem,
+        expected: Option<&str>,
+    ) -> Result<Created, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_new(run)?)
+            .transact_items(self.put_new(first)?)
+            .transact_items(self.put_lock(lock, expected)?)
+            .send()
+            .await;
+        match result.map_err(transaction_error) {
+            Ok(_) => Ok(Created::New),
+            // The reasons come one per item, in order: the run's first.
+            Err(StoreError::ConditionFailed(reasons))
+                if reasons.split(',').next() == Some("ConditionalCheckFailed") =>
+            {
+                Ok(Created::AlreadyExists)
+            }
+            Err(e) if e.is_conditional_check_failed() => Ok(Created::LockTaken),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn job_lock(&self, job: &str) -> Result<Option<LockItem>, StoreError> {
+        self.get(lock_pk(job), LOCK_SK.to_owned()).await
+    }
+
+    async fn record_skipped(&self, run: &RunItem) -> Result<Created, StoreError> {
+        match self.change(vec![self.put_new(run)?]).await? {
+            Changed::Changed => Ok(Created::New),
+            Changed::Refused => Ok(Created::AlreadyExists),
+        }
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunItem>, StoreError> {
+        self.get(run_pk(run_id), RUN_SK.to_owned()).await
+    }
+
+    async fn attempt(&self, run_id: &str, attempt: u32) -> Result<Option<AttemptItem>, StoreError> {
+        self.get(run_pk(run_id), attempt_sk(attempt)).await
+    }
+
+    async fn cancel_run(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        by: &str,
+        at: &str,
+    ) -> Result<Changed, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let (mut expression, mut names, mut values) = set_clause(vec![
+            ("status", s(RunEvent::Cancelled.to().as_str())),
+            ("cancelledBy", s(by)),
+            ("cancelledAt", s(at)),
+            ("updatedAt", s(at)),
+            ("byStatusPk", s(&status_key(RunEvent::Cancelled.to()))),
+            ("byStatusSk", s(&format!("{at}#{run_id}"))),
+        ]);
+        expression.push_str(" REMOVE #nextRetryAt");
+        names.insert("#nextRetryAt".into(), "nextRetryAt".into());
+        names.insert("#cond_status".into(), "status".into());
+        names.insert("#cond_attempt".into(), "attempt".into());
+        values.insert(":cond_n".into(), AttributeValue::N(attempt.to_string()));
+        let condition = format!(
+            "#cond_attempt = :cond_n AND {}",
+            status_condition("#cond_status", RunEvent::Cancelled, &mut values)
+        );
+        let update_run = self.conditional_update(
+            (run_pk(run_id), RUN_SK.to_owned()),
+            expression,
+            &condition,
+            names,
+            values,
+        )?;
+        self.change(vec![
+            update_run,
+            self.delete(run_id, &delay_sk(attempt + 1))?,
+        ])
+        .await
+    }
+
+    async fn redrive_run(
+        &self,
+        claim: &AttemptItem,
+        by: &str,
+        at: &str,
+        lock: Option<(&LockItem, Option<&str>)>,
+    ) -> Result<Changed, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: u32| AttributeValue::N(v.to_string());
+        let run_id = claim.run_id.as_str();
+        let (mut expression, mut names, mut values) = set_clause(vec![
+            ("status", s(RunEvent::Redriven.to().as_str())),
+            ("attempt", n(claim.attempt)),
+            ("countsFrom", n(claim.attempt)),
+            ("disruptions", n(0)),
+            ("redrivenBy", s(by)),
+            ("redrivenAt", s(at)),
+            ("updatedAt", s(at)),
+            ("byStatusPk", s(&status_key(RunEvent::Redriven.to()))),
+            ("byStatusSk", s(&format!("{at}#{run_id}"))),
+        ]);
+        expression.push_str(
+            ", #redrives = if_not_exists(#redrives, :zero) + :one REMOVE #notified, #lease, #nextRetryAt",
+        );
+        for (placeholder, name) in [
+            ("#redrives", "redrives"),
+            ("#notified", "notifiedAt"),
+            ("#lease", "notifyLeaseUntil"),
+            ("#nextRetryAt", "nextRetryAt"),
+            ("#cond_status", "status"),
+            ("#cond_attempt", "attempt"),
+        ] {
+            names.insert(placeholder.into(), name.into());
+        }
+        values.insert(":zero".into(), n(0));
+        values.insert(":one".into(), n(1));
+        values.insert(":cond_n".into(), n(claim.attempt.saturating_sub(1)));
+        let condition = format!(
+            "#cond_attempt = :cond_n AND {}",
+            status_condition("#cond_status", RunEvent::Redriven, &mut values)
+        );
+        let update_run = self.conditional_update(
+            (run_pk(run_id), RUN_SK.to_owned()),
+            expression,
+            &condition,
+            names,
+            values,
+        )?;
+        let mut items = vec![
+            update_run,
+            self.put_new(claim)?,
+            // A delay item for this attempt can only be a leftover; the sweep must not find it.
+            self.delete(run_id, &delay_sk(claim.attempt))?,
+        ];
+        if let Some((lock, expected)) = lock {
+            items.push(self.put_lock(lock, expected)?);
+        }
+        self.change(items).await
+    }
+}
