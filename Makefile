@@ -27,7 +27,7 @@ test-clock: venv
 	@# binaries and the benchmark included): rustc can hang under libfaketime, and the moved runs compile nothing.
 	$(CARGO) test --workspace --all-targets --locked --no-run
 	$(CARGO) build --locked --bins -p starter -p classifier -p scheduler -p ecs-reactor
-	$(CARGO) build --locked -p ecs-reactor --example bench
+	$(CARGO) build --locked -p reactor-bench
 	@set -e; for shift in $(FAKETIME_SHIFTS); do \
 	  echo "== make test-clock: the clock at $$shift ($$(FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$shift" date -u +%FT%TZ))"; \
 	  FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$$shift" $(CARGO) test --workspace --all-targets --locked; \
@@ -70,7 +70,7 @@ build: venv
 ## make demo — the retry loop as a story on a local AWS: moto on 127.0.0.1 (a free port), the real Lambda
 ## binaries under SAM's runtime emulator. Stops everything it started. Re-runs build and install nothing new.
 demo: venv
-	$(CARGO) run --quiet --locked -p ecs-reactor --example demo
+	$(CARGO) run --quiet --locked -p reactor-testkit --example demo
 
 ## make explain-samples — the judgement of every sample STOPPED event, one line each (offline, no AWS).
 explain-samples:
@@ -86,8 +86,8 @@ explain-samples:
 ## 1,000 STOPPED events and retry lateness. Several minutes.
 bench: venv
 	$(CARGO) build --release --locked -p starter -p classifier -p scheduler
-	$(CARGO) run --quiet --locked -p ecs-reactor --example bench -- --bin-dir target/release --out BENCHMARKS.md
+	$(CARGO) run --quiet --locked -p reactor-bench -- --bin-dir target/release --out BENCHMARKS.md
 
 ## make bench-quick — every section small on the debug binaries, to a temporary file (what `make test` checks).
 bench-quick: venv
-	$(CARGO) run --quiet --locked -p ecs-reactor --example bench -- --quick --out $${TMPDIR:-/tmp}/BENCHMARKS-quick.md
+	$(CARGO) run --quiet --locked -p reactor-bench -- --quick --out $${TMPDIR:-/tmp}/BENCHMARKS-quick.md

@@ -10,21 +10,14 @@ fn the_quick_benchmark_writes_all_eight_sections_with_figures() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
         .current_dir(root())
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "ecs-reactor",
-            "--example",
-            "bench",
-        ])
+        .args(["build", "--locked", "-p", "reactor-bench"])
         .status()
         .unwrap();
     assert!(built.success(), "building the benchmark failed");
     let out = std::env::temp_dir().join(format!("ecs-reactor-bench-{}.md", std::process::id()));
     // The benchmark runs the emulator, whose port is one per machine: no other test's emulator meanwhile.
     let turn = crate::rie::one_at_a_time();
-    let run = Command::new(binaries.join("examples/bench"))
+    let run = Command::new(binaries.join("bench"))
         .current_dir(root())
         .args(["--quick", "--out"])
         .arg(&out)

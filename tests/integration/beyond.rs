@@ -27,7 +27,7 @@ async fn start(
     reactor: &LocalReactor,
     payload: Value,
     now: OffsetDateTime,
-) -> starter::StartResponse {
+) -> reactor_aws::flow::StartResponse {
     starter::handle(reactor, payload, &unique("req"), now)
         .await
         .unwrap()
@@ -559,7 +559,8 @@ async fn a_redrive_of_a_forbid_job_waits_for_the_unfinished_run_and_then_holds_t
 
 #[tokio::test]
 async fn each_applied_change_is_counted_once_in_the_metrics_and_duplicates_are_not() {
-    use reactor_aws::metrics::{Metric, RecordedMetrics};
+    use reactor_aws::metrics::Metric;
+    use reactor_testkit::recorded::RecordedMetrics;
     let stack = Stack::new().await;
     let recorded = std::sync::Arc::new(RecordedMetrics::new());
     let mut reactor = stack.reactor();

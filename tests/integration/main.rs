@@ -5,24 +5,40 @@
 // Test code: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The test support lives in its own crate (`crates/testkit`), shared with `make demo` and `make bench`.
+use reactor_testkit::{moto, rie, stack, story};
+
+/// Proves: `make bench` still runs: the quick mode writes all eight sections with figures.
 mod bench;
+/// Proves: concurrency, deadlines, memory escalation, notifications, metrics, the history rule: each through the real handlers.
 mod beyond;
+/// Proves: running the built `ecs-reactor` binary (shared helpers).
 mod cli;
+/// Proves: `make demo`'s story end to end: the rows, one task per attempt, the notification.
 mod demo;
+/// Proves: every file in events/ on its Lambda binary under the runtime emulator: answer, rows, one log line; no secret logged.
 mod emulated;
+/// Proves: `explain` and `validate` on the sample events and on bad input.
 mod explain;
+/// Proves: throttled, failed and stalled AWS calls under the real adapters: classified, retried, nothing lost.
 mod faults;
+/// Proves: the three handlers in-process: launch, each decision and its consequence, TTL and sweep, duplicates.
 mod handlers;
+/// Proves: RunTask carries the attempt's identity; a relaunch adopts the task an interrupted launch started.
 mod launcher;
-mod moto;
+/// Proves: a notification reaches subscribers with its subject, attributes and body; filter policies choose.
 mod notifier;
+/// Proves: `runs`, `show`, `start`, `cancel`, `redrive` as a process: tables, --json, exit codes, the runbook.
 mod oncall;
+/// Proves: cancel and redrive: nothing launches after a cancel; a redrive runs attempt n+1 with a fresh budget.
 mod operate;
+/// Proves: the README's rule tables are printed by the code they describe.
 mod readme;
+/// Proves: exactly once under a crash after every AWS call of every step, duplicates and reordering.
 mod reliability;
-mod rie;
+/// Proves: many runs with random endings and deliveries end exactly once, notified once.
 mod soak;
-mod stack;
+/// Proves: each conditional write of the attempts table holds under duplicates and races.
 mod store;
-mod story;
+/// Proves: template.yml lints clean, equals the locally provisioned table, wires the loop, alarms every failure.
 mod template;

@@ -12,7 +12,7 @@ async fn store() -> DynamoStore {
     let config = moto().sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = unique("attempts");
-    reactor_aws::provision::create_table(&client, &table)
+    reactor_testkit::provision::create_table(&client, &table)
         .await
         .unwrap();
     DynamoStore::new(client, table)

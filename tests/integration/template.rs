@@ -206,7 +206,7 @@ async fn the_local_table_matches_template_yml() {
     let config = moto().sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let name = unique("template-table");
-    reactor_aws::provision::create_table(&client, &name)
+    reactor_testkit::provision::create_table(&client, &name)
         .await
         .unwrap();
     let table = client
@@ -984,9 +984,9 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
 
     // The starter accepts it, and names the run after the tick: the same tick delivered twice (another event
     // id, another invocation, later) is the same run; the next tick is another.
-    let first =
-        starter::parse(sent, "request-1").expect("the starter accepts the schedule's input");
-    let again = starter::parse(
+    let first = reactor_core::request::start_request(sent, "request-1")
+        .expect("the starter accepts the schedule's input");
+    let again = reactor_core::request::start_request(
         render(
             json!(["sg-1"]),
             "0d9a3c1e-0000-4000-8000-000000000001",
@@ -995,7 +995,7 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
         "request-2",
     )
     .unwrap();
-    let next = starter::parse(
+    let next = reactor_core::request::start_request(
         render(
             json!(["sg-1"]),
             "7f1e2d3c-0000-4000-8000-000000000002",
@@ -1016,7 +1016,8 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
         sent["detail"]["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"],
         json!([])
     );
-    starter::parse(sent, "request-4").expect("the starter accepts it without security groups");
+    reactor_core::request::start_request(sent, "request-4")
+        .expect("the starter accepts it without security groups");
 }
 
 // ---------------------------------------------------------------------------------------------------------

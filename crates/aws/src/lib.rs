@@ -13,7 +13,6 @@
 //! - [`launcher`]: the [`launcher::Launcher`] trait and [`launcher::EcsLauncher`]: RunTask with the attempt's startedBy and clientToken, adoption by startedBy, essential containers.
 //! - [`metrics`]: the [`metrics::MetricSink`] trait and [`metrics::EmfLines`]: CloudWatch metrics as Embedded Metric Format lines on stdout.
 //! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one versioned message per run event (ended, retrying).
-//! - [`provision`]: the table definition for local AWS, kept equal to template.yml by a test.
 //! - [`store`]: the [`store::Store`] (runs, launches, decisions, sweeps: one trait and file each) and [`store::DynamoStore`]; every state change a conditional write.
 //!
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
@@ -27,6 +26,5 @@ pub mod history;
 pub mod launcher;
 pub mod metrics;
 pub mod notifier;
-pub mod provision;
 pub mod records;
 pub mod store;

@@ -204,32 +204,6 @@ impl<W: Write + Send> MetricSink for EmfLines<W> {
     }
 }
 
-/// Keeps every data point, for tests.
-#[derive(Debug, Default)]
-pub struct RecordedMetrics {
-    recorded: Mutex<Vec<(String, Metric)>>,
-}
-
-impl RecordedMetrics {
-    pub fn new() -> Self {
-        RecordedMetrics::default()
-    }
-
-    /// The data points recorded since the last call, in order.
-    pub fn taken(&self) -> Vec<(String, Metric)> {
-        std::mem::take(&mut *self.recorded.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl MetricSink for RecordedMetrics {
-    fn record(&self, job: &str, metric: Metric) {
-        self.recorded
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((job.to_owned(), metric));
-    }
-}
-
 /// Drops every data point: for the CLI, whose stdout is the operator's terminal, not a log group.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoMetrics;
@@ -451,9 +425,25 @@ mod tests {
         sink.record(job, metric);
     }
 
+    /// Keeps what it is given (the test support crate has the shared one; this crate cannot depend on it).
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<(String, Metric)>>);
+
+    impl Kept {
+        fn taken(&self) -> Vec<(String, Metric)> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    impl MetricSink for Kept {
+        fn record(&self, job: &str, metric: Metric) {
+            self.0.lock().unwrap().push((job.to_owned(), metric));
+        }
+    }
+
     #[test]
     fn a_shared_sink_records_through_arc_and_references() {
-        let recorded = Arc::new(RecordedMetrics::new());
+        let recorded = Arc::new(Kept::default());
         record_into(Arc::clone(&recorded), "a", Metric::RunStarted);
         record_into(&*recorded, "b", Metric::RetryLateness { seconds: 61.0 });
         record_into(NoMetrics, "c", Metric::RunFailed);

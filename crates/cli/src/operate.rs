@@ -6,13 +6,13 @@ use crate::args::{ActArgs, CancelArgs, RedriveArgs, StartArgs};
 use crate::failure::{read_input, Failure};
 use crate::oncall::{aws_failure, runtime, sdk_config, table_name};
 use reactor_aws::config::Config;
-use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive};
+use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive, StartResponse};
 use reactor_aws::launcher::EcsLauncher;
 use reactor_aws::notifier::SnsNotifier;
 use reactor_aws::store::DynamoStore;
+use reactor_core::request::start_request;
 use reactor_core::run::RunStatus;
 use serde_json::{json, Value};
-use starter::StarterError;
 use time::OffsetDateTime;
 
 type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
@@ -133,20 +133,18 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
         .map_err(|e| Failure::BadInput(format!("{}: not JSON: {e}", args.job)))?;
     let key = args.idempotency_key.clone().unwrap_or_else(fresh_key);
     // The starter's own validation, before anything is asked of AWS.
-    starter::parse(payload.clone(), &key)
+    let request = start_request(payload, &key)
         .map_err(|e| Failure::BadInput(format!("{}: {e}", args.job)))?;
     let config = config(&args.act)?;
     let response = runtime()?
         .block_on(async {
             let reactor = connect(&args.act, &config).await;
-            starter::handle(&reactor, payload, &key, now).await
+            reactor.start(&request.job, &request.run_id, now).await
         })
+        .map(StartResponse::from)
         .map_err(|e| match e {
-            StarterError::Flow(FlowError::NotAllowed(e)) => {
-                Failure::BadInput(format!("{}: {e}", args.job))
-            }
-            StarterError::Flow(e) => aws_failure(&config.table, &e),
-            e => Failure::BadInput(format!("{}: {e}", args.job)),
+            FlowError::NotAllowed(e) => Failure::BadInput(format!("{}: {e}", args.job)),
+            e => aws_failure(&config.table, &e),
         })?;
     let output = if args.act.table.json {
         serde_json::to_string_pretty(&response).unwrap_or_default()

@@ -18,6 +18,7 @@
 //! - [`deadline`]: `timeoutSeconds` / `runTimeoutSeconds`: when an attempt must stop, and how its stop is
 //!   recognised.
 //! - [`memory`]: the bigger task size after an OutOfMemoryError (`retry.onOutOfMemory`, Fargate's sizes).
+//! - [`request`]: what starts a run (a job request, or a schedule tick carrying one) and the run id it names.
 //! - [`run`]: run and attempt identities (run id, clientToken, delay shard) and run statuses.
 //! - [`transition`]: the run's life as one table: which event moves a run from which status to which; the
 //!   store's conditions are derived from it.
@@ -34,6 +35,7 @@ pub mod job;
 pub mod judge;
 pub mod memory;
 pub mod policy;
+pub mod request;
 pub mod run;
 pub mod started_by;
 pub mod step;

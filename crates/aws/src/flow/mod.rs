@@ -369,6 +369,8 @@ mod notify;
 mod operate;
 mod start;
 
+pub use start::StartResponse;
+
 /// The message a finished run publishes.
 fn outcome_of(
     run: &RunItem,

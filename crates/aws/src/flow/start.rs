@@ -2,6 +2,7 @@
 //! `concurrency` FORBID / REPLACE), then its launch.
 
 use super::*;
+use serde::Serialize;
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// Starts a run of a validated job: checks it against the deployment's guard, records the run with
@@ -203,5 +204,83 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             "the job's unfinished run was cancelled for this one"
         );
         Ok(())
+    }
+}
+
+/// What a start answers: the starter's response to a direct invocation, and `ecs-reactor start --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartResponse {
+    pub run_id: String,
+    /// STARTED, DUPLICATE (the run existed already) or NOT_STARTED (RunTask refused; see `action`).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    /// For a refused launch: what was decided (RETRY_LATER, FAIL…) and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<Started> for StartResponse {
+    fn from(started: Started) -> StartResponse {
+        let (run_id, outcome, launch) = match started {
+            Started::New { run_id, launch } => (run_id, "STARTED", Some(launch)),
+            Started::Duplicate { run_id, resumed } => (run_id, "DUPLICATE", resumed),
+            Started::Skipped { run_id, blocked_by } => {
+                return StartResponse {
+                    run_id,
+                    outcome: "SKIPPED",
+                    attempt: None,
+                    task_arn: None,
+                    action: None,
+                    reason: Some(format!(
+                        "run {blocked_by} of the job is unfinished (concurrency FORBID)"
+                    )),
+                }
+            }
+        };
+        let mut response = StartResponse {
+            run_id,
+            outcome,
+            attempt: None,
+            task_arn: None,
+            action: None,
+            reason: None,
+        };
+        match launch {
+            Some(Launch::Started {
+                attempt, task_arn, ..
+            }) => {
+                response.attempt = Some(attempt);
+                response.task_arn = Some(task_arn);
+            }
+            Some(Launch::Refused {
+                attempt, decision, ..
+            }) => {
+                if outcome == "STARTED" {
+                    response.outcome = "NOT_STARTED";
+                }
+                response.attempt = Some(attempt);
+                response.action = Some(decision.action.as_str());
+                response.reason = Some(format!("{}: {}", decision.rule, decision.reason));
+            }
+            Some(Launch::Overtaken {
+                attempt,
+                task_arn,
+                status,
+            }) => {
+                response.attempt = Some(attempt);
+                response.task_arn = Some(task_arn);
+                response.reason = Some(format!(
+                "the run became {status} while the attempt was being launched; its task was stopped"
+            ));
+            }
+            None => {}
+        }
+        response
     }
 }

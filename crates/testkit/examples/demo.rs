@@ -1,24 +1,10 @@
 //! `make demo`: the retry loop told as a story on a local AWS (moto) with the real Lambda binaries under SAM's
-//! runtime emulator. The story itself lives with the tests (tests/integration/story.rs), which assert it.
+//! runtime emulator. The story itself is `reactor_testkit::story`, which a test asserts (tests/integration/demo.rs).
 
 // A demo program: a panic with its message is the right way to fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../tests/integration/moto.rs"]
-mod moto;
-#[path = "../../../tests/integration/rie.rs"]
-mod rie;
-#[path = "../../../tests/integration/stack.rs"]
-mod stack;
-#[path = "../../../tests/integration/story.rs"]
-mod story;
-
-mod cli {
-    /// The repository root.
-    pub fn root() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-}
+use reactor_testkit::story;
 
 #[tokio::main]
 async fn main() {

@@ -4,7 +4,7 @@
 //! The emulator's internal runtime API port is fixed (127.0.0.1:9001), so one runs at a time per machine:
 //! [`Function`] holds a process-wide lock while it lives.
 
-use crate::cli::root;
+use crate::root;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

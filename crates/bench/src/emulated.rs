@@ -31,8 +31,6 @@ pub struct Measured {
     pub log_bytes: f64,
     /// Invocations repeated because moto did not answer in time (Lambda retries those too).
     pub retried: usize,
-    /// Answers of the warm-up and the warm invocations (the starter's feed the classifier).
-    pub answers: Vec<Value>,
 }
 
 /// The stopped-task samples the classifiers judge, alternately: a success (close the run, publish the
@@ -210,7 +208,6 @@ where
     let function = Function::start_executable(name, executable, &env);
     let (mut done, mut pid, mut cpu_before, mut logged_before) = (0, 0, 0, 0);
     let mut rss = Vec::new();
-    let mut answers = Vec::new();
     let mut retried = 0;
     for k in 0.. {
         if done == total {
@@ -222,7 +219,6 @@ where
             if let Some(run) = answer["runId"].as_str() {
                 runs.push(run.to_owned());
             }
-            answers.push(answer);
             if done == 0 {
                 pid = function
                     .runtime_pid()
@@ -253,7 +249,6 @@ where
         rss,
         peak_kib,
         log_bytes,
-        answers,
         retried,
     }
 }

@@ -1,7 +1,7 @@
 //! A real moto server for the tests: started once per test process on 127.0.0.1 and a free port, stopped
 //! when the process ends (a watchdog shell kills it when the test binary is gone).
 
-use crate::cli::root;
+use crate::root;
 use aws_config::{BehaviorVersion, SdkConfig};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

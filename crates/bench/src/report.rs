@@ -150,7 +150,7 @@ pub fn render(f: &Figures) -> String {
         writeln!(w, "> **Quick run** (`--quick`): every section small and on debug binaries, to prove the benchmark runs. Not the benchmark's figures.\n").unwrap();
     }
     writeln!(w, "Measured {date} on {} in {:.0} s by `make bench` (`{}`). The Lambda binaries are the {} build (`{}`, x86_64) run under SAM's runtime emulator (`aws-lambda-rie`, what `sam local invoke` runs) against moto on 127.0.0.1; AWS's own latency is not in these figures, moto's is.\n",
-        machine(), f.seconds, if o.quick { "cargo run -p ecs-reactor --example bench -- --quick" } else { "cargo run -p ecs-reactor --example bench -- --bin-dir target/release" }, o.profile, o.bin_dir.strip_prefix(crate::cli::root()).unwrap_or(&o.bin_dir).display()).unwrap();
+        machine(), f.seconds, if o.quick { "cargo run -p reactor-bench -- --quick" } else { "cargo run -p reactor-bench -- --bin-dir target/release" }, o.profile, o.bin_dir.strip_prefix(crate::cli::root()).unwrap_or(&o.bin_dir).display()).unwrap();
 
     // Summary.
     let inits: Vec<String> = lambdas
@@ -438,6 +438,6 @@ pub fn render(f: &Figures) -> String {
 
     writeln!(w, "## Reproduce\n").unwrap();
     writeln!(w, "```sh\nmake bench          # builds the release binaries, runs every section (several minutes), writes BENCHMARKS.md\nmake bench-quick    # every section small on the debug binaries (what `make test` checks runs)\n```\n").unwrap();
-    writeln!(w, "Sources: `crates/cli/examples/bench/` (the program), `bench/twin/` (the Python twin); it reuses the tests' moto, emulator and stack helpers (`tests/integration/`).").unwrap();
+    writeln!(w, "Sources: `crates/bench/` (the program), `bench/twin/` (the Python twin); it reuses the tests' moto, emulator and stack helpers (`crates/testkit/`).").unwrap();
     md
 }

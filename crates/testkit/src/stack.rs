@@ -42,7 +42,7 @@ impl Stack {
         let sns = aws_sdk_sns::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let table = unique("attempts");
-        reactor_aws::provision::create_table(&dynamodb, &table)
+        crate::provision::create_table(&dynamodb, &table)
             .await
             .unwrap();
         let (topic_arn, queue_url) = topic_with_inbox(&sns, &sqs).await;
@@ -360,7 +360,7 @@ pub fn stopped_event_at(
 
 /// A sample event from events/ with another task's identity.
 pub fn stopped_event(sample: &str, task_arn: &str, started_by: &str, version: u64) -> Value {
-    let text = std::fs::read_to_string(crate::cli::root().join("events").join(sample)).unwrap();
+    let text = std::fs::read_to_string(crate::root().join("events").join(sample)).unwrap();
     let mut event: Value = serde_json::from_str(&text).unwrap();
     event["detail"]["taskArn"] = json!(task_arn);
     event["detail"]["startedBy"] = json!(started_by);

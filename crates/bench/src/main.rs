@@ -10,14 +10,9 @@
 //! Usage: `bench [--quick] [--bin-dir DIR] [--out FILE]` (default: the debug binaries, BENCHMARKS.md).
 
 // A benchmark program: a panic with its message is the right way to fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../../../tests/integration/moto.rs"]
-mod moto;
-#[path = "../../../../tests/integration/rie.rs"]
-mod rie;
-#[path = "../../../../tests/integration/stack.rs"]
-mod stack;
+use reactor_testkit::{moto, rie, stack};
 
 mod calls;
 mod emulated;
@@ -29,10 +24,7 @@ mod report;
 mod stats;
 
 mod cli {
-    /// The repository root.
-    pub fn root() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
+    pub use reactor_testkit::root;
 }
 
 use std::path::PathBuf;

@@ -1,13 +1,14 @@
-//! The attempts table's definition, for local AWS (demo, tests). template.yml declares the same table for
+//! The attempts table's definition, for local AWS (demo, tests, bench). template.yml declares the same table for
 //! real deployments; a test compares the two so they cannot drift apart.
 
-use crate::store::{built as build, service, StoreError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
     TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use reactor_aws::aws_error::AwsError;
+use reactor_aws::store::StoreError;
 
 /// One global secondary index: name, partition key, sort key (name and whether it is a number), projection.
 pub struct IndexDef {
@@ -17,7 +18,7 @@ pub struct IndexDef {
     pub keys_only: bool,
 }
 
-/// The indexes, one per on-call question (see [`crate::records`]).
+/// The indexes, one per on-call question (see `reactor_aws::records`).
 pub const INDEXES: &[IndexDef] = &[
     IndexDef {
         name: "byJob",
@@ -124,4 +125,16 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .await
         .map_err(service)?;
     Ok(())
+}
+
+fn build<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Service(format!("request could not be built: {e}")))
+}
+
+fn service<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Aws(AwsError::from_sdk(e))
 }

@@ -1,0 +1,121 @@
+//! What starts a run: a job request invoked directly, or a schedule's tick carrying one, and the run id each
+//! names. Parsing and validation happen here, before anything is written; the starter Lambda and the CLI's
+//! `start` read their input through [`start_request`].
+
+use crate::job::{JobError, JobRequest};
+use crate::run::{request_run_id, run_id, RunIdError};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// Why an input cannot start a run; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The request is not a job request ecs-reactor can run.
+    #[error("{0}")]
+    InvalidJob(#[from] JobError),
+    #[error("scheduled event: {0}")]
+    InvalidSchedule(String),
+    #[error(transparent)]
+    RunId(#[from] RunIdError),
+}
+
+/// A job request and the run id it runs under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartRequest {
+    pub job: JobRequest,
+    pub run_id: String,
+}
+
+/// Reads the input: a scheduled event carrying a job, or a job. Validation happens here, before anything
+/// is written.
+pub fn start_request(payload: Value, request_id: &str) -> Result<StartRequest, RequestError> {
+    let is_schedule = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
+    if is_schedule {
+        let time = payload.get("time").and_then(Value::as_str).ok_or_else(|| {
+            RequestError::InvalidSchedule("no \"time\": the scheduled time names the run".into())
+        })?;
+        let at = OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                RequestError::InvalidSchedule(format!("time {time:?} is not RFC 3339: {e}"))
+            })?;
+        let detail = payload
+            .get("detail")
+            .cloned()
+            .filter(|d| d.as_object().is_some_and(|o| !o.is_empty()))
+            .ok_or_else(|| {
+                RequestError::InvalidSchedule(
+                    "\"detail\" must be the job request (set by the schedule rule's input transformer)".into(),
+                )
+            })?;
+        let job = JobRequest::from_value(detail)?;
+        let run_id = run_id(&job.job, at, None)?;
+        return Ok(StartRequest { job, run_id });
+    }
+    let job = JobRequest::from_value(payload)?;
+    let run_id = request_run_id(&job.job, request_id)?;
+    Ok(StartRequest { job, run_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = r#"{"job":"nightly","runTask":{"taskDefinition":"report:7"}}"#;
+
+    fn schedule(time: &str, detail: &str) -> Value {
+        serde_json::from_str(&format!(
+            r#"{{"version":"0","id":"e1","detail-type":"Scheduled Event","source":"aws.events","time":{time},"resources":[],"detail":{detail}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn run_ids_come_from_the_schedule_or_the_request() {
+        let direct = start_request(serde_json::from_str(JOB).unwrap(), "req-1").unwrap();
+        let retried = start_request(serde_json::from_str(JOB).unwrap(), "req-1").unwrap();
+        assert_eq!(
+            direct.run_id,
+            format!("nightly-{}", crate::run::discriminator("req-1"))
+        );
+        assert_eq!(
+            direct.run_id, retried.run_id,
+            "a retried invocation (minutes later, same request id) names the same run"
+        );
+        let tick = start_request(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-2").unwrap();
+        assert_eq!(
+            tick.run_id, "nightly-20261121T023000Z",
+            "the scheduled time, not the clock"
+        );
+        let again = start_request(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-3").unwrap();
+        assert_eq!(
+            tick.run_id, again.run_id,
+            "a duplicated tick names the same run"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        #[rustfmt::skip]
+        let cases: &[(Value, &str, &str)] = &[
+            (schedule("\"yesterday\"", JOB), "InvalidSchedule", "time \"yesterday\" is not RFC 3339"),
+            (schedule("null", JOB), "InvalidSchedule", "no \"time\""),
+            (schedule("\"2026-11-21T02:30:00Z\"", "{}"), "InvalidSchedule", "\"detail\" must be the job request"),
+            (schedule("\"2026-11-21T02:30:00Z\"", r#"{"job":"x"}"#), "InvalidJob", "runTask"),
+            (serde_json::json!({"job": "n", "runTask": {"taskDefinition": "t"}, "retry": {"maxAttempt": 3}}), "InvalidJob", "did you mean maxAttempts"),
+            (serde_json::json!([1, 2]), "InvalidJob", "invalid type"),
+        ];
+        for (payload, error_type, message) in cases {
+            let e = start_request(payload.clone(), "r").unwrap_err();
+            assert_eq!(kind(&e), *error_type, "{payload}");
+            assert!(e.to_string().contains(message), "{payload}: {e}");
+        }
+    }
+
+    fn kind(e: &RequestError) -> &'static str {
+        match e {
+            RequestError::InvalidJob(_) => "InvalidJob",
+            RequestError::InvalidSchedule(_) => "InvalidSchedule",
+            RequestError::RunId(_) => "RunId",
+        }
+    }
+}
