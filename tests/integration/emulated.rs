@@ -6,6 +6,7 @@ use crate::rie::Function;
 use crate::stack::Stack;
 use reactor_aws::records::{AttemptItem, RunItem};
 use reactor_aws::store::prelude::*;
+use reactor_testkit::utc;
 use serde_json::{json, Value};
 
 /// The run every sample event belongs to (`startedBy` ecs-reactor/nightly-report-20261121T023000Z/1).
@@ -45,7 +46,7 @@ async fn reseed(stack: &Stack) {
             .await
             .unwrap();
     }
-    let at = "2026-11-21T02:30:01Z";
+    let at = utc("2026-11-21T02:30:01Z");
     let run = RunItem::new(
         RUN,
         "nightly-report",

@@ -4,6 +4,7 @@
 
 use crate::stack::{sweep_event, Stack};
 use reactor_aws::edge::HandlerError;
+use reactor_testkit::utc;
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -533,7 +534,7 @@ async fn an_interrupted_launch_is_resumed_once_its_lease_runs_out() {
     // A starter that crashed right after claiming attempt 1: the run is LAUNCHING, no task exists.
     let job = reactor_core::JobRequest::from_value(stack.job("crashed")).unwrap();
     let run_id = "crashed-20261121T023000Z";
-    let claimed_at = "2026-11-21T02:30:01Z";
+    let claimed_at = utc("2026-11-21T02:30:01Z");
     let run = RunItem::new(
         run_id,
         "crashed",
@@ -583,10 +584,10 @@ async fn a_crash_after_run_task_adopts_the_task_instead_of_starting_another() {
         "adopt",
         serde_json::to_string(&job).unwrap(),
         None,
-        "2026-11-21T02:30:01Z",
+        utc("2026-11-21T02:30:01Z"),
     );
     let lease = T0.unix_timestamp() + reactor.settings.launch_lease_seconds;
-    let claim = AttemptItem::claim(run_id, 1, "2026-11-21T02:30:01Z", lease);
+    let claim = AttemptItem::claim(run_id, 1, utc("2026-11-21T02:30:01Z"), lease);
     reactor.store.create_run(&run, &claim).await.unwrap();
     let LaunchOutcome::Started { task_arn } = reactor
         .launcher

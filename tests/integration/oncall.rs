@@ -329,19 +329,15 @@ async fn runs_without_filters_lists_every_job_and_unfinished_statuses_reach_back
     .unwrap();
     expected.push(other.run_id);
     // A launch interrupted two days ago, still LAUNCHING: older than any default window.
-    let old = (OffsetDateTime::now_utc() - time::Duration::days(2))
-        .replace_nanosecond(0)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    let old = OffsetDateTime::now_utc() - time::Duration::days(2);
     let stuck = RunItem::new(
         "stuck-20261119T000000Z",
         "stuck",
         stack.job("stuck").to_string(),
         None,
-        &old,
+        old,
     );
-    let claim = AttemptItem::claim(&stuck.run_id, 1, &old, 0);
+    let claim = AttemptItem::claim(&stuck.run_id, 1, old, 0);
     reactor.store.create_run(&stuck, &claim).await.unwrap();
 
     let all = ecs_reactor(Some(&stack.table), &["runs", "--json"]).json();

@@ -10,6 +10,7 @@ use reactor_aws::store::prelude::*;
 use reactor_aws::store::Claimed;
 use reactor_core::run::RunStatus;
 use reactor_core::JobRequest;
+use reactor_testkit::utc;
 use serde_json::json;
 
 #[tokio::test]
@@ -147,11 +148,11 @@ async fn a_launch_that_races_a_cancel_stops_the_task_it_started() {
     let (run_id, due) = waiting(&stack, &reactor, "cancel-race").await;
     let now = at(due + 5);
     // The scheduler claims the retry (TTL fired) …
-    let claim = AttemptItem::claim(&run_id, 2, "2026-11-21T02:42:46Z", due + 125);
+    let claim = AttemptItem::claim(&run_id, 2, utc("2026-11-21T02:42:46Z"), due + 125);
     assert_eq!(
         reactor
             .store
-            .claim_retry(&claim, "2026-11-21T02:42:46Z")
+            .claim_retry(&claim, utc("2026-11-21T02:42:46Z"))
             .await
             .unwrap(),
         Claimed::Claimed

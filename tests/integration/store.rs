@@ -1,12 +1,14 @@
 //! The attempts table against moto: conditional writes hold under duplicates and races.
 
 use crate::moto::{moto, unique};
+use reactor_aws::records::stamp;
 use reactor_aws::records::{attempt_sk, run_pk, AttemptItem, AttemptState, RunItem};
 use reactor_aws::records::{delay_sk, due_shard_key, ContainerEnd, DelayItem, DueItem};
 use reactor_aws::store::prelude::*;
 use reactor_aws::store::{Applied, Claimed, Created, DynamoStore, LaunchFacts, Next, StopFacts};
 use reactor_core::run::{client_token, RunStatus};
 use reactor_core::AttemptRef;
+use reactor_testkit::utc;
 
 async fn store() -> DynamoStore {
     let config = moto().sdk_config().await;
@@ -19,7 +21,7 @@ async fn store() -> DynamoStore {
 }
 
 fn run_item(run_id: &str) -> (RunItem, AttemptItem) {
-    let at = "2026-11-21T02:30:00Z";
+    let at = utc("2026-11-21T02:30:00Z");
     let run = RunItem::new(run_id, "nightly-report", "{}".into(), None, at);
     let attempt = AttemptItem::claim(run_id, 1, at, 1_795_000_000);
     (run, attempt)
@@ -38,8 +40,8 @@ async fn a_run_is_created_once_however_often_the_tick_is_delivered() {
     let mut outcomes = Vec::new();
     for i in 0..5 {
         let (mut run, mut first) = (run.clone(), first.clone());
-        run.updated_at = format!("2026-11-21T02:30:0{i}Z");
-        first.claimed_at = run.updated_at.clone();
+        run.updated_at = utc(&format!("2026-11-21T02:30:0{i}Z"));
+        first.claimed_at = run.updated_at;
         outcomes.push(store.create_run(&run, &first).await.unwrap());
     }
     assert_eq!(
@@ -55,7 +57,10 @@ async fn a_run_is_created_once_however_often_the_tick_is_delivered() {
     let stored = store.run(&run.run_id).await.unwrap().unwrap();
     let attempt = store.attempt(&run.run_id, 1).await.unwrap().unwrap();
     assert_eq!(
-        (stored.updated_at.as_str(), attempt.claimed_at.as_str()),
+        (
+            stamp(stored.updated_at).as_str(),
+            stamp(attempt.claimed_at).as_str()
+        ),
         ("2026-11-21T02:30:00Z", "2026-11-21T02:30:00Z")
     );
     assert_eq!(store.attempt(&run.run_id, 2).await.unwrap(), None);
@@ -72,7 +77,7 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
             &run.run_id,
             1,
             arn,
-            "2026-11-21T02:30:05Z",
+            utc("2026-11-21T02:30:05Z"),
             &LaunchFacts::default(),
         )
         .await
@@ -83,7 +88,7 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
             &run.run_id,
             1,
             arn,
-            "2026-11-21T02:30:09Z",
+            utc("2026-11-21T02:30:09Z"),
             &LaunchFacts::default(),
         )
         .await
@@ -93,7 +98,7 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
         (
             attempt.state,
             attempt.task_arn.as_deref(),
-            attempt.launched_at.as_deref()
+            attempt.launched_at.map(stamp).as_deref()
         ),
         (
             AttemptState::Launched,
@@ -112,7 +117,7 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
             &run.run_id,
             1,
             "arn:aws:ecs:us-east-1:123456789012:task/jobs/9999",
-            "2026-11-21T02:31:00Z",
+            utc("2026-11-21T02:31:00Z"),
             &LaunchFacts::default(),
         )
         .await
@@ -124,7 +129,7 @@ async fn recording_a_launch_is_idempotent_and_guarded() {
             &run.run_id,
             2,
             arn,
-            "2026-11-21T02:31:00Z",
+            utc("2026-11-21T02:31:00Z"),
             &LaunchFacts::default(),
         )
         .await
@@ -155,7 +160,7 @@ fn decision(action: reactor_core::Action, disruption: bool) -> reactor_core::Dec
 fn facts() -> StopFacts {
     StopFacts {
         task_arn: Some("arn:aws:ecs:us-east-1:123456789012:task/jobs/0123".into()),
-        stopped_at: Some("2026-11-21T02:41:40.733Z".into()),
+        stopped_at: Some(utc("2026-11-21T02:41:40.733Z")),
         stop_code: Some("EssentialContainerExited".into()),
         stopped_reason: Some("Essential container in task exited".into()),
         containers: vec![ContainerEnd {
@@ -176,7 +181,7 @@ async fn launched(store: &DynamoStore, run_id: &str) {
             run_id,
             1,
             "arn:aws:ecs:us-east-1:123456789012:task/jobs/0123",
-            "2026-11-21T02:30:05Z",
+            utc("2026-11-21T02:30:05Z"),
             &LaunchFacts::default(),
         )
         .await
@@ -205,7 +210,7 @@ async fn raw(
 async fn a_decision_is_applied_once_with_its_consequence() {
     use reactor_core::Action::*;
     let store = store().await;
-    let at = "2026-11-21T02:41:41Z";
+    let at = utc("2026-11-21T02:41:41Z");
 
     // SUCCEED closes the run; the stopped facts are kept on the attempt; a duplicate changes nothing.
     launched(&store, "ok-20261121T023000Z").await;
@@ -229,7 +234,7 @@ async fn a_decision_is_applied_once_with_its_consequence() {
                 &facts(),
                 &d,
                 &close,
-                "2026-11-21T02:50:00Z"
+                utc("2026-11-21T02:50:00Z")
             )
             .await
             .unwrap(),
@@ -240,10 +245,15 @@ async fn a_decision_is_applied_once_with_its_consequence() {
         (
             run.status,
             run.by_status_pk.as_str(),
-            run.updated_at.as_str(),
+            stamp(run.updated_at).as_str(),
             run.last_action
         ),
-        (RunStatus::Succeeded, "STATUS#SUCCEEDED", at, Some(Succeed))
+        (
+            RunStatus::Succeeded,
+            "STATUS#SUCCEEDED",
+            stamp(at).as_str(),
+            Some(Succeed)
+        )
     );
     let attempt = store
         .attempt("ok-20261121T023000Z", 1)
@@ -303,7 +313,11 @@ async fn a_decision_is_applied_once_with_its_consequence() {
     );
     let run = store.run("later-20261121T023000Z").await.unwrap().unwrap();
     assert_eq!(
-        (run.status, run.attempt, run.next_retry_at.as_deref()),
+        (
+            run.status,
+            run.attempt,
+            run.next_retry_at.map(stamp).as_deref()
+        ),
         (RunStatus::RetryScheduled, 1, Some("2026-11-19T02:23:20Z"))
     );
 
@@ -382,7 +396,7 @@ async fn scheduled(store: &DynamoStore, run_id: &str, due: i64) -> AttemptItem {
             &facts(),
             &decision(reactor_core::Action::RetryLater, false),
             &Next::RetryLater(delay),
-            "2026-11-21T02:41:41Z",
+            utc("2026-11-21T02:41:41Z"),
         )
         .await
         .unwrap();
@@ -432,14 +446,14 @@ async fn ttl_and_sweep_on_one_delay_launch_once() {
     // TTL's stream record and the sweep both try: one claim wins, the other sees it done.
     assert_eq!(
         store
-            .claim_retry(&claim, "2026-11-21T03:00:00Z")
+            .claim_retry(&claim, utc("2026-11-21T03:00:00Z"))
             .await
             .unwrap(),
         Claimed::Claimed
     );
     assert_eq!(
         store
-            .claim_retry(&claim, "2026-11-21T03:00:01Z")
+            .claim_retry(&claim, utc("2026-11-21T03:00:01Z"))
             .await
             .unwrap(),
         Claimed::AlreadyClaimed
@@ -471,7 +485,7 @@ async fn a_retry_for_a_run_that_moved_on_is_stale() {
     (other.attempt, other.sk) = (3, attempt_sk(3));
     assert_eq!(
         store
-            .claim_retry(&other, "2026-11-21T03:00:00Z")
+            .claim_retry(&other, utc("2026-11-21T03:00:00Z"))
             .await
             .unwrap(),
         Claimed::Stale

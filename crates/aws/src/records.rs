@@ -23,6 +23,64 @@ use reactor_core::run::{client_token, delay_shard, RunStatus};
 use reactor_core::Action;
 use reactor_core::AttemptRef;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A time as every item writes it: RFC 3339 in UTC to the second (`2026-11-21T02:30:00Z`), so that strings
+/// sort as times do (the indexes' sort keys depend on it). In memory, times are `OffsetDateTime`.
+pub fn stamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Serde for item times: [`stamp`] on the wire, RFC 3339 (any offset, any precision) read back, so items
+/// written by earlier versions still read.
+pub mod wire_time {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::stamp(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(d)?;
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .map_err(|e| D::Error::custom(format!("time {text:?} is not RFC 3339: {e}")))
+    }
+
+    /// The same for an optional time.
+    pub mod optional {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] OffsetDateTime);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(t)| t))
+        }
+    }
+}
 
 pub const RUN_SK: &str = "RUN";
 
@@ -39,8 +97,19 @@ pub fn run_id_of_pk(pk: &str) -> Option<&str> {
 }
 
 /// Whether a sort key is a delay item's (`DELAY#<attempt>`).
-pub fn is_delay_sk(sk: &str) -> bool {
+pub(crate) fn is_delay_sk(sk: &str) -> bool {
     sk.starts_with(DELAY_PREFIX)
+}
+
+/// The delay item an image from the table's stream holds (a TTL delete's old image), or `None` if the image
+/// is another kind of item. `Err`: a delay item this version cannot read.
+pub fn delay_of_image(image: serde_dynamo::Item) -> Result<Option<DelayItem>, serde_dynamo::Error> {
+    let is_delay =
+        matches!(image.get("sk"), Some(serde_dynamo::AttributeValue::S(sk)) if is_delay_sk(sk));
+    if !is_delay {
+        return Ok(None);
+    }
+    serde_dynamo::from_item(image).map(Some)
 }
 
 pub fn attempt_sk(attempt: u32) -> String {
@@ -72,6 +141,22 @@ pub fn status_key(status: RunStatus) -> String {
     format!("STATUS#{status}")
 }
 
+/// The `byStatus` sort key of a run whose status changed at `at`: runs in a status list by last change.
+pub fn status_sort_key(at: &str, run_id: &str) -> String {
+    format!("{at}#{run_id}")
+}
+
+/// Every attribute a run's status change writes, with the index keys that go with it: the status, when it
+/// changed, and its place in the `byStatus` index. Each write that moves a run uses this one list.
+pub fn status_change(status: RunStatus, at: &str, run_id: &str) -> [(&'static str, String); 4] {
+    [
+        ("status", status.as_str().to_owned()),
+        ("updatedAt", at.to_owned()),
+        ("byStatusPk", status_key(status)),
+        ("byStatusSk", status_sort_key(at, run_id)),
+    ]
+}
+
 pub fn due_shard_key(shard: u32) -> String {
     format!("DUE#{shard}")
 }
@@ -89,8 +174,10 @@ pub struct RunItem {
     pub attempt: u32,
     /// Earlier attempts that ended in a disruption and were relaunched for free.
     pub disruptions: u32,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "wire_time")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "wire_time")]
+    pub updated_at: OffsetDateTime,
     /// The job request as validated, JSON.
     pub request: String,
     /// The containers whose exit decides, once known (job, else task definition).
@@ -102,11 +189,19 @@ pub struct RunItem {
     pub last_rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rule_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_retry_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_retry_at: Option<OffsetDateTime>,
     /// When the outcome was published to SNS (a finished run notifies once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notified_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notified_at: Option<OffsetDateTime>,
     /// Epoch seconds until which one invocation holds the right to publish the outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_lease_until: Option<i64>,
@@ -118,12 +213,20 @@ pub struct RunItem {
     /// Who cancelled the run (or redrove it last), in their words, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cancelled_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redriven_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redriven_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub redriven_at: Option<OffsetDateTime>,
     /// The size attempts launch with, once ecs-reactor raised it after an OutOfMemoryError.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_size: Option<TaskSize>,
@@ -177,16 +280,29 @@ pub struct AttemptItem {
     pub state: AttemptState,
     pub started_by: String,
     pub client_token: String,
-    pub claimed_at: String,
+    #[serde(with = "wire_time")]
+    pub claimed_at: OffsetDateTime,
     /// Also the `byTask` index key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub launched_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub launched_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stopped_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,19 +327,31 @@ pub struct AttemptItem {
     /// What on-call could check, from the rule that judged the attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_retry_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_retry_at: Option<OffsetDateTime>,
     /// The task's size: as ECS reported it when it stopped, else as ecs-reactor asked for it at launch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
     #[serde(default, rename = "memoryMiB", skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u32>,
     /// When the attempt's task must stop (RFC 3339) and which limit that is (`timeoutSeconds` …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deadline_at: Option<OffsetDateTime>,
     /// When the outcome of a retry decision was published (`notify.on` RETRYING).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notified_at: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notified_at: Option<OffsetDateTime>,
     /// Epoch seconds until which the claimer has the attempt's launch to itself; after it, a launch that
     /// was interrupted (the invocation crashed between claim and RunTask) may be resumed by someone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,17 +440,18 @@ pub struct LockItem {
     pub job: String,
     /// The run that holds the job.
     pub run_id: String,
-    pub since: String,
+    #[serde(with = "wire_time")]
+    pub since: OffsetDateTime,
 }
 
 impl LockItem {
-    pub fn new(job: &str, run_id: &str, since: &str) -> LockItem {
+    pub fn new(job: &str, run_id: &str, since: OffsetDateTime) -> LockItem {
         LockItem {
             pk: lock_pk(job),
             sk: LOCK_SK.into(),
             job: job.into(),
             run_id: run_id.into(),
-            since: since.into(),
+            since,
         }
     }
 }
@@ -334,8 +463,9 @@ impl RunItem {
         job: &str,
         request: String,
         essential_containers: Option<Vec<String>>,
-        at: &str,
+        at: OffsetDateTime,
     ) -> RunItem {
+        let stamp = stamp(at);
         RunItem {
             pk: run_pk(run_id),
             sk: RUN_SK.into(),
@@ -344,8 +474,8 @@ impl RunItem {
             status: RunStatus::Launching,
             attempt: 1,
             disruptions: 0,
-            created_at: at.into(),
-            updated_at: at.into(),
+            created_at: at,
+            updated_at: at,
             request,
             essential_containers,
             last_action: None,
@@ -364,11 +494,11 @@ impl RunItem {
             replaces: None,
             skipped_for: None,
             by_job_pk: job_key(job),
-            by_job_sk: format!("{at}#{run_id}"),
+            by_job_sk: format!("{stamp}#{run_id}"),
             by_status_pk: status_key(RunStatus::Launching),
-            by_status_sk: format!("{at}#{run_id}"),
+            by_status_sk: status_sort_key(&stamp, run_id),
             by_created_pk: ALL_RUNS_KEY.into(),
-            by_created_sk: format!("{at}#{run_id}"),
+            by_created_sk: format!("{stamp}#{run_id}"),
         }
     }
 }
@@ -392,7 +522,7 @@ impl AttemptItem {
     }
 
     /// Attempt `attempt` of a run, CLAIMED at `at`, its launch leased to the claimer until `lease_until`.
-    pub fn claim(run_id: &str, attempt: u32, at: &str, lease_until: i64) -> AttemptItem {
+    pub fn claim(run_id: &str, attempt: u32, at: OffsetDateTime, lease_until: i64) -> AttemptItem {
         let attempt_ref = AttemptRef {
             run_id: run_id.into(),
             attempt,
@@ -405,7 +535,7 @@ impl AttemptItem {
             state: AttemptState::Claimed,
             started_by: attempt_ref.to_string(),
             client_token: client_token(&attempt_ref),
-            claimed_at: at.into(),
+            claimed_at: at,
             task_arn: None,
             launched_at: None,
             started_at: None,
@@ -451,5 +581,48 @@ impl DelayItem {
             ttl: due_at,
             due_shard: due_shard_key(delay_shard(run_id, shards)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    #[rustfmt::skip]
+    fn times_are_written_to_the_second_in_utc_and_read_back_in_any_rfc3339_form() {
+        let cases: &[(&str, OffsetDateTime, &str)] = &[
+            // on the wire (as read)          in memory                                  written back
+            ("2026-11-21T02:30:00Z",          datetime!(2026-11-21 02:30:00 UTC),         "2026-11-21T02:30:00Z"),
+            ("2026-11-21T02:41:40.733Z",      datetime!(2026-11-21 02:41:40.733 UTC),     "2026-11-21T02:41:40Z"),
+            ("2026-11-21T03:30:00+01:00",     datetime!(2026-11-21 03:30:00 +1),          "2026-11-21T02:30:00Z"),
+            ("0999-01-02T03:04:05Z",          datetime!(0999-01-02 03:04:05 UTC),         "0999-01-02T03:04:05Z"),
+        ];
+        for (wire, memory, written) in cases {
+            let lock: LockItem = serde_json::from_value(serde_json::json!({
+                "pk": "JOB#j", "sk": "LOCK", "job": "j", "runId": "r", "since": wire
+            }))
+            .unwrap();
+            assert_eq!(lock.since, *memory, "{wire}");
+            assert_eq!(serde_json::to_value(&lock).unwrap()["since"], *written, "{wire}");
+        }
+        let unreadable = serde_json::from_value::<LockItem>(serde_json::json!({
+            "pk": "JOB#j", "sk": "LOCK", "job": "j", "runId": "r", "since": "yesterday"
+        }));
+        assert!(unreadable.unwrap_err().to_string().contains("\"yesterday\" is not RFC 3339"));
+    }
+
+    #[test]
+    fn an_optional_time_is_left_out_when_absent_and_read_when_present() {
+        let at = datetime!(2026-11-21 02:30:00 UTC);
+        let mut attempt = AttemptItem::claim("r", 1, at, 0);
+        let value = serde_json::to_value(&attempt).unwrap();
+        assert!(value.get("launchedAt").is_none(), "{value}");
+        attempt.launched_at = Some(at + time::Duration::seconds(5));
+        let value = serde_json::to_value(&attempt).unwrap();
+        assert_eq!(value["launchedAt"], "2026-11-21T02:30:05Z");
+        let back: AttemptItem = serde_json::from_value(value).unwrap();
+        assert_eq!(back, attempt);
     }
 }

@@ -6,6 +6,7 @@ use crate::failure::Failure;
 use reactor_aws::aws_error::{find_in_chain, AwsError, FailureKind};
 use reactor_aws::flow::FlowError;
 use reactor_aws::history::RunStory;
+use reactor_aws::records::stamp;
 use reactor_aws::records::{AttemptItem, RunItem};
 use reactor_aws::store::{DynamoStore, StoreError};
 use reactor_core::run::RunStatus;
@@ -113,13 +114,6 @@ fn parse_age(text: &str) -> Result<i64, Failure> {
     Ok(n * scale)
 }
 
-fn stamp(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 /// "3 min ago", "in 2 h", for an RFC 3339 time.
 fn relative(time: &str, now: OffsetDateTime) -> String {
     let Ok(t) = OffsetDateTime::parse(time, &Rfc3339) else {
@@ -188,10 +182,11 @@ pub fn runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
                 r.run_id.clone(),
                 r.status.to_string(),
                 r.attempt.to_string(),
-                relative(&r.created_at, now),
-                relative(&r.updated_at, now),
+                relative(&stamp(r.created_at), now),
+                relative(&stamp(r.updated_at), now),
                 r.last_rule_id.clone().unwrap_or_else(|| "-".into()),
                 r.next_retry_at
+                    .map(stamp)
                     .as_deref()
                     .map(|t| relative(t, now))
                     .unwrap_or_else(|| "-".into()),
@@ -306,9 +301,9 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
         run.job,
         run.status,
         run.attempt,
-        relative(&run.created_at, now),
-        run.created_at,
-        relative(&run.updated_at, now)
+        relative(&stamp(run.created_at), now),
+        stamp(run.created_at),
+        relative(&stamp(run.updated_at), now)
     );
     if run.disruptions > 0 {
         let _ = writeln!(
@@ -335,15 +330,15 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
             "attempts launch with {size}, raised after an OutOfMemoryError (retry.onOutOfMemory)"
         );
     }
-    if let (Some(by), Some(at)) = (&run.cancelled_by, &run.cancelled_at) {
-        let _ = writeln!(out, "cancelled {} ({at}) by {by}", relative(at, now));
+    if let (Some(by), Some(at)) = (&run.cancelled_by, run.cancelled_at.map(stamp)) {
+        let _ = writeln!(out, "cancelled {} ({at}) by {by}", relative(&at, now));
     }
-    if let (Some(by), Some(at)) = (&run.redriven_by, &run.redriven_at) {
+    if let (Some(by), Some(at)) = (&run.redriven_by, run.redriven_at.map(stamp)) {
         let _ = writeln!(
             out,
             "redriven {} time(s), last {} ({at}) by {by}; attempts count from {}",
             run.redrives,
-            relative(at, now),
+            relative(&at, now),
             run.counts_from
         );
     }
@@ -370,8 +365,8 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
                     .as_deref()
                     .map(short_task)
                     .unwrap_or_else(|| "-".into()),
-                time_of(a.started_at.as_deref().or(a.launched_at.as_deref())),
-                time_of(a.stopped_at.as_deref()),
+                time_of(a.started_at.or(a.launched_at).map(stamp).as_deref()),
+                time_of(a.stopped_at.map(stamp).as_deref()),
                 a.stop_code.clone().unwrap_or_else(|| "-".into()),
                 a.memory_mib
                     .map(|m| format!("{m} MiB"))
@@ -386,6 +381,7 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
                     .unwrap_or_else(|| format!("({:?})", a.state).to_uppercase()),
                 a.rule_id.clone().unwrap_or_else(|| "-".into()),
                 a.next_retry_at
+                    .map(stamp)
                     .as_deref()
                     .map(|t| {
                         // Only the pending retry is "in 40 s"; an earlier one happened (or was cancelled).
@@ -435,13 +431,13 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
         if let Some(reason) = &a.reason {
             let _ = writeln!(out, "attempt {} decision: {}", a.attempt, reason);
         }
-        if let (Some(deadline), None) = (&a.deadline_at, a.action) {
+        if let (Some(deadline), None) = (a.deadline_at.map(stamp), a.action) {
             let _ = writeln!(
                 out,
                 "attempt {}: stopped by the sweep at {} ({}) if still running (timeoutSeconds / runTimeoutSeconds)",
                 a.attempt,
                 deadline,
-                relative(deadline, now)
+                relative(&deadline, now)
             );
         }
     }

@@ -15,7 +15,7 @@ use reactor_aws::edge::HandlerError;
 use reactor_aws::flow::{Fired, FlowError, Reactor, Swept};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
-use reactor_aws::records::DelayItem;
+use reactor_aws::records::{delay_of_image, DelayItem};
 use reactor_aws::store::Store;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -78,25 +78,13 @@ pub fn classify_record(record: &Value) -> Result<StreamRecord, String> {
     if !by_ttl {
         return Ok(StreamRecord::Other("deleted by a caller, not by TTL"));
     }
-    let is_delay = record
-        .change
-        .old_image
-        .get("sk")
-        .and_then(|v| serde_json::to_value(v).ok())
-        .and_then(|v| {
-            v.get("S")
-                .and_then(Value::as_str)
-                .map(reactor_aws::records::is_delay_sk)
-        })
-        .unwrap_or(false);
-    if !is_delay {
-        return Ok(StreamRecord::Other(
+    match delay_of_image(record.change.old_image) {
+        Ok(Some(delay)) => Ok(StreamRecord::TtlExpiredDelay(delay)),
+        Ok(None) => Ok(StreamRecord::Other(
             "TTL delete of an item that is not a delay",
-        ));
+        )),
+        Err(e) => Err(format!("delay item unreadable: {e}")),
     }
-    serde_dynamo::from_item(record.change.old_image)
-        .map(StreamRecord::TtlExpiredDelay)
-        .map_err(|e| format!("delay item unreadable: {e}"))
 }
 
 /// The handler: a stream batch or the sweep.

@@ -29,3 +29,9 @@ use std::path::PathBuf;
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// A time written as in the table (`2026-11-21T02:30:00Z`), for items a test writes itself.
+pub fn utc(rfc3339: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339:?} is not RFC 3339: {e}"))
+}

@@ -7,14 +7,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// Fires a due retry (its delay item deleted by TTL, or found overdue by the sweep): claims the attempt
     /// (exactly one of TTL, sweep and their redeliveries wins) and launches it.
     pub async fn fire(&self, delay: &DelayItem, now: OffsetDateTime) -> Result<Fired, FlowError> {
-        let at = stamp(now)?;
+        let at = now;
         let claim = AttemptItem::claim(
             &delay.run_id,
             delay.attempt,
-            &at,
+            at,
             now.unix_timestamp() + self.settings.launch_lease_seconds,
         );
-        let claimed = self.store.claim_retry(&claim, &at).await?;
+        let claimed = self.store.claim_retry(&claim, at).await?;
         tracing::info!(run = delay.run_id.as_str(), attempt = delay.attempt, due_at = delay.due_at, late_seconds = now.unix_timestamp() - delay.due_at, claimed = ?claimed, "retry due");
         match claimed {
             Claimed::Claimed => {}
@@ -77,10 +77,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 }
             }
         }
-        let before = stamp(now - time::Duration::seconds(self.settings.launch_lease_seconds))?;
+        let before = now - time::Duration::seconds(self.settings.launch_lease_seconds);
         for run_id in self
             .store
-            .stuck_launches(&before, self.settings.sweep_batch)
+            .stuck_launches(before, self.settings.sweep_batch)
             .await?
         {
             match self.resume(&run_id, now).await {

@@ -35,9 +35,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 if job.notifies(NotifyOn::Retrying) {
                     let outcome = retry_outcome(&run, &attempt, &decision_of(&attempt));
                     self.notifier.notify(&outcome).await?;
-                    self.store
-                        .mark_attempt_notified(run_id, n, &stamp(now)?)
-                        .await?;
+                    self.store.mark_attempt_notified(run_id, n, now).await?;
                 }
             }
             tracing::info!(
@@ -108,17 +106,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             verdict,
             history,
             &job,
-            run_started_at(&run)?,
+            run_started_at(&run),
             now.unix_timestamp(),
             &mut jitter,
         );
-        let at = stamp(now)?;
-        let next = next_step(&decision, &job, (run_id, n), now, &self.settings, &at);
+        let at = now;
+        let next = next_step(&decision, &job, (run_id, n), now, &self.settings, at);
         let mut facts = stop_facts(task)?;
         facts.had_deadline = job.timeout_seconds.is_some() || job.run_timeout_seconds.is_some();
         let applied = self
             .store
-            .apply_decision(run_id, n, &facts, &decision, &next, &at)
+            .apply_decision(run_id, n, &facts, &decision, &next, at)
             .await?;
         log_decision(run_id, n, Some(&task.task_arn), &decision, applied);
         match applied {

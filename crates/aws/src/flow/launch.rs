@@ -23,11 +23,11 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
             None => job,
         };
-        let started_at = run_started_at(run)?;
+        let started_at = run_started_at(run);
         let seconds_left = run_deadline(job, started_at).map(|d| d.at - now.unix_timestamp());
         // A refused launch judged RETRY_NOW is launched again here; `decide` bounds how often.
         loop {
-            let at = stamp(now)?;
+            let at = now;
             let attempt_ref = AttemptRef {
                 run_id: run.run_id.clone(),
                 attempt,
@@ -82,11 +82,11 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 (&run.run_id, attempt),
                 now,
                 &self.settings,
-                &at,
+                at,
             );
             let applied = self
                 .store
-                .apply_decision(&run.run_id, attempt, &facts, &decision, &next, &at)
+                .apply_decision(&run.run_id, attempt, &facts, &decision, &next, at)
                 .await?;
             log_decision(&run.run_id, attempt, None, &decision, applied);
             if applied == Applied::Applied {
@@ -135,20 +135,16 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         now: OffsetDateTime,
         adopted: bool,
     ) -> Result<Launch, FlowError> {
-        let (run_id, cluster, at) = (
-            run.run_id.as_str(),
-            job.run_task.cluster.as_deref(),
-            stamp(now)?,
-        );
+        let (run_id, cluster, at) = (run.run_id.as_str(), job.run_task.cluster.as_deref(), now);
         let facts = LaunchFacts {
             size: run.task_size,
-            deadline: attempt_deadline(job, now.unix_timestamp(), run_started_at(run)?).map(|d| {
+            deadline: attempt_deadline(job, now.unix_timestamp(), run_started_at(run)).map(|d| {
                 DeadlineItem::new(run_id, attempt, &task_arn, &d, self.settings.sweep_shards)
             }),
         };
         if let Recorded::RunMovedOn(run) = self
             .store
-            .record_launch(run_id, attempt, &task_arn, &at, &facts)
+            .record_launch(run_id, attempt, &task_arn, at, &facts)
             .await?
         {
             let reason = format!(

@@ -25,7 +25,8 @@ use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
 use crate::metrics::{Metric, MetricSink};
 use crate::notifier::{Event, Notifier, NotifyError, Outcome};
 use crate::records::{
-    status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, LockItem, RunItem,
+    stamp, status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, LockItem,
+    RunItem,
 };
 use crate::store::{
     Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
@@ -43,7 +44,6 @@ use reactor_core::{
 };
 use std::fmt;
 use std::sync::Arc;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// Settings every step shares; read once from the environment by [`crate::config::Config`].
@@ -96,8 +96,6 @@ pub enum FlowError {
     /// The run item holds a job request this version cannot read.
     #[error("run {run_id}: stored job request unreadable: {message}")]
     CorruptRun { run_id: String, message: String },
-    #[error("the clock cannot be formatted: {0}")]
-    Clock(String),
     /// The job asks for something this deployment does not allow; nothing was written.
     #[error(transparent)]
     NotAllowed(#[from] GuardError),
@@ -111,7 +109,7 @@ impl FlowError {
             FlowError::Launch(LaunchError::Unanswered(_)) => true,
             FlowError::Launch(LaunchError::Invalid(_)) => false,
             FlowError::Notify(_) | FlowError::NotificationInProgress(_) => true,
-            FlowError::CorruptRun { .. } | FlowError::Clock(_) | FlowError::NotAllowed(_) => false,
+            FlowError::CorruptRun { .. } | FlowError::NotAllowed(_) => false,
         }
     }
 }
@@ -268,32 +266,12 @@ enum Exclusive {
     Skip(Box<RunItem>),
 }
 
-/// Epoch seconds of an RFC 3339 stamp from the table.
-fn epoch_of(stamp: &str) -> Option<i64> {
-    OffsetDateTime::parse(stamp, &Rfc3339)
-        .ok()
-        .map(|t| t.unix_timestamp())
-}
-
-/// When the run's deadline counts from (`reactor_core::step::deadline_counts_from`). A run whose start cannot
-/// be read is refused as corrupt rather than given a deadline counted from 1970.
-fn run_started_at(run: &RunItem) -> Result<i64, FlowError> {
-    let started = epoch_of(&run.created_at).ok_or_else(|| FlowError::CorruptRun {
-        run_id: run.run_id.clone(),
-        message: format!("createdAt {:?} is not an RFC 3339 time", run.created_at),
-    })?;
-    Ok(deadline_counts_from(
-        started,
-        run.redriven_at.as_deref().and_then(epoch_of),
-    ))
-}
-
-/// RFC 3339 with seconds, as every time in the table is written.
-pub fn stamp(t: OffsetDateTime) -> Result<String, FlowError> {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .map_err(|e| FlowError::Clock(e.to_string()))
+/// When the run's deadline counts from (`reactor_core::step::deadline_counts_from`).
+fn run_started_at(run: &RunItem) -> i64 {
+    deadline_counts_from(
+        run.created_at.unix_timestamp(),
+        run.redriven_at.map(|t| t.unix_timestamp()),
+    )
 }
 
 fn job_of(run: &RunItem) -> Result<JobRequest, FlowError> {
@@ -310,7 +288,7 @@ fn next_step(
     (run_id, attempt): (&str, u32),
     now: OffsetDateTime,
     settings: &Settings,
-    at: &str,
+    at: OffsetDateTime,
 ) -> Next {
     let leases = Leases {
         launch_seconds: settings.launch_lease_seconds,
@@ -411,7 +389,7 @@ fn retry_outcome(run: &RunItem, attempt: &AttemptItem, decision: &Decision) -> O
         }
         .as_str()
         .into(),
-        next_retry_at: attempt.next_retry_at.clone(),
+        next_retry_at: attempt.next_retry_at.map(stamp),
         memory_mib: run.task_size.map(|s| s.memory_mib),
         ..outcome_of(
             run,
@@ -449,11 +427,10 @@ fn decision_of(attempt: &AttemptItem) -> Decision {
 }
 
 fn stop_facts(task: &Task) -> Result<StopFacts, FlowError> {
-    let time = |t: Option<OffsetDateTime>| t.map(stamp).transpose();
     Ok(StopFacts {
         task_arn: Some(task.task_arn.clone()),
-        started_at: time(task.started_at)?,
-        stopped_at: time(task.stopped_at)?,
+        started_at: task.started_at,
+        stopped_at: task.stopped_at,
         stop_code: task.stop_code.as_ref().map(|c| c.as_str().to_owned()),
         stopped_reason: task.stopped_reason.clone(),
         containers: task

@@ -49,8 +49,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 RunStatus::RetryScheduled,
                 OffsetDateTime::from_unix_timestamp(delay.due_at)
                     .ok()
-                    .map(stamp)
-                    .transpose()?,
+                    .map(stamp),
             ),
             _ => (RunStatus::Launching, None),
         };
@@ -63,7 +62,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         };
         self.notifier.notify(&outcome).await?;
         self.store
-            .mark_attempt_notified(&run.run_id, attempt, &stamp(now)?)
+            .mark_attempt_notified(&run.run_id, attempt, now)
             .await?;
         Ok(())
     }
@@ -98,7 +97,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     ) -> Result<(), FlowError> {
         let run_id = outcome.run_id.as_str();
         self.notifier.notify(outcome).await?;
-        self.store.mark_notified(run_id, &stamp(now)?).await?;
+        self.store.mark_notified(run_id, now).await?;
         // One line per finished run, for people reading the logs (the alarms watch the EMF metrics).
         tracing::info!(
             run = run_id,

@@ -14,7 +14,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         stop_task: bool,
         now: OffsetDateTime,
     ) -> Result<Cancel, FlowError> {
-        let at = stamp(now)?;
+        let at = now;
         // The run can move between the read and the conditional write (a stop judged, a retry fired):
         // read again and retry a few times rather than cancel a state nobody looked at.
         let mut tries = 0;
@@ -27,7 +27,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     return Ok(Cancel::Finished(run.status))
                 }
                 RunStatus::Cancelled => break (run, None),
-                was => match self.store.cancel_run(run_id, run.attempt, by, &at).await? {
+                was => match self.store.cancel_run(run_id, run.attempt, by, at).await? {
                     Changed::Changed => break (run, Some(was)),
                     Changed::Refused if tries < 3 => tries += 1,
                     Changed::Refused => {
@@ -112,16 +112,16 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             return Ok(Redrive::NotRedrivable(run.status));
         }
         let job = job_of(&run)?;
-        let at = stamp(now)?;
+        let at = now;
         let next = run.attempt + 1;
         let claim = AttemptItem::claim(
             run_id,
             next,
-            &at,
+            at,
             now.unix_timestamp() + self.settings.launch_lease_seconds,
         );
         // A redriven run of a FORBID / REPLACE job must hold the job like a new run; it never replaces one.
-        let lock = LockItem::new(&job.job, run_id, &at);
+        let lock = LockItem::new(&job.job, run_id, at);
         let holder = match job.concurrency {
             Concurrency::Allow => None,
             _ => self.store.job_lock(&job.job).await?.map(|l| l.run_id),
@@ -140,7 +140,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
         }
         let lock = (!job.concurrency.is_allow()).then_some((&lock, holder.as_deref()));
-        if self.store.redrive_run(&claim, by, &at, lock).await? == Changed::Refused {
+        if self.store.redrive_run(&claim, by, at, lock).await? == Changed::Refused {
             let status = self
                 .store
                 .run(run_id)

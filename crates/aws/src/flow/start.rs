@@ -13,7 +13,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         run_id: &str,
         now: OffsetDateTime,
     ) -> Result<Started, FlowError> {
-        let at = stamp(now)?;
+        let at = now;
         let request = serde_json::to_string(job).map_err(|e| FlowError::CorruptRun {
             run_id: run_id.into(),
             message: e.to_string(),
@@ -37,17 +37,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 }
             },
         };
-        let mut run = RunItem::new(run_id, &job.job, request, essentials, &at);
+        let mut run = RunItem::new(run_id, &job.job, request, essentials, at);
         let first = AttemptItem::claim(
             run_id,
             1,
-            &at,
+            at,
             now.unix_timestamp() + self.settings.launch_lease_seconds,
         );
         let created = if job.concurrency.is_allow() {
             self.store.create_run(&run, &first).await?
         } else {
-            match self.create_exclusive(job, &mut run, &first, &at).await? {
+            match self.create_exclusive(job, &mut run, &first, at).await? {
                 Exclusive::Created(created) => created,
                 Exclusive::Skip(holder) => return self.skip(job, run, &holder, now).await,
             }
@@ -90,7 +90,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         job: &JobRequest,
         run: &mut RunItem,
         first: &AttemptItem,
-        at: &str,
+        at: OffsetDateTime,
     ) -> Result<Exclusive, FlowError> {
         let lock = LockItem::new(&job.job, &run.run_id, at);
         for _ in 0..4 {
@@ -136,7 +136,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         holder: &RunItem,
         now: OffsetDateTime,
     ) -> Result<Started, FlowError> {
-        let at = stamp(now)?;
+        let at = now;
         run.status = RunStatus::Skipped;
         run.attempt = 0;
         run.skipped_for = Some(holder.run_id.clone());

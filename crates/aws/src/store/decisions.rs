@@ -1,14 +1,17 @@
 //! A judged attempt: the decision and what follows it in one transaction; notifications claimed and marked.
 
 use super::dynamo::{service, transaction_error};
-use super::expression::{conditional, set_clause, state_condition, status_condition};
+use super::expression::{
+    conditional, set_clause, state_condition, status_condition, status_fields,
+};
 use super::{Applied, DynamoStore, Next, Runs, StopFacts, StoreError};
-use crate::records::{attempt_sk, deadline_sk, run_pk, status_key, AttemptState, RUN_SK};
+use crate::records::{attempt_sk, deadline_sk, run_pk, stamp, AttemptState, RUN_SK};
 use aws_sdk_dynamodb::types::AttributeValue;
 use reactor_core::run::RunStatus;
 use reactor_core::transition::{AttemptEvent, RunEvent};
 use reactor_core::Decision;
 use std::future::Future;
+use time::OffsetDateTime;
 
 /// A judged attempt: the decision and what follows it in one transaction; notifications claimed and marked.
 pub trait Decisions: Send + Sync {
@@ -22,14 +25,14 @@ pub trait Decisions: Send + Sync {
         facts: &StopFacts,
         decision: &Decision,
         next: &Next,
-        at: &str,
+        at: OffsetDateTime,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
     /// Records that a retry decision of attempt `attempt` was published (`notify.on` RETRYING).
     fn mark_attempt_notified(
         &self,
         run_id: &str,
         attempt: u32,
-        at: &str,
+        at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The right to publish a finished run's outcome: `true` if the run is not notified yet and nobody else
     /// holds the right (or their lease ran out); this caller then holds it until `until`.
@@ -43,7 +46,7 @@ pub trait Decisions: Send + Sync {
     fn mark_notified(
         &self,
         run_id: &str,
-        at: &str,
+        at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -55,8 +58,9 @@ impl Decisions for DynamoStore {
         facts: &StopFacts,
         decision: &Decision,
         next: &Next,
-        at: &str,
+        at: OffsetDateTime,
     ) -> Result<Applied, StoreError> {
+        let at = &stamp(at);
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u64| AttributeValue::N(v.to_string());
         let value = |v: &serde_json::Value| {
@@ -81,8 +85,8 @@ impl Decisions for DynamoStore {
         ];
         let optional = [
             ("taskArn", facts.task_arn.as_deref().map(s)),
-            ("startedAt", facts.started_at.as_deref().map(s)),
-            ("stoppedAt", facts.stopped_at.as_deref().map(s)),
+            ("startedAt", facts.started_at.map(|t| s(&stamp(t)))),
+            ("stoppedAt", facts.stopped_at.map(|t| s(&stamp(t)))),
             ("stopCode", facts.stop_code.as_deref().map(s)),
             ("stoppedReason", facts.stopped_reason.as_deref().map(s)),
             ("eventVersion", facts.event_version.map(n)),
@@ -150,15 +154,12 @@ impl Decisions for DynamoStore {
         );
         let free = decision.action == reactor_core::Action::RetryNow && !decision.counts_as_attempt;
         let mut fields: Vec<(&str, AttributeValue)> = vec![
-            ("status", s(status.as_str())),
             ("attempt", n(u64::from(current))),
             ("lastAction", s(decision.action.as_str())),
             ("lastRule", s(&decision.rule)),
             ("lastRuleId", s(&decision.rule_id)),
-            ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(status))),
-            ("byStatusSk", s(&format!("{at}#{run_id}"))),
         ];
+        fields.extend(status_fields(status, at, run_id));
         if let Some(t) = &next_retry_at {
             fields.push(("nextRetryAt", s(t)));
         }
@@ -248,8 +249,9 @@ impl Decisions for DynamoStore {
         &self,
         run_id: &str,
         attempt: u32,
-        at: &str,
+        at: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let at = &stamp(at);
         self.client
             .update_item()
             .table_name(&self.table)
@@ -290,7 +292,8 @@ impl Decisions for DynamoStore {
         conditional(result)
     }
 
-    async fn mark_notified(&self, run_id: &str, at: &str) -> Result<(), StoreError> {
+    async fn mark_notified(&self, run_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        let at = &stamp(at);
         self.client
             .update_item()
             .table_name(&self.table)

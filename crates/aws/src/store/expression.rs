@@ -2,8 +2,10 @@
 
 use super::dynamo::service;
 use super::StoreError;
+use crate::records::status_change;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use reactor_core::run::RunStatus;
 use reactor_core::transition::{AttemptEvent, RunEvent};
 use std::collections::HashMap;
 
@@ -91,4 +93,15 @@ pub(super) fn set_clause(
         })
         .collect();
     (format!("SET {}", parts.join(", ")), names, values)
+}
+
+/// A run's status change (`records::status_change`: status, updatedAt, its `byStatus` keys) as `set_clause` fields.
+pub(super) fn status_fields(
+    status: RunStatus,
+    at: &str,
+    run_id: &str,
+) -> impl Iterator<Item = (&'static str, AttributeValue)> {
+    status_change(status, at, run_id)
+        .into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
 }

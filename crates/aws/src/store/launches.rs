@@ -1,14 +1,19 @@
 //! An attempt's launch: claimed, taken over when its lease ran out, recorded with its task.
 
 use super::dynamo::{built, item, service, transaction_error};
-use super::expression::{conditional, set_clause, state_condition, status_condition};
+use super::expression::{
+    conditional, set_clause, state_condition, status_condition, status_fields,
+};
 use super::{Changed, Claimed, DynamoStore, LaunchFacts, Recorded, Runs, StoreError};
-use crate::records::{attempt_sk, delay_sk, run_pk, status_key, AttemptItem, AttemptState, RUN_SK};
+use crate::records::{
+    attempt_sk, delay_sk, run_pk, stamp, status_key, AttemptItem, AttemptState, RUN_SK,
+};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use reactor_core::run::RunStatus;
 use reactor_core::transition::{AttemptEvent, RunEvent};
 use std::collections::HashMap;
 use std::future::Future;
+use time::OffsetDateTime;
 
 /// An attempt's launch: claimed, taken over when its lease ran out, recorded with its task.
 pub trait Launches: Send + Sync {
@@ -20,7 +25,7 @@ pub trait Launches: Send + Sync {
         run_id: &str,
         attempt: u32,
         task_arn: &str,
-        at: &str,
+        at: OffsetDateTime,
         facts: &LaunchFacts,
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
     /// Takes over the launch of a CLAIMED attempt whose launch lease has run out (its claimer crashed or
@@ -36,7 +41,7 @@ pub trait Launches: Send + Sync {
     /// interrupted invocation left behind, for the sweep to resume.
     fn stuck_launches(
         &self,
-        before: &str,
+        before: OffsetDateTime,
         limit: i32,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Claims the retry a delay item stood for: the run goes from RETRY_SCHEDULED on the previous attempt to
@@ -45,7 +50,7 @@ pub trait Launches: Send + Sync {
     fn claim_retry(
         &self,
         claim: &AttemptItem,
-        at: &str,
+        at: OffsetDateTime,
     ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
 }
 
@@ -55,9 +60,10 @@ impl Launches for DynamoStore {
         run_id: &str,
         attempt: u32,
         task_arn: &str,
-        at: &str,
+        at: OffsetDateTime,
         facts: &LaunchFacts,
     ) -> Result<Recorded, StoreError> {
+        let at = &stamp(at);
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u32| AttributeValue::N(v.to_string());
         let mut set = vec![
@@ -96,13 +102,10 @@ impl Launches for DynamoStore {
                 .build(),
         )?;
         let recorded = RunEvent::TaskRecorded;
-        let mut values = HashMap::from([
-            (":running".to_owned(), s(recorded.to().as_str())),
-            (":n".to_owned(), AttributeValue::N(attempt.to_string())),
-            (":at".to_owned(), s(at)),
-            (":statusKey".to_owned(), s(&status_key(recorded.to()))),
-            (":statusSort".to_owned(), s(&format!("{at}#{run_id}"))),
-        ]);
+        let (run_expression, mut run_names, mut values) =
+            set_clause(status_fields(recorded.to(), at, run_id).collect());
+        run_names.insert("#status".into(), "status".into());
+        values.insert(":n".to_owned(), AttributeValue::N(attempt.to_string()));
         let condition = format!(
             "{} AND attempt = :n",
             status_condition("#status", recorded, &mut values)
@@ -112,11 +115,9 @@ impl Launches for DynamoStore {
                 .table_name(&self.table)
                 .key("pk", s(&run_pk(run_id)))
                 .key("sk", s(RUN_SK))
-                .update_expression(
-                    "SET #status = :running, updatedAt = :at, byStatusPk = :statusKey, byStatusSk = :statusSort",
-                )
+                .update_expression(run_expression)
                 .condition_expression(condition)
-                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_names(Some(run_names))
                 .set_expression_attribute_values(Some(values))
                 .build(),
         )?;
@@ -223,7 +224,12 @@ impl Launches for DynamoStore {
         conditional(result)
     }
 
-    async fn stuck_launches(&self, before: &str, limit: i32) -> Result<Vec<String>, StoreError> {
+    async fn stuck_launches(
+        &self,
+        before: OffsetDateTime,
+        limit: i32,
+    ) -> Result<Vec<String>, StoreError> {
+        let before = &stamp(before);
         let out = self
             .client
             .query()
@@ -248,18 +254,19 @@ impl Launches for DynamoStore {
             .collect())
     }
 
-    async fn claim_retry(&self, claim: &AttemptItem, at: &str) -> Result<Claimed, StoreError> {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
+    async fn claim_retry(
+        &self,
+        claim: &AttemptItem,
+        at: OffsetDateTime,
+    ) -> Result<Claimed, StoreError> {
+        let at = &stamp(at);
+        let _s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u32| AttributeValue::N(v.to_string());
         let run_id = claim.run_id.as_str();
         let previous = claim.attempt.saturating_sub(1);
-        let (mut expression, mut names, mut values) = set_clause(vec![
-            ("status", s(RunEvent::RetryFired.to().as_str())),
-            ("attempt", n(claim.attempt)),
-            ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(RunEvent::RetryFired.to()))),
-            ("byStatusSk", s(&format!("{at}#{run_id}"))),
-        ]);
+        let mut fields = vec![("attempt", n(claim.attempt))];
+        fields.extend(status_fields(RunEvent::RetryFired.to(), at, run_id));
+        let (mut expression, mut names, mut values) = set_clause(fields);
         expression.push_str(" REMOVE #nextRetryAt");
         names.insert("#nextRetryAt".into(), "nextRetryAt".into());
         names.insert("#cond_status".into(), "status".into());

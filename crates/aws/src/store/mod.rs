@@ -17,6 +17,7 @@ use crate::aws_error::AwsError;
 use crate::records::{AttemptItem, ContainerEnd, DeadlineItem, DelayItem, RunItem};
 use reactor_core::memory::TaskSize;
 use reactor_core::run::RunStatus;
+use time::OffsetDateTime;
 
 /// What the store can fail with; the questions a handler asks are methods.
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +79,8 @@ pub struct LaunchFacts {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StopFacts {
     pub task_arn: Option<String>,
-    pub started_at: Option<String>,
-    pub stopped_at: Option<String>,
+    pub started_at: Option<OffsetDateTime>,
+    pub stopped_at: Option<OffsetDateTime>,
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerEnd>,

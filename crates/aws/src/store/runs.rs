@@ -1,15 +1,15 @@
 //! Runs and their requests: create (with the job lock), read, cancel, redrive.
 
 use super::dynamo::transaction_error;
-use super::expression::{set_clause, status_condition};
+use super::expression::{set_clause, status_condition, status_fields};
 use super::{Changed, Created, DynamoStore, StoreError};
 use crate::records::{
-    attempt_sk, delay_sk, lock_pk, run_pk, status_key, AttemptItem, LockItem, RunItem, LOCK_SK,
-    RUN_SK,
+    attempt_sk, delay_sk, lock_pk, run_pk, stamp, AttemptItem, LockItem, RunItem, LOCK_SK, RUN_SK,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use reactor_core::transition::RunEvent;
 use std::future::Future;
+use time::OffsetDateTime;
 
 /// Runs and their requests: create (with the job lock), read, cancel, redrive.
 pub trait Runs: Send + Sync {
@@ -52,7 +52,7 @@ pub trait Runs: Send + Sync {
         run_id: &str,
         attempt: u32,
         by: &str,
-        at: &str,
+        at: OffsetDateTime,
     ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
     /// Redrives a FAILED or CANCELLED run whose last attempt is `claim.attempt - 1`: the run goes back to
     /// LAUNCHING with `claim` as its next attempt and a fresh budget counted from it; history is kept and
@@ -63,7 +63,7 @@ pub trait Runs: Send + Sync {
         &self,
         claim: &AttemptItem,
         by: &str,
-        at: &str,
+        at: OffsetDateTime,
         lock: Option<(&LockItem, Option<&str>)>,
     ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
 }
@@ -143,17 +143,13 @@ impl Runs for DynamoStore {
         run_id: &str,
         attempt: u32,
         by: &str,
-        at: &str,
+        at: OffsetDateTime,
     ) -> Result<Changed, StoreError> {
+        let at = &stamp(at);
         let s = |v: &str| AttributeValue::S(v.to_owned());
-        let (mut expression, mut names, mut values) = set_clause(vec![
-            ("status", s(RunEvent::Cancelled.to().as_str())),
-            ("cancelledBy", s(by)),
-            ("cancelledAt", s(at)),
-            ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(RunEvent::Cancelled.to()))),
-            ("byStatusSk", s(&format!("{at}#{run_id}"))),
-        ]);
+        let mut fields = vec![("cancelledBy", s(by)), ("cancelledAt", s(at))];
+        fields.extend(status_fields(RunEvent::Cancelled.to(), at, run_id));
+        let (mut expression, mut names, mut values) = set_clause(fields);
         expression.push_str(" REMOVE #nextRetryAt");
         names.insert("#nextRetryAt".into(), "nextRetryAt".into());
         names.insert("#cond_status".into(), "status".into());
@@ -181,23 +177,22 @@ impl Runs for DynamoStore {
         &self,
         claim: &AttemptItem,
         by: &str,
-        at: &str,
+        at: OffsetDateTime,
         lock: Option<(&LockItem, Option<&str>)>,
     ) -> Result<Changed, StoreError> {
+        let at = &stamp(at);
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: u32| AttributeValue::N(v.to_string());
         let run_id = claim.run_id.as_str();
-        let (mut expression, mut names, mut values) = set_clause(vec![
-            ("status", s(RunEvent::Redriven.to().as_str())),
+        let mut fields = vec![
             ("attempt", n(claim.attempt)),
             ("countsFrom", n(claim.attempt)),
             ("disruptions", n(0)),
             ("redrivenBy", s(by)),
             ("redrivenAt", s(at)),
-            ("updatedAt", s(at)),
-            ("byStatusPk", s(&status_key(RunEvent::Redriven.to()))),
-            ("byStatusSk", s(&format!("{at}#{run_id}"))),
-        ]);
+        ];
+        fields.extend(status_fields(RunEvent::Redriven.to(), at, run_id));
+        let (mut expression, mut names, mut values) = set_clause(fields);
         expression.push_str(
             ", #redrives = if_not_exists(#redrives, :zero) + :one REMOVE #notified, #lease, #nextRetryAt",
         );
