@@ -3,7 +3,7 @@
 
 use crate::records::{
     is_delay_sk, job_key, run_id_of_pk, run_pk, status_key, AttemptItem, DelayItem, RunItem,
-    ALL_RUNS_KEY, RUN_SK,
+    ALL_RUNS_KEY, BY_CREATED, BY_JOB, BY_STATUS, RUN_SK,
 };
 use crate::store::{built, read_item, service, DynamoStore, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -91,13 +91,12 @@ impl DynamoStore {
         limit: usize,
     ) -> Result<Vec<RunItem>, StoreError> {
         let query = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name("byJob")
-            .key_condition_expression("byJobPk = :job AND byJobSk >= :since")
-            .expression_attribute_values(":job", AttributeValue::S(job_key(job)))
-            .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
+            .index_query(
+                &BY_JOB,
+                job_key(job),
+                ">=",
+                AttributeValue::S(since.to_owned()),
+            )
             .scan_index_forward(false);
         // The index is keys-only: the status is checked on the run items read by key.
         self.collect(query, limit, status).await
@@ -111,13 +110,12 @@ impl DynamoStore {
         limit: usize,
     ) -> Result<Vec<RunItem>, StoreError> {
         let query = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name("byStatus")
-            .key_condition_expression("byStatusPk = :status AND byStatusSk >= :since")
-            .expression_attribute_values(":status", AttributeValue::S(status_key(status)))
-            .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
+            .index_query(
+                &BY_STATUS,
+                status_key(status),
+                ">=",
+                AttributeValue::S(since.to_owned()),
+            )
             .scan_index_forward(false);
         // A run that moved on since the index was written is left out: it is no longer in `status`.
         self.collect(query, limit, Some(status)).await
@@ -127,13 +125,12 @@ impl DynamoStore {
     /// index, then the run items by key (BatchGetItem, up to 100 a call).
     pub async fn recent_runs(&self, since: &str, limit: usize) -> Result<Vec<RunItem>, StoreError> {
         let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name("byCreated")
-            .key_condition_expression("byCreatedPk = :all AND byCreatedSk >= :since")
-            .expression_attribute_values(":all", AttributeValue::S(ALL_RUNS_KEY.into()))
-            .expression_attribute_values(":since", AttributeValue::S(since.to_owned()))
+            .index_query(
+                &BY_CREATED,
+                ALL_RUNS_KEY.into(),
+                ">=",
+                AttributeValue::S(since.to_owned()),
+            )
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()

@@ -255,6 +255,38 @@ fn first_attempt() -> u32 {
 /// The one `byCreated` partition.
 pub const ALL_RUNS_KEY: &str = "RUNS";
 
+/// A global secondary index of the table: its name and key attributes (template.yml declares the same).
+pub struct Index {
+    pub name: &'static str,
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+}
+
+/// Runs of a job (`JOB#<job>`), by `<createdAt>#<runId>`; keys only.
+pub const BY_JOB: Index = Index {
+    name: "byJob",
+    partition_key: "byJobPk",
+    sort_key: "byJobSk",
+};
+/// Runs in a status (`STATUS#<status>`), by `<updatedAt>#<runId>`; keys only.
+pub const BY_STATUS: Index = Index {
+    name: "byStatus",
+    partition_key: "byStatusPk",
+    sort_key: "byStatusSk",
+};
+/// Every run under one key, by `<createdAt>#<runId>`; keys only.
+pub const BY_CREATED: Index = Index {
+    name: "byCreated",
+    partition_key: "byCreatedPk",
+    sort_key: "byCreatedSk",
+};
+/// Delay and deadline items of a sweep shard (`DUE#<shard>`), by due time (epoch seconds).
+pub const BY_DUE: Index = Index {
+    name: "byDue",
+    partition_key: "dueShard",
+    sort_key: "dueAt",
+};
+
 /// Where an attempt stands: the core's type, with its transition table.
 pub use reactor_core::transition::AttemptState;
 

@@ -2,7 +2,7 @@
 
 use super::{Changed, StoreError};
 use crate::aws_error::AwsError;
-use crate::records::{run_pk, LockItem};
+use crate::records::{run_pk, Index, LockItem};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -131,6 +131,25 @@ impl DynamoStore {
             Err(e) if e.is_conditional_check_failed() => Ok(Changed::Refused),
             Err(e) => Err(e),
         }
+    }
+
+    /// A Query of `index` for the items under `key` whose sort key is `op value` (`op`: `>=`, `<`, `<=` …).
+    pub(crate) fn index_query(
+        &self,
+        index: &Index,
+        key: String,
+        op: &str,
+        value: AttributeValue,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression(format!("#pk = :key AND #sk {op} :value"))
+            .expression_attribute_names("#pk", index.partition_key)
+            .expression_attribute_names("#sk", index.sort_key)
+            .expression_attribute_values(":key", AttributeValue::S(key))
+            .expression_attribute_values(":value", value)
     }
 
     pub(super) async fn get<T: serde::de::DeserializeOwned>(

@@ -6,7 +6,7 @@ use super::expression::{
 };
 use super::{Changed, Claimed, DynamoStore, LaunchFacts, Recorded, Runs, StoreError};
 use crate::records::{
-    attempt_sk, delay_sk, run_pk, stamp, status_key, AttemptItem, AttemptState, RUN_SK,
+    attempt_sk, delay_sk, run_pk, stamp, status_key, AttemptItem, AttemptState, BY_STATUS, RUN_SK,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use reactor_core::run::RunStatus;
@@ -231,16 +231,12 @@ impl Launches for DynamoStore {
     ) -> Result<Vec<String>, StoreError> {
         let before = &stamp(before);
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("byStatus")
-            .key_condition_expression("byStatusPk = :status AND byStatusSk < :before")
-            .expression_attribute_values(
-                ":status",
-                AttributeValue::S(status_key(RunStatus::Launching)),
+            .index_query(
+                &BY_STATUS,
+                status_key(RunStatus::Launching),
+                "<",
+                AttributeValue::S(before.to_owned()),
             )
-            .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
             .limit(limit)
             .send()
             .await

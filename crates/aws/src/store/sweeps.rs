@@ -2,7 +2,9 @@
 
 use super::dynamo::{read_item, service};
 use super::{DynamoStore, StoreError};
-use crate::records::{deadline_sk, delay_sk, due_shard_key, DelayItem, DueItem, DEADLINE_PREFIX};
+use crate::records::{
+    deadline_sk, delay_sk, due_shard_key, DelayItem, DueItem, BY_DUE, DEADLINE_PREFIX,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::future::Future;
 
@@ -38,13 +40,12 @@ impl Sweeps for DynamoStore {
         limit: i32,
     ) -> Result<Vec<DueItem>, StoreError> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("byDue")
-            .key_condition_expression("dueShard = :shard AND dueAt <= :now")
-            .expression_attribute_values(":shard", AttributeValue::S(due_shard_key(shard)))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .index_query(
+                &BY_DUE,
+                due_shard_key(shard),
+                "<=",
+                AttributeValue::N(now.to_string()),
+            )
             .limit(limit)
             .send()
             .await
