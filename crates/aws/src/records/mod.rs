@@ -25,81 +25,11 @@ use reactor_core::AttemptRef;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// A time as every item writes it: RFC 3339 in UTC to the second (`2026-11-21T02:30:00Z`), so that strings
-/// sort as times do (the indexes' sort keys depend on it). In memory, times are `OffsetDateTime`.
-pub fn stamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
+pub use keys::*;
+pub use wire_time::stamp;
 
-/// Serde for item times: [`stamp`] on the wire, RFC 3339 (any offset, any precision) read back, so items
-/// written by earlier versions still read.
-pub mod wire_time {
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-    use time::format_description::well_known::Rfc3339;
-    use time::OffsetDateTime;
-
-    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::stamp(*t))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
-        let text = String::deserialize(d)?;
-        OffsetDateTime::parse(&text, &Rfc3339)
-            .map_err(|e| D::Error::custom(format!("time {text:?} is not RFC 3339: {e}")))
-    }
-
-    /// The same for an optional time.
-    pub mod optional {
-        use serde::{Deserialize, Deserializer, Serializer};
-        use time::OffsetDateTime;
-
-        pub fn serialize<S: Serializer>(
-            t: &Option<OffsetDateTime>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => super::serialize(t, s),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<OffsetDateTime>, D::Error> {
-            #[derive(Deserialize)]
-            struct Wrapped(#[serde(with = "super")] OffsetDateTime);
-            Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(t)| t))
-        }
-    }
-}
-
-pub const RUN_SK: &str = "RUN";
-
-const RUN_PREFIX: &str = "RUN#";
-const DELAY_PREFIX: &str = "DELAY#";
-
-pub fn run_pk(run_id: &str) -> String {
-    format!("{RUN_PREFIX}{run_id}")
-}
-
-/// The run id a partition key names (`RUN#<run id>`), if it is a run's.
-pub fn run_id_of_pk(pk: &str) -> Option<&str> {
-    pk.strip_prefix(RUN_PREFIX)
-}
-
-/// Whether a sort key is a delay item's (`DELAY#<attempt>`).
-pub(crate) fn is_delay_sk(sk: &str) -> bool {
-    sk.starts_with(DELAY_PREFIX)
-}
+mod keys;
+pub mod wire_time;
 
 /// The delay item an image from the table's stream holds (a TTL delete's old image), or `None` if the image
 /// is another kind of item. `Err`: a delay item this version cannot read.
@@ -110,55 +40,6 @@ pub fn delay_of_image(image: serde_dynamo::Item) -> Result<Option<DelayItem>, se
         return Ok(None);
     }
     serde_dynamo::from_item(image).map(Some)
-}
-
-pub fn attempt_sk(attempt: u32) -> String {
-    format!("ATTEMPT#{attempt:04}")
-}
-
-pub fn delay_sk(attempt: u32) -> String {
-    format!("{DELAY_PREFIX}{attempt:04}")
-}
-
-pub const DEADLINE_PREFIX: &str = "DEADLINE#";
-
-pub fn deadline_sk(attempt: u32) -> String {
-    format!("{DEADLINE_PREFIX}{attempt:04}")
-}
-
-pub const LOCK_SK: &str = "LOCK";
-
-/// The partition of a job's lock item.
-pub fn lock_pk(job: &str) -> String {
-    format!("JOB#{job}")
-}
-
-pub fn job_key(job: &str) -> String {
-    format!("JOB#{job}")
-}
-
-pub fn status_key(status: RunStatus) -> String {
-    format!("STATUS#{status}")
-}
-
-/// The `byStatus` sort key of a run whose status changed at `at`: runs in a status list by last change.
-pub fn status_sort_key(at: &str, run_id: &str) -> String {
-    format!("{at}#{run_id}")
-}
-
-/// Every attribute a run's status change writes, with the index keys that go with it: the status, when it
-/// changed, and its place in the `byStatus` index. Each write that moves a run uses this one list.
-pub fn status_change(status: RunStatus, at: &str, run_id: &str) -> [(&'static str, String); 4] {
-    [
-        ("status", status.as_str().to_owned()),
-        ("updatedAt", at.to_owned()),
-        ("byStatusPk", status_key(status)),
-        ("byStatusSk", status_sort_key(at, run_id)),
-    ]
-}
-
-pub fn due_shard_key(shard: u32) -> String {
-    format!("DUE#{shard}")
 }
 
 /// The run item.
@@ -251,41 +132,6 @@ pub struct RunItem {
 fn first_attempt() -> u32 {
     1
 }
-
-/// The one `byCreated` partition.
-pub const ALL_RUNS_KEY: &str = "RUNS";
-
-/// A global secondary index of the table: its name and key attributes (template.yml declares the same).
-pub struct Index {
-    pub name: &'static str,
-    pub partition_key: &'static str,
-    pub sort_key: &'static str,
-}
-
-/// Runs of a job (`JOB#<job>`), by `<createdAt>#<runId>`; keys only.
-pub const BY_JOB: Index = Index {
-    name: "byJob",
-    partition_key: "byJobPk",
-    sort_key: "byJobSk",
-};
-/// Runs in a status (`STATUS#<status>`), by `<updatedAt>#<runId>`; keys only.
-pub const BY_STATUS: Index = Index {
-    name: "byStatus",
-    partition_key: "byStatusPk",
-    sort_key: "byStatusSk",
-};
-/// Every run under one key, by `<createdAt>#<runId>`; keys only.
-pub const BY_CREATED: Index = Index {
-    name: "byCreated",
-    partition_key: "byCreatedPk",
-    sort_key: "byCreatedSk",
-};
-/// Delay and deadline items of a sweep shard (`DUE#<shard>`), by due time (epoch seconds).
-pub const BY_DUE: Index = Index {
-    name: "byDue",
-    partition_key: "dueShard",
-    sort_key: "dueAt",
-};
 
 /// Where an attempt stands: the core's type, with its transition table.
 pub use reactor_core::transition::AttemptState;
