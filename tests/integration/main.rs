@@ -34,6 +34,8 @@ mod oncall;
 mod operate;
 /// Proves: the README's rule tables are printed by the code they describe.
 mod readme;
+/// Proves: a task whose STOPPED event is lost is judged by the sweep from DescribeTasks (or as vanished), once.
+mod reconcile;
 /// Proves: exactly once under a crash after every AWS call of every step, duplicates and reordering.
 mod reliability;
 /// Proves: many runs with random endings and deliveries end exactly once, notified once.

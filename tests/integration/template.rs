@@ -1163,6 +1163,7 @@ fn every_failure_path_has_an_alarm_that_notifies() {
     for (metric, threshold) in [
         ("RunsFailed", 1.0),
         ("RunsTimedOut", 1.0),
+        ("RunsReconciled", 1.0),
         ("RetryLatenessSeconds", 120.0),
     ] {
         assert!(
@@ -1212,6 +1213,7 @@ fn emitted() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         Metric::RetryLateness { seconds: 1.0 },
         Metric::RunTimedOut,
         Metric::MemoryEscalated,
+        Metric::RunReconciled,
     ];
     let map: BTreeMap<String, BTreeSet<Vec<String>>> = every
         .iter()

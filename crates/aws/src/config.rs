@@ -116,6 +116,18 @@ impl Config {
                     30,
                     3600,
                 )? as i64,
+                reconcile_after_seconds: number(
+                    "REACTOR_RECONCILE_AFTER_SECONDS",
+                    defaults.reconcile_after_seconds as u64,
+                    60,
+                    86_400,
+                )? as i64,
+                reconcile_batch: number(
+                    "REACTOR_RECONCILE_BATCH",
+                    defaults.reconcile_batch as u64,
+                    1,
+                    1000,
+                )? as i32,
                 ..defaults
             },
             guard: Guard {

@@ -3,6 +3,7 @@
 //! definition.
 
 use crate::aws_error::AwsError;
+use crate::described::{task_of, Described, MISSING};
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{self as ecs, DesiredStatus};
 use aws_sdk_ecs::Client;
@@ -66,7 +67,17 @@ pub trait Launcher: Send + Sync {
         task_arn: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+    /// The tasks as ECS describes them now (at most [`DESCRIBE_TASKS_MAX`] ARNs, one cluster), and the ARNs it
+    /// no longer knows.
+    fn describe_tasks(
+        &self,
+        cluster: Option<&str>,
+        task_arns: &[String],
+    ) -> impl Future<Output = Result<Described, LaunchError>> + Send;
 }
+
+/// DescribeTasks takes at most 100 task ARNs a call.
+pub const DESCRIBE_TASKS_MAX: usize = 100;
 
 /// ECS keeps at most 255 characters of a stop reason.
 pub const STOP_REASON_MAX: usize = 255;
@@ -360,6 +371,45 @@ impl Launcher for EcsLauncher {
             }
             Err(e) => Err(unanswered(e)),
         }
+    }
+
+    async fn describe_tasks(
+        &self,
+        cluster: Option<&str>,
+        task_arns: &[String],
+    ) -> Result<Described, LaunchError> {
+        let out = self
+            .client
+            .describe_tasks()
+            .set_cluster(cluster.map(str::to_owned))
+            .set_tasks(Some(task_arns.to_vec()))
+            .send()
+            .await
+            .map_err(unanswered)?;
+        let mut described = Described {
+            tasks: out.tasks().iter().map(task_of).collect(),
+            ..Described::default()
+        };
+        for failure in out.failures() {
+            let arn = failure.arn().unwrap_or_default().to_owned();
+            match failure.reason() {
+                Some(MISSING) => described.missing.push(arn),
+                reason => described
+                    .other_failures
+                    .push((arn, reason.unwrap_or("no reason given").to_owned())),
+            }
+        }
+        // ECS lists an ARN it does not know under failures; an ARN the answer leaves out altogether (moto does)
+        // is not known either.
+        for arn in task_arns {
+            let answered = described.tasks.iter().any(|t| &t.task_arn == arn)
+                || described.missing.contains(arn)
+                || described.other_failures.iter().any(|(a, _)| a == arn);
+            if !answered {
+                described.missing.push(arn.clone());
+            }
+        }
+        Ok(described)
     }
 
     async fn essential_containers(

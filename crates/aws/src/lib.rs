@@ -7,6 +7,7 @@
 //!   notify once), shared by the three Lambdas; generic over the three traits below.
 //! - [`aws_error`]: an AWS call that failed, classified from the SDK's typed error (throttled? no credentials?).
 //! - [`edge`]: a handler's error as Lambda reports it (`errorType` and message), one conversion for the three Lambdas.
+//! - [`described`]: a task as DescribeTasks answers it, read into the judge's model (the sweep's reconciliation).
 //! - [`config`]: the environment, read once into a typed `Config`, and the clients built from it.
 //! - [`history`]: what on-call reads (a run's story, runs of a job or in a status, the run of a task), one Query each.
 //! - [`records`]: the items of the attempts table (run, attempt, delay) and their keys and indexes.
@@ -20,6 +21,7 @@
 
 pub mod aws_error;
 pub mod config;
+pub mod described;
 pub mod edge;
 pub mod flow;
 pub mod history;

@@ -16,7 +16,7 @@ pub const NAMESPACE: &str = "ecs-reactor";
 
 /// Every metric name emitted, in [`Metric`]'s order; template.yml's alarms and dashboard may name these
 /// only (a test checks).
-pub const METRIC_NAMES: [&str; 10] = [
+pub const METRIC_NAMES: [&str; 11] = [
     "RunsStarted",
     "RunsSucceeded",
     "RunsFailed",
@@ -27,6 +27,7 @@ pub const METRIC_NAMES: [&str; 10] = [
     "RetryLatenessSeconds",
     "RunsTimedOut",
     "MemoryEscalations",
+    "RunsReconciled",
 ];
 
 const BY_JOB: &[&[&str]] = &[&["job"], &[]];
@@ -52,6 +53,9 @@ pub enum Metric {
     },
     RunTimedOut,
     MemoryEscalated,
+    /// A run judged by the sweep from what ECS said, because its STOPPED event never arrived: each one means
+    /// an event was lost upstream (a disabled rule, a dead-lettered invocation).
+    RunReconciled,
 }
 
 impl Metric {
@@ -68,6 +72,7 @@ impl Metric {
             Metric::RetryLateness { .. } => "RetryLatenessSeconds",
             Metric::RunTimedOut => "RunsTimedOut",
             Metric::MemoryEscalated => "MemoryEscalations",
+            Metric::RunReconciled => "RunsReconciled",
         }
     }
 
@@ -234,6 +239,7 @@ mod tests {
             Metric::RetryLateness { seconds: 42.5 },
             Metric::RunTimedOut,
             Metric::MemoryEscalated,
+            Metric::RunReconciled,
         ];
         for m in &all {
             match m {
@@ -246,7 +252,8 @@ mod tests {
                 | Metric::Retry { .. }
                 | Metric::RetryLateness { .. }
                 | Metric::RunTimedOut
-                | Metric::MemoryEscalated => {}
+                | Metric::MemoryEscalated
+                | Metric::RunReconciled => {}
             }
         }
         all
@@ -318,6 +325,7 @@ mod tests {
             (Metric::RetryLateness { seconds: f64::NAN }, "RetryLatenessSeconds", "Seconds", json!(0.0), vec![vec!["job"], vec![]]),
             (Metric::RunTimedOut, "RunsTimedOut", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::MemoryEscalated, "MemoryEscalations", "Count", json!(1), vec![vec!["job"], vec![]]),
+            (Metric::RunReconciled, "RunsReconciled", "Count", json!(1), vec![vec!["job"], vec![]]),
         ];
         for (metric, name, unit, value, sets) in cases {
             let doc = emf_line("nightly-report", &metric, ts);

@@ -99,7 +99,9 @@ pub fn stop_reason(deadline: &Deadline, run_id: &str, attempt: u32) -> String {
 
 /// Whether this stopped task was stopped by ecs-reactor for a deadline, and which.
 pub fn timed_out(task: &Task) -> Option<DeadlineKind> {
-    if task.stop_code != Some(StopCode::UserInitiated) {
+    // StopTask gives UserInitiated; a task described by the sweep after its event was lost may carry no
+    // stop code where the API omits it. The reason's prefix is ecs-reactor's own either way.
+    if task.stop_code.is_some() && task.stop_code != Some(StopCode::UserInitiated) {
         return None;
     }
     let reason = task.stopped_reason.as_deref()?;
@@ -187,5 +189,10 @@ mod tests {
             None
         );
         assert_eq!(timed_out(&task("EssentialContainerExited", &reason)), None);
+        // Described by the sweep after the event was lost, where the API gave no stop code: still ours.
+        let uncoded: Task = serde_json::from_value(json!({
+            "taskArn": "arn:t", "lastStatus": "STOPPED", "version": 3, "stoppedReason": reason }))
+        .unwrap();
+        assert_eq!(timed_out(&uncoded), Some(DeadlineKind::Attempt));
     }
 }

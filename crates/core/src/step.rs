@@ -6,6 +6,7 @@
 //! - [`after_decision`]: what the store writes in the same transaction as the decision: the run closed (and
 //!   whether its outcome is announced), the next attempt claimed, or the retry's due time.
 //! - [`deadline_counts_from`]: the moment a run's deadline counts from (its latest redrive, else its start).
+//! - [`time_to_reconcile`]: whether a quiet RUNNING run's task is asked about (its STOPPED event may be lost).
 //!
 //! Which status each plan leaves the run in is [`crate::transition`]'s table, not repeated here.
 
@@ -79,6 +80,17 @@ pub fn judgement(
     within_run_deadline(decide(verdict, history, &job.retry, jitter), seconds_left)
 }
 
+/// Whether the sweep asks ECS about a RUNNING run's task (its STOPPED event may have been lost): nothing changed
+/// for `interval` seconds since `last_change`, nor since the attempt's `deadline` if that has passed (the sweep
+/// stopped the task then, and its STOPPED event is due in the seconds after).
+pub fn time_to_reconcile(last_change: i64, deadline: Option<i64>, now: i64, interval: i64) -> bool {
+    let last_sign_of_life = match deadline {
+        Some(at) if at <= now => at.max(last_change),
+        _ => last_change,
+    };
+    now - last_sign_of_life >= interval
+}
+
 /// When a run's deadline counts from: its latest redrive (which grants a fresh deadline), else its start.
 pub fn deadline_counts_from(started_at: i64, redriven_at: Option<i64>) -> i64 {
     redriven_at.unwrap_or(started_at)
@@ -146,6 +158,25 @@ mod tests {
         for (extra, action, delay, next, attempt, want) in cases {
             let got = after_decision(&decision(*action, *delay, *next), &job(extra), *attempt, NOW, LEASES);
             assert_eq!(got, *want, "{action:?} delay {delay:?} next {next:?} attempt {attempt} job{extra}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_quiet_run_is_asked_about_once_nothing_happened_for_the_interval() {
+        let cases: &[(i64, Option<i64>, bool)] = &[
+            // last change (s ago)  deadline (s ago; negative: ahead)  ask ECS
+            (599,                   None,                              false),
+            (600,                   None,                              true),
+            (7200,                  None,                              true),
+            (7200,                  Some(-60),                         true),  // a deadline still ahead changes nothing
+            (7200,                  Some(30),                          false), // stopped at its deadline just now
+            (7200,                  Some(600),                         true),  // …and its event never came
+            (100,                   Some(900),                         false), // changed since the deadline
+        ];
+        for (changed_ago, deadline_ago, ask) in cases {
+            let got = time_to_reconcile(NOW - changed_ago, deadline_ago.map(|d| NOW - d), NOW, 600);
+            assert_eq!(got, *ask, "changed {changed_ago}s ago, deadline {deadline_ago:?}s ago");
         }
     }
 

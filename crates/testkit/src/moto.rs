@@ -100,10 +100,33 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto {
+        let moto = Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             _watchdog: std::sync::Mutex::new(watchdog),
-        }
+        };
+        moto.keep_tasks_as_ecs_leaves_them();
+        moto
+    }
+
+    /// moto advances a task one state (RUNNING → DEACTIVATING → … → STOPPED) every time DescribeTasks
+    /// reads it; ECS does not. The sweep's reconciliation describes RUNNING tasks, so a task here stays as it is
+    /// until it is stopped.
+    fn keep_tasks_as_ecs_leaves_them(&self) {
+        use std::io::{Read, Write};
+        let host = self.endpoint.trim_start_matches("http://");
+        let body = r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000000}}"#;
+        let request = format!(
+            "POST /moto-api/state-manager/set-transition HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 20") || response.starts_with("HTTP/1.0 20"),
+            "moto refused the task transition setting: {response}"
+        );
     }
 }
 

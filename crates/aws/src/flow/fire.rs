@@ -39,8 +39,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         ))
     }
 
-    /// The one-minute sweep: fires every overdue retry (the TTL path is late by minutes to hours) and resumes
-    /// launches an interrupted invocation left behind. Keeps going past a failed item; the caller decides what
+    /// The one-minute sweep: fires every overdue retry (the TTL path is late by minutes to hours), resumes
+    /// launches an interrupted invocation left behind, and reconciles quiet RUNNING runs with ECS (`reconcile`). Keeps going past a failed item; the caller decides what
     /// a failure means.
     pub async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, FlowError> {
         let mut swept = Swept::default();
@@ -92,6 +92,49 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 }
             }
         }
+        match self
+            .store
+            .unpublished_runs(epoch, self.settings.sweep_batch)
+            .await
+        {
+            Ok(runs) => {
+                for run_id in runs {
+                    match self.republish(&run_id, now).await {
+                        Ok(true) => swept.republished += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            swept.failed += 1;
+                            tracing::error!(run = run_id.as_str(), error = %e, "publishing an unpublished outcome failed; the next sweep tries again");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                swept.failed += 1;
+                tracing::error!(error = %e, "reading unpublished outcomes failed; the next sweep tries again");
+            }
+        }
+        match self.reconcile(now).await {
+            Ok(reconciled) => {
+                swept.reconciled = reconciled.judged;
+                swept.failed += reconciled.failed;
+                if reconciled.checked > 0 {
+                    tracing::info!(
+                        checked = reconciled.checked,
+                        alive = reconciled.alive,
+                        judged = reconciled.judged,
+                        vanished = reconciled.vanished,
+                        moved_on = reconciled.moved_on,
+                        failed = reconciled.failed,
+                        "reconciliation"
+                    );
+                }
+            }
+            Err(e) => {
+                swept.failed += 1;
+                tracing::error!(error = %e, "reconciling quiet runs failed; the next sweep tries again");
+            }
+        }
         tracing::info!(
             due = swept.due,
             launched = swept.launched,
@@ -99,6 +142,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             stale = swept.stale,
             resumed = swept.resumed,
             timed_out = swept.timed_out,
+            reconciled = swept.reconciled,
+            republished = swept.republished,
             failed = swept.failed,
             "sweep"
         );

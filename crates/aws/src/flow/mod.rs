@@ -17,6 +17,8 @@
 //! - [`fire`](fire.rs): a due retry fired (TTL or sweep), the sweep, an attempt stopped at its deadline.
 //! - [`notify`](notify.rs): metrics, retry notices, a finished run's outcome published once.
 //! - [`operate`](operate.rs): cancel and redrive.
+//! - [`reconcile`](reconcile.rs): the sweep's check of quiet RUNNING runs against ECS, for STOPPED events lost
+//!   upstream.
 //!
 //! This file holds what they share: the reactor, its settings, the results of each step, and the small pure
 //! helpers that map a decision to what the store writes and what is published.
@@ -57,6 +59,11 @@ pub struct Settings {
     pub notify_lease_seconds: i64,
     /// Delay items read per shard and sweep.
     pub sweep_batch: i32,
+    /// A RUNNING run with no change for this long is checked against ECS by the sweep (its STOPPED event may
+    /// have been lost).
+    pub reconcile_after_seconds: i64,
+    /// Runs checked against ECS per sweep, at most (the bound on the reconciliation's work).
+    pub reconcile_batch: i32,
 }
 
 impl Default for Settings {
@@ -66,6 +73,8 @@ impl Default for Settings {
             launch_lease_seconds: 120,
             notify_lease_seconds: 60,
             sweep_batch: 25,
+            reconcile_after_seconds: 600,
+            reconcile_batch: 100,
         }
     }
 }
@@ -246,6 +255,10 @@ pub struct Swept {
     pub resumed: usize,
     /// Tasks stopped at their deadline (`timeoutSeconds` / `runTimeoutSeconds`).
     pub timed_out: usize,
+    /// Runs judged from DescribeTasks because their STOPPED event never arrived.
+    pub reconciled: usize,
+    /// Outcomes published by the sweep because their first publisher never recorded them.
+    pub republished: usize,
     pub failed: usize,
 }
 
@@ -253,8 +266,8 @@ impl fmt::Display for Swept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} stopped at their deadline, {} failed",
-            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.timed_out, self.failed
+            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} stopped at their deadline, {} judged after a lost event, {} outcomes published late, {} failed",
+            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.timed_out, self.reconciled, self.republished, self.failed
         )
     }
 }
@@ -345,8 +358,10 @@ mod judge;
 mod launch;
 mod notify;
 mod operate;
+mod reconcile;
 mod start;
 
+pub use reconcile::Reconciled;
 pub use start::StartResponse;
 
 /// The message a finished run publishes.
@@ -373,6 +388,42 @@ fn outcome_of(
         reason: decision.reason.clone(),
         task_arn: task_arn.map(str::to_owned),
         hint: decision.verdict.hint.clone(),
+        next_retry_at: None,
+        memory_mib: None,
+    }
+}
+
+/// The message a run cancelled by `by` publishes; `task_arn` is the task stopped on request.
+fn cancelled_outcome(run: &RunItem, by: &str, task_arn: Option<String>) -> Outcome {
+    Outcome {
+        event: Event::RunCancelled,
+        run_id: run.run_id.clone(),
+        job: run.job.clone(),
+        status: RunStatus::Cancelled.as_str().into(),
+        attempts: run.attempt,
+        rule_id: "cancelled".into(),
+        rule: "cancelled".into(),
+        reason: format!("cancelled by {by}"),
+        task_arn,
+        hint: None,
+        next_retry_at: None,
+        memory_mib: None,
+    }
+}
+
+/// The message a SKIPPED run publishes; `holder` says which run of the job was unfinished, and how.
+fn skipped_outcome(run: &RunItem, holder: &str) -> Outcome {
+    Outcome {
+        event: Event::RunSkipped,
+        run_id: run.run_id.clone(),
+        job: run.job.clone(),
+        status: RunStatus::Skipped.as_str().into(),
+        attempts: 0,
+        rule_id: "concurrency-forbid".into(),
+        rule: run.last_rule.clone().unwrap_or_default(),
+        reason: format!("not started: {holder} (concurrency FORBID)"),
+        task_arn: None,
+        hint: None,
         next_retry_at: None,
         memory_mib: None,
     }

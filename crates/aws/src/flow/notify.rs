@@ -89,6 +89,55 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         self.publish(outcome, now).await
     }
 
+    /// The sweep's last resort for an outcome whose publisher held the right to publish and never recorded the
+    /// publication (SNS failed until Lambda's retries ran out, or the CLI that cancelled died): published now,
+    /// once, rebuilt from the run as recorded. `false` if there was nothing to publish after all.
+    pub async fn republish(&self, run_id: &str, now: OffsetDateTime) -> Result<bool, FlowError> {
+        let Some(run) = self.store.run(run_id).await? else {
+            return Ok(false);
+        };
+        if run.notified_at.is_some() || !job_of(&run)?.announces(run.status) {
+            return Ok(false);
+        }
+        let last = self.store.attempt(run_id, run.attempt).await?;
+        let task = last.as_ref().and_then(|a| a.task_arn.clone());
+        let outcome = match run.status {
+            RunStatus::Succeeded | RunStatus::Failed => match &last {
+                Some(last) => outcome_of(
+                    &run,
+                    run.status,
+                    run.attempt,
+                    &decision_of(last),
+                    task.as_deref(),
+                ),
+                None => return Ok(false),
+            },
+            RunStatus::Cancelled => {
+                let by = run
+                    .cancelled_by
+                    .clone()
+                    .unwrap_or_else(|| "an unnamed user".into());
+                cancelled_outcome(&run, &by, task)
+            }
+            RunStatus::Skipped => skipped_outcome(
+                &run,
+                &format!(
+                    "run {} of the job was unfinished",
+                    run.skipped_for.as_deref().unwrap_or("-")
+                ),
+            ),
+            _ => return Ok(false),
+        };
+        self.notify_once(&outcome, now).await?;
+        tracing::warn!(
+            run = run_id,
+            job = run.job.as_str(),
+            status = run.status.as_str(),
+            "outcome published by the sweep: its first publisher never recorded it"
+        );
+        Ok(true)
+    }
+
     /// Publishes a finished run's outcome whose right to publish this invocation holds, and records it.
     pub(super) async fn publish(
         &self,

@@ -66,20 +66,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 stopped_task = Some(task_arn);
             }
         }
-        let cancelled = Outcome {
-            event: Event::RunCancelled,
-            run_id: run_id.to_owned(),
-            job: run.job.clone(),
-            status: RunStatus::Cancelled.as_str().into(),
-            attempts: run.attempt,
-            rule_id: "cancelled".into(),
-            rule: "cancelled".into(),
-            reason: format!("cancelled by {by}"),
-            task_arn: stopped_task.clone(),
-            hint: None,
-            next_retry_at: None,
-            memory_mib: None,
-        };
+        let cancelled = cancelled_outcome(&run, by, stopped_task.clone());
         if job_of(&run)?.announces(RunStatus::Cancelled) {
             self.notify_once(&cancelled, now).await?;
         }

@@ -161,23 +161,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             self.metrics.record(&job.job, Metric::RunSkipped);
         }
         if job.announces(RunStatus::Skipped) {
-            let outcome = Outcome {
-                event: Event::RunSkipped,
-                run_id: run.run_id.clone(),
-                job: run.job.clone(),
-                status: RunStatus::Skipped.as_str().into(),
-                attempts: 0,
-                rule_id: "concurrency-forbid".into(),
-                rule: run.last_rule.clone().unwrap_or_default(),
-                reason: format!(
-                    "not started: run {} of the job is {} (concurrency FORBID)",
-                    holder.run_id, holder.status
-                ),
-                task_arn: None,
-                hint: None,
-                next_retry_at: None,
-                memory_mib: None,
-            };
+            let outcome = skipped_outcome(
+                &run,
+                &format!("run {} of the job is {}", holder.run_id, holder.status),
+            );
             self.notify_once(&outcome, now).await?;
         }
         Ok(Started::Skipped {

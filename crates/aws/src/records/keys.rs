@@ -38,6 +38,15 @@ pub fn deadline_sk(attempt: u32) -> String {
 
 pub const LOCK_SK: &str = "LOCK";
 
+/// The one item outside runs the sweep keeps: where its last reconciliation stopped in the `byStatus` index.
+pub const RECONCILE_CURSOR_PK: &str = "SWEEP";
+
+/// The `byDue` partition of runs whose outcome is being published: a run item carries `dueShard` = this and
+/// `dueAt` = the publisher's lease while it holds the right to publish; publishing removes both. A run still
+/// there after its lease was not published (the publisher failed for good), and the sweep publishes it.
+pub const NOTIFY_DUE_SHARD: &str = "DUE#NOTIFY";
+pub const RECONCILE_CURSOR_SK: &str = "RECONCILE";
+
 /// The partition of a job's lock item.
 pub fn lock_pk(job: &str) -> String {
     format!("JOB#{job}")

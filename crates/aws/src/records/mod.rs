@@ -9,9 +9,13 @@
 //! | delay | `DELAY#0002` | the attempt to launch and when (`ttl`, epoch seconds) | `byDue` (overdue delays, sharded) |
 //! | deadline | `DEADLINE#0001` | the running attempt's task and when it must be stopped (no `ttl`) | `byDue` (sharded) |
 //!
-//! One item outside run partitions: the job lock `JOB#<job>` / `LOCK` of a job with `concurrency` FORBID or
-//! REPLACE, naming the run that holds the job. It is never released; a new run takes it over when its holder
-//! has finished (a conditional write on the holder's id), so no crash can leave a job locked.
+//! While its outcome is being published, a run item is also in `byDue` (`dueShard` `DUE#NOTIFY`, `dueAt` the
+//! publisher's lease); publishing removes both, so a run still there after the lease is one the sweep publishes.
+//!
+//! Two items outside run partitions: the job lock `JOB#<job>` / `LOCK` of a job with `concurrency` FORBID or
+//! REPLACE, naming the run that holds the job (never released; a new run takes it over when its holder has
+//! finished, a conditional write on the holder's id, so no crash can leave a job locked); and `SWEEP` /
+//! `RECONCILE`, where the sweep's last check of quiet RUNNING runs stopped in `byStatus`.
 //!
 //! So a run's whole story is one Query on its partition, and every other question on-call asks (README: On-call runbook) is one Query
 //! on an index. Items stay well under 4 KB: reasons are ECS's (≤ 255 chars), the job request ≤ ~10 KB is the

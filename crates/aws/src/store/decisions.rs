@@ -5,7 +5,9 @@ use super::expression::{
     conditional, set_clause, state_condition, status_condition, status_fields,
 };
 use super::{Applied, DynamoStore, Next, Runs, StopFacts, StoreError};
-use crate::records::{attempt_sk, deadline_sk, run_pk, stamp, AttemptState, RUN_SK};
+use crate::records::{
+    attempt_sk, deadline_sk, run_pk, stamp, AttemptState, NOTIFY_DUE_SHARD, RUN_SK,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use reactor_core::run::RunStatus;
 use reactor_core::transition::{AttemptEvent, RunEvent};
@@ -169,6 +171,9 @@ impl Decisions for DynamoStore {
         } = next
         {
             fields.push(("notifyLeaseUntil", n(*until as u64)));
+            // Found by the sweep if the outcome is never published (`NOTIFY_DUE_SHARD`).
+            fields.push(("dueShard", s(NOTIFY_DUE_SHARD)));
+            fields.push(("dueAt", n(*until as u64)));
         }
         // After an OutOfMemoryError under retry.onOutOfMemory, every later attempt launches at the new size.
         if let (true, Some(size)) = (decision.action.is_retry(), decision.verdict.memory) {
@@ -279,7 +284,7 @@ impl Decisions for DynamoStore {
             .table_name(&self.table)
             .key("pk", AttributeValue::S(run_pk(run_id)))
             .key("sk", AttributeValue::S(RUN_SK.into()))
-            .update_expression("SET #lease = :until")
+            .update_expression("SET #lease = :until, dueShard = :pending, dueAt = :until")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(#notified) AND (attribute_not_exists(#lease) OR #lease < :now)",
             )
@@ -287,6 +292,7 @@ impl Decisions for DynamoStore {
             .expression_attribute_names("#notified", "notifiedAt")
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+            .expression_attribute_values(":pending", AttributeValue::S(NOTIFY_DUE_SHARD.into()))
             .send()
             .await;
         conditional(result)
@@ -299,7 +305,7 @@ impl Decisions for DynamoStore {
             .table_name(&self.table)
             .key("pk", AttributeValue::S(run_pk(run_id)))
             .key("sk", AttributeValue::S(RUN_SK.into()))
-            .update_expression("SET #notified = :at REMOVE #lease")
+            .update_expression("SET #notified = :at REMOVE #lease, dueShard, dueAt")
             .expression_attribute_names("#notified", "notifiedAt")
             .expression_attribute_names("#lease", "notifyLeaseUntil")
             .expression_attribute_values(":at", AttributeValue::S(at.to_owned()))

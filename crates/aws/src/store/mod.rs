@@ -162,7 +162,7 @@ pub use dynamo::DynamoStore;
 pub(crate) use dynamo::{built, read_item, service};
 pub use launches::Launches;
 pub use runs::Runs;
-pub use sweeps::Sweeps;
+pub use sweeps::{QuietRun, Sweeps};
 
 /// The store's traits, to call its operations on a concrete [`DynamoStore`]: `use reactor_aws::store::prelude::*`.
 pub mod prelude {

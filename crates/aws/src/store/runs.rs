@@ -194,7 +194,7 @@ impl Runs for DynamoStore {
         fields.extend(status_fields(RunEvent::Redriven.to(), at, run_id));
         let (mut expression, mut names, mut values) = set_clause(fields);
         expression.push_str(
-            ", #redrives = if_not_exists(#redrives, :zero) + :one REMOVE #notified, #lease, #nextRetryAt",
+            ", #redrives = if_not_exists(#redrives, :zero) + :one REMOVE #notified, #lease, #nextRetryAt, dueShard, dueAt",
         );
         for (placeholder, name) in [
             ("#redrives", "redrives"),

@@ -131,6 +131,11 @@ pub fn judge_stopped_task(
     essential: Option<&[String]>,
 ) -> Verdict {
     let essentials = essential_containers(task, essential);
+    // First: a task ecs-reactor stopped at its deadline timed out, even if its containers exited 0 on the
+    // SIGTERM (a graceful shutdown is not a finished job).
+    if let Some(kind) = timed_out(task) {
+        return timeout_verdict(task, kind, policy);
+    }
     if let Some(verdict) = clean_success(task, &essentials) {
         return verdict;
     }
@@ -138,9 +143,6 @@ pub fn judge_stopped_task(
         if let Some(verdict) = success_beside_unreported_sidecars(task) {
             return verdict;
         }
-    }
-    if let Some(kind) = timed_out(task) {
-        return timeout_verdict(task, kind, policy);
     }
     for (index, rule) in policy.rules.iter().enumerate() {
         if let Some(evidence) = job_rule_matches(rule, task, &essentials) {
@@ -154,6 +156,9 @@ pub fn judge_stopped_task(
                 memory: None,
             };
         }
+    }
+    if let Some(verdict) = vanished_verdict(task) {
+        return verdict;
     }
     for rule in STOPPED_TASK_RULES {
         if let Some(evidence) = builtin_matches(rule, task, &essentials) {
@@ -208,11 +213,19 @@ pub fn consider_stopped_task(
         evidence: verdict,
         fallback,
     };
+    let deadline = timed_out(task).map(|kind| timeout_verdict(task, kind, policy));
     let mut out = vec![entry(
+        deadline
+            .as_ref()
+            .map_or(TIMEOUT_RULE_ID.into(), |v| v.rule_id.clone()),
+        deadline.map(|v| v.evidence),
+        false,
+    )];
+    out.push(entry(
         SUCCESS_RULE_ID.into(),
         clean_success(task, &essentials).map(|v| v.evidence),
         false,
-    )];
+    ));
     if essential.is_none() {
         out.push(entry(
             SUCCESS_BESIDE_SIDECARS_RULE_ID.into(),
@@ -220,14 +233,6 @@ pub fn consider_stopped_task(
             false,
         ));
     }
-    let deadline = timed_out(task).map(|kind| timeout_verdict(task, kind, policy));
-    out.push(entry(
-        deadline
-            .as_ref()
-            .map_or(TIMEOUT_RULE_ID.into(), |v| v.rule_id.clone()),
-        deadline.map(|v| v.evidence),
-        false,
-    ));
     for (index, rule) in policy.rules.iter().enumerate() {
         out.push(entry(
             format!("retry.rules[{index}]"),
@@ -235,6 +240,11 @@ pub fn consider_stopped_task(
             false,
         ));
     }
+    out.push(entry(
+        TASK_VANISHED_RULE_ID.into(),
+        vanished_verdict(task).map(|v| v.evidence),
+        false,
+    ));
     for rule in STOPPED_TASK_RULES {
         out.push(entry(
             rule.id.into(),
@@ -254,6 +264,33 @@ pub const SUCCESS_BESIDE_SIDECARS_RULE_ID: &str = "exited-0-beside-unreported-si
 /// Ids of the verdicts for a task ecs-reactor stopped at a deadline.
 pub const TIMEOUT_RULE_ID: &str = "timeout";
 pub const RUN_TIMEOUT_RULE_ID: &str = "run-timeout";
+/// Id of the verdict for a task whose STOPPED event was lost and that ECS no longer knows.
+pub const TASK_VANISHED_RULE_ID: &str = "task-vanished";
+
+/// The stop reason the sweep gives a task of ours that ECS no longer knows (DescribeTasks answers it in
+/// `failures[]` with reason MISSING: ECS forgets a stopped task after about an hour). How it ended is lost with
+/// it; the task stands for itself in the judge with this reason and nothing else.
+pub const VANISHED_REASON: &str = "ecs-reactor: ECS no longer knows this task (DescribeTasks: MISSING) and its STOPPED event never arrived";
+
+/// The task ECS forgot, as the judge sees it: stopped, with [`VANISHED_REASON`] and nothing else known.
+pub fn vanished_task(task_arn: &str) -> Task {
+    Task::stopped(task_arn, None, None, Some(VANISHED_REASON), [])
+}
+
+/// A vanished task ([`vanished_task`]): retried later by default, as its end is unknown; after the job's own
+/// rules, so a job can decide otherwise (a rule on the reason `*no longer knows this task*`).
+fn vanished_verdict(task: &Task) -> Option<Verdict> {
+    (task.stopped_reason.as_deref() == Some(VANISHED_REASON)).then(|| Verdict {
+        action: Action::RetryLater,
+        rule_id: TASK_VANISHED_RULE_ID.into(),
+        rule: "the task's STOPPED event was lost and ECS no longer knows the task: how it ended is unknown, so it is retried".into(),
+        evidence: VANISHED_REASON.into(),
+        disruption: false,
+        hint: Some("an ECS event was lost before the classifier: check the classifier's failure queue, the rule's FailedInvocations and the RunsReconciled alarm".into()),
+        memory: None,
+    })
+}
+
 /// Id of the verdict that retries with more memory.
 pub const MORE_MEMORY_RULE_ID: &str = "out-of-memory-more-memory";
 

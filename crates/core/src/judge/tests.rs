@@ -782,3 +782,65 @@ fn a_container_that_exited_0_beside_sidecars_without_exit_codes_is_a_success_onl
         assert_eq!(first.as_deref(), Some(*rule), "explain's reasoning agrees");
     }
 }
+
+#[test]
+fn a_vanished_task_is_retried_later_unless_the_job_says_otherwise() {
+    use crate::judge::{vanished_task, TASK_VANISHED_RULE_ID};
+    let task = vanished_task("arn:aws:ecs:us-east-1:1:task/c/gone");
+    let default = judge_stopped_task(&task, &RetryPolicy::default(), None);
+    assert_eq!(
+        (default.action, default.rule_id.as_str()),
+        (Action::RetryLater, TASK_VANISHED_RULE_ID)
+    );
+    let fail_it = policy_with(
+        serde_json::json!([{"onStatusReason": "*no longer knows this task*", "action": "FAIL"}]),
+    );
+    let overridden = judge_stopped_task(&task, &fail_it, None);
+    assert_eq!(
+        (overridden.action, overridden.rule_id.as_str()),
+        (Action::Fail, "retry.rules[0]")
+    );
+    // Only the sweep's own words make a vanished task: an ECS reason that merely mentions it does not.
+    let lookalike = Task::stopped(
+        "arn:t",
+        None,
+        Some("UserInitiated"),
+        Some("Task stopped by user: ECS no longer knows this task"),
+        [],
+    );
+    assert_ne!(
+        judge_stopped_task(&lookalike, &RetryPolicy::default(), None).rule_id,
+        TASK_VANISHED_RULE_ID
+    );
+}
+
+#[test]
+fn a_task_stopped_at_its_deadline_timed_out_even_when_its_containers_exited_0_on_the_sigterm() {
+    use crate::deadline::{stop_reason, Deadline, DeadlineKind};
+    let reason = stop_reason(
+        &Deadline {
+            at: 0,
+            kind: DeadlineKind::Attempt,
+            limit_seconds: 600,
+        },
+        "r",
+        1,
+    );
+    #[rustfmt::skip]
+    let cases: &[(Option<i32>, &str)] = &[
+        (Some(0), TIMEOUT_RULE_ID),   // handled SIGTERM and exited cleanly: the work was not finished
+        (Some(143), TIMEOUT_RULE_ID), // killed by the SIGTERM
+        (None, TIMEOUT_RULE_ID),      // killed before it reported
+    ];
+    for (exit, rule) in cases {
+        let task = Task::stopped(
+            "arn:t",
+            None,
+            Some("UserInitiated"),
+            Some(&reason),
+            [("app".to_owned(), *exit, None)],
+        );
+        let verdict = judge_stopped_task(&task, &RetryPolicy::default(), None);
+        assert_eq!(verdict.rule_id, *rule, "exit {exit:?}");
+    }
+}
