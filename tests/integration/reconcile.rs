@@ -2,7 +2,7 @@
 //! from DescribeTasks through the classifier's own path, against moto with the real handlers. moto sends no
 //! events, so these tests simply do not deliver one.
 
-use crate::faults::Faults;
+use crate::faults::{sns_error, Faults};
 use crate::handlers::{started, started_by, T0};
 use crate::stack::{sweep_event, LocalReactor, Stack};
 use reactor_aws::metrics::Metric;
@@ -218,6 +218,52 @@ async fn a_task_stopped_at_its_deadline_whose_event_was_lost_is_closed_as_timed_
     let counted: Vec<Metric> = metrics.taken().into_iter().map(|(_, m)| m).collect();
     assert!(counted.contains(&Metric::RunTimedOut), "{counted:?}");
     assert!(counted.contains(&Metric::RunReconciled), "{counted:?}");
+}
+
+#[tokio::test]
+async fn an_outcome_sns_refused_until_lambda_gave_up_is_published_by_the_sweep_once() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let (run_id, task) = started(&stack, &reactor, "unheard").await;
+    let event = stack
+        .stop(
+            &task,
+            &started_by(&run_id, 1),
+            "stopped-image-not-found.json",
+            3,
+        )
+        .await;
+    // SNS fails every time: the classifier's invocation and Lambda's two retries all fail after the run
+    // was closed, and the event goes to the failure destination.
+    let sns_down = Faults::answer("sns:Publish", usize::MAX, sns_error(500, "InternalError"));
+    for minute in [1, 2, 4] {
+        let failed = classifier::handle(
+            &sns_down.reactor(&stack),
+            event.clone(),
+            T0 + Duration::minutes(minute),
+        )
+        .await;
+        assert!(failed.is_err(), "{failed:?}");
+    }
+    let run = stack.row(&run_id, "RUN").await.unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["notifiedAt"].is_null()),
+        (Some("FAILED"), true),
+        "{run}"
+    );
+    assert_eq!(stack.notifications_now().await.len(), 0);
+
+    // The sweep finds the outcome unpublished once its publisher's lease ran out, and publishes it once.
+    let swept = sweep(&reactor, T0 + Duration::minutes(6)).await;
+    assert_eq!(swept["sweep"]["republished"], 1, "{swept}");
+    let again = sweep(&reactor, T0 + Duration::minutes(7)).await;
+    assert_eq!(again["sweep"]["republished"], 0, "{again}");
+    let notes = stack.notifications().await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["status"], "FAILED", "{notes:?}");
+    let run = stack.row(&run_id, "RUN").await.unwrap();
+    assert!(run["notifiedAt"].is_string(), "{run}");
+    assert!(run["dueShard"].is_null() && run["dueAt"].is_null(), "{run}");
 }
 
 #[tokio::test]

@@ -131,6 +131,9 @@ enum Step {
     StartReplacing,
     /// The sweep finding an attempt past its `timeoutSeconds`: stop its task.
     SweepDeadline,
+    /// The sweep finding a quiet RUNNING run whose task stopped and whose STOPPED event was lost: judge it from
+    /// DescribeTasks.
+    Reconcile,
 }
 
 /// The job of `name` with `edit` applied, as a schedule tick at `time`.
@@ -169,6 +172,14 @@ impl Step {
             return (started.run_id, sweep, after(T0, 601));
         }
         let (run_id, task) = started(stack, &reactor, job).await;
+        if let Step::Reconcile = self {
+            // The task fails and its event is lost: nothing delivers it.
+            stack
+                .stop(&task, &started_by(&run_id, 1), "stopped-app-exit-1.json", 3)
+                .await;
+            let sweep = Delivery::Scheduler(sweep_event());
+            return (run_id, sweep, after(T0, 11 * 60));
+        }
         let sample = match self {
             Step::JudgeSuccess => "stopped-success.json",
             Step::JudgeRetryNow => "stopped-spot-interruption.json",
@@ -293,6 +304,11 @@ async fn a_crash_after_any_call_of_a_replacing_start_ends_like_no_crash() {
 #[tokio::test]
 async fn a_crash_after_any_call_of_stopping_a_task_at_its_deadline_ends_like_no_crash() {
     crash_after_every_call(Step::SweepDeadline).await;
+}
+
+#[tokio::test]
+async fn a_crash_after_any_call_of_reconciling_a_lost_event_ends_like_no_crash() {
+    crash_after_every_call(Step::Reconcile).await;
 }
 
 #[tokio::test]
