@@ -361,7 +361,8 @@ struct FaultCase {
 const ALWAYS: usize = usize::MAX;
 
 /// Throttling and failed calls: the SDK retries within the invocation (standard mode, 3 attempts); what still
-/// fails is judged (a refused launch is retried later) or fails the invocation for Lambda to retry — and at
+/// fails is deferred (a launch AWS refused for reasons of its own), judged (a launch refused for the task's
+/// own reasons is retried later) or fails the invocation for Lambda to retry — and at
 /// no point is a run left without a next step. After Lambda's retries and the sweep, no attempt has more than
 /// one task and a finished run has one notification.
 #[tokio::test]
@@ -376,13 +377,14 @@ async fn throttling_and_failed_calls_are_retried_and_no_run_is_left_without_a_ne
     #[rustfmt::skip]
     let cases = [
         FaultCase { step: Step::Start, operation: "ecs:RunTask", times: 2, answer: throttled(), ends: "STARTED", calls: 3, status: "RUNNING" },
-        FaultCase { step: Step::Start, operation: "ecs:RunTask", times: ALWAYS, answer: throttled(), ends: "launch-throttled", calls: 3, status: "RETRY_SCHEDULED" },
+        // AWS's own trouble (throttled, a server error) defers the launch: recorded, no attempt used, the sweep launches it.
+        FaultCase { step: Step::Start, operation: "ecs:RunTask", times: ALWAYS, answer: throttled(), ends: "DEFERRED", calls: 3, status: "LAUNCHING" },
         FaultCase { step: Step::Start, operation: "ecs:RunTask", times: 1, answer: run_task_failure("RESOURCE:MEMORY"), ends: "launch-no-instance-resources", calls: 1, status: "RETRY_SCHEDULED" },
         FaultCase { step: Step::Start, operation: "ecs:RunTask", times: 1, answer: run_task_failure("AGENT"), ends: "launch-agent-unavailable", calls: 1, status: "RETRY_SCHEDULED" },
         FaultCase { step: Step::Start, operation: "dynamodb:TransactWriteItems", times: ALWAYS, answer: dynamodb_throttled(), ends: "RetryableError", calls: 3, status: "-" },
         FaultCase { step: Step::JudgeRetryLater, operation: "dynamodb:TransactWriteItems", times: 2, answer: dynamodb_throttled(), ends: "RETRY_LATER", calls: 3, status: "RETRY_SCHEDULED" },
         FaultCase { step: Step::JudgeRetryLater, operation: "dynamodb:TransactWriteItems", times: ALWAYS, answer: dynamodb_throttled(), ends: "RetryableError", calls: 3, status: "RUNNING" },
-        FaultCase { step: Step::JudgeRetryNow, operation: "ecs:RunTask", times: ALWAYS, answer: json_error(500, "ServerException"), ends: "launch-", calls: 3, status: "RETRY_SCHEDULED" },
+        FaultCase { step: Step::JudgeRetryNow, operation: "ecs:RunTask", times: ALWAYS, answer: json_error(500, "ServerException"), ends: "RETRY_NOW", calls: 3, status: "LAUNCHING" },
         FaultCase { step: Step::JudgeSuccess, operation: "sns:Publish", times: 1, answer: sns_error(400, "Throttling"), ends: "SUCCEED", calls: 2, status: "SUCCEEDED" },
         FaultCase { step: Step::JudgeSuccess, operation: "sns:Publish", times: ALWAYS, answer: sns_error(500, "InternalError"), ends: "RetryableError", calls: 3, status: "SUCCEEDED" },
         FaultCase { step: Step::FireByTtl, operation: "dynamodb:GetItem", times: ALWAYS, answer: json_error(500, "InternalServerError"), ends: "records handed back", calls: 3, status: "LAUNCHING" },
@@ -435,6 +437,102 @@ async fn throttling_and_failed_calls_are_retried_and_no_run_is_left_without_a_ne
         assert_eq!(notes.len(), usize::from(finished), "{what}: {shape:#?}");
     }
     assert_eq!(runs_without_a_next_step(&stack).await, Vec::<String>::new());
+}
+
+/// A launch AWS refused for reasons of its own — throttled, a 500 with a JSON body, a proxy's HTML 500, an
+/// empty 503 — never uses up an attempt: with `maxAttempts: 1` the run is deferred, not failed, and the sweep
+/// launches the same attempt once ECS answers again. A launch ECS refused for the task's own reasons (an
+/// unknown platform version) is still judged, and fails that run.
+#[tokio::test]
+async fn a_launch_aws_refused_for_its_own_reasons_never_uses_up_an_attempt() {
+    let html = Fault::Answer {
+        status: 500,
+        body: "<!doctype html><html><body>502 Bad Gateway</body></html>".into(),
+    };
+    let empty = Fault::Answer {
+        status: 503,
+        body: String::new(),
+    };
+    let stack = Stack::new().await;
+    let once = |j: &mut Value| j["retry"]["maxAttempts"] = json!(1);
+    for (i, answer) in [
+        json_error(400, "ThrottlingException"),
+        json_error(500, "ServerException"),
+        html,
+        empty,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = format!("outage-{i}");
+        let tick = tick_of(&stack, &job, TICK, once);
+        let down = Faults::answer("ecs:RunTask", ALWAYS, answer.clone());
+        let started = deliver(&down.reactor(&stack), &Delivery::Starter(tick), T0)
+            .await
+            .unwrap();
+        assert_eq!(started["outcome"], "DEFERRED", "{answer:?}: {started}");
+        let run_id = started["runId"].as_str().unwrap().to_owned();
+        let attempt = stack.row(&run_id, "ATTEMPT#0001").await.unwrap();
+        assert_eq!(
+            (attempt["state"].as_str(), attempt["deferrals"].as_u64()),
+            (Some("CLAIMED"), Some(1)),
+            "{answer:?}: {attempt}"
+        );
+        assert_eq!(
+            stack.row(&run_id, "RUN").await.unwrap()["status"],
+            "LAUNCHING"
+        );
+        // Still down a minute later: deferred again, still attempt 1.
+        let still_down = deliver(
+            &down.reactor(&stack),
+            &Delivery::Scheduler(sweep_event()),
+            after(T0, 150),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            still_down["sweep"]["deferred"], 1,
+            "{answer:?}: {still_down}"
+        );
+        // ECS answers again: the sweep launches attempt 1, the one and only attempt.
+        let healthy = deliver(
+            &stack.reactor(),
+            &Delivery::Scheduler(sweep_event()),
+            after(T0, 600),
+        )
+        .await
+        .unwrap();
+        assert_eq!(healthy["sweep"]["resumed"], 1, "{answer:?}: {healthy}");
+        let run = stack.row(&run_id, "RUN").await.unwrap();
+        assert_eq!(
+            (run["status"].as_str(), run["attempt"].as_u64()),
+            (Some("RUNNING"), Some(1)),
+            "{answer:?}: {run}"
+        );
+        let attempt = stack.row(&run_id, "ATTEMPT#0001").await.unwrap();
+        assert_eq!(attempt["deferrals"], 2, "{answer:?}: {attempt}");
+        assert_eq!(stack.tasks(&started_by(&run_id, 1)).await.len(), 1);
+    }
+    // The task's own reason: judged as before, and with one attempt the run fails.
+    let tick = tick_of(&stack, "bad-platform", TICK, once);
+    let unknown_platform = Fault::Answer {
+        status: 400,
+        body: r#"{"__type":"PlatformUnknownException","message":"The specified platform version does not exist."}"#.into(),
+    };
+    let refused = Faults::answer("ecs:RunTask", ALWAYS, unknown_platform);
+    let started = deliver(&refused.reactor(&stack), &Delivery::Starter(tick), T0)
+        .await
+        .unwrap();
+    assert_eq!(started["outcome"], "NOT_STARTED", "{started}");
+    let run = stack
+        .row(started["runId"].as_str().unwrap(), "RUN")
+        .await
+        .unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["lastRuleId"].as_str()),
+        (Some("FAILED"), Some("launch-platform-invalid")),
+        "{run}"
+    );
 }
 
 /// An endpoint that accepts connections and never answers: each handler fails within the SDK timeouts of its

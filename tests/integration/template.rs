@@ -1214,6 +1214,7 @@ fn emitted() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         Metric::RunTimedOut,
         Metric::MemoryEscalated,
         Metric::RunReconciled,
+        Metric::LaunchDeferred,
     ];
     let map: BTreeMap<String, BTreeSet<Vec<String>>> = every
         .iter()

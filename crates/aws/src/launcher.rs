@@ -2,8 +2,9 @@
 //! earlier, interrupted launch of the same attempt already started, and the essential containers of a task
 //! definition.
 
-use crate::aws_error::AwsError;
+use crate::aws_error::{kind_of_code, AwsError, FailureKind};
 use crate::described::{task_of, Described, MISSING};
+use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{self as ecs, DesiredStatus};
 use aws_sdk_ecs::Client;
@@ -26,6 +27,13 @@ pub enum LaunchOutcome {
     },
     /// ECS refused the call; the code and message are judged by `reactor_core::judge_launch`.
     Refused {
+        code: String,
+        message: String,
+    },
+    /// AWS's own trouble, not the task's: ECS answered with a server error (after the SDK's retries) or
+    /// throttled the call. The launch is deferred, the attempt kept (`reactor_core::step::defers_launch`).
+    Unavailable {
+        status: u16,
         code: String,
         message: String,
     },
@@ -120,22 +128,37 @@ fn is_transient(code: Option<&str>) -> bool {
     )
 }
 
-/// An error response with a code is ECS's answer; anything else (timeout, dispatch failure) is no answer.
-fn answered<E, R>(e: SdkError<E, R>) -> Result<LaunchOutcome, LaunchError>
+/// An error response is ECS's answer: AWS's own trouble (HTTP 5xx, or throttling by its code) when it is
+/// [`LaunchOutcome::Unavailable`], a refusal of this launch otherwise. Anything else (timeout, dispatch failure)
+/// is no answer: whether a task started is unknown.
+fn answered<E>(e: SdkError<E, HttpResponse>) -> Result<LaunchOutcome, LaunchError>
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match &e {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            Ok(LaunchOutcome::Refused {
-                code: err.code().unwrap_or("Unknown").to_owned(),
-                message: err.message().unwrap_or_default().to_owned(),
-            })
+    let (status, code, message) = match &e {
+        SdkError::ServiceError(service) => (
+            service.raw().status().as_u16(),
+            service.err().code().map(str::to_owned),
+            service.err().message().unwrap_or_default().to_owned(),
+        ),
+        // A 5xx whose body the SDK could not read (an empty 503, a proxy's HTML page) is still ECS's answer.
+        SdkError::ResponseError(response) if response.raw().status().is_server_error() => {
+            (response.raw().status().as_u16(), None, String::new())
         }
-        _ => Err(unanswered(e)),
+        _ => return Err(unanswered(e)),
+    };
+    let throttled = kind_of_code(code.as_deref()) == FailureKind::Throttled;
+    if status >= 500 || throttled {
+        return Ok(LaunchOutcome::Unavailable {
+            status,
+            code: code.unwrap_or_else(|| format!("HTTP {status}")),
+            message,
+        });
     }
+    Ok(LaunchOutcome::Refused {
+        code: code.unwrap_or_else(|| "Unknown".into()),
+        message,
+    })
 }
 
 fn built<T>(r: Result<T, aws_sdk_ecs::error::BuildError>) -> Result<T, LaunchError> {

@@ -16,7 +16,7 @@ pub const NAMESPACE: &str = "ecs-reactor";
 
 /// Every metric name emitted, in [`Metric`]'s order; template.yml's alarms and dashboard may name these
 /// only (a test checks).
-pub const METRIC_NAMES: [&str; 11] = [
+pub const METRIC_NAMES: [&str; 12] = [
     "RunsStarted",
     "RunsSucceeded",
     "RunsFailed",
@@ -28,6 +28,7 @@ pub const METRIC_NAMES: [&str; 11] = [
     "RunsTimedOut",
     "MemoryEscalations",
     "RunsReconciled",
+    "LaunchesDeferred",
 ];
 
 const BY_JOB: &[&[&str]] = &[&["job"], &[]];
@@ -56,6 +57,9 @@ pub enum Metric {
     /// A run judged by the sweep from what ECS said, because its STOPPED event never arrived: each one means
     /// an event was lost upstream (a disabled rule, a dead-lettered invocation).
     RunReconciled,
+    /// A launch AWS refused for reasons of its own (throttled, a server error), deferred without using up an
+    /// attempt; a storm or an outage shows here.
+    LaunchDeferred,
 }
 
 impl Metric {
@@ -73,6 +77,7 @@ impl Metric {
             Metric::RunTimedOut => "RunsTimedOut",
             Metric::MemoryEscalated => "MemoryEscalations",
             Metric::RunReconciled => "RunsReconciled",
+            Metric::LaunchDeferred => "LaunchesDeferred",
         }
     }
 
@@ -240,6 +245,7 @@ mod tests {
             Metric::RunTimedOut,
             Metric::MemoryEscalated,
             Metric::RunReconciled,
+            Metric::LaunchDeferred,
         ];
         for m in &all {
             match m {
@@ -253,7 +259,8 @@ mod tests {
                 | Metric::RetryLateness { .. }
                 | Metric::RunTimedOut
                 | Metric::MemoryEscalated
-                | Metric::RunReconciled => {}
+                | Metric::RunReconciled
+                | Metric::LaunchDeferred => {}
             }
         }
         all
@@ -326,6 +333,7 @@ mod tests {
             (Metric::RunTimedOut, "RunsTimedOut", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::MemoryEscalated, "MemoryEscalations", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::RunReconciled, "RunsReconciled", "Count", json!(1), vec![vec!["job"], vec![]]),
+            (Metric::LaunchDeferred, "LaunchesDeferred", "Count", json!(1), vec![vec!["job"], vec![]]),
         ];
         for (metric, name, unit, value, sets) in cases {
             let doc = emf_line("nightly-report", &metric, ts);

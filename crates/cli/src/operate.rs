@@ -116,6 +116,17 @@ fn launch_summary(launch: &Launch) -> (String, Value) {
             ),
             json!({"attempt": attempt, "action": decision.action.as_str(), "ruleId": decision.rule_id, "reason": decision.reason}),
         ),
+        Launch::Deferred {
+            attempt,
+            retry_at,
+            reason,
+        } => (
+            format!(
+                "attempt {attempt}: AWS refused the launch ({reason}); the run is recorded and the sweep launches it from {} without using up an attempt",
+                reactor_aws::records::stamp(*retry_at)
+            ),
+            json!({"attempt": attempt, "deferred": true, "retryAt": reactor_aws::records::stamp(*retry_at), "reason": reason}),
+        ),
         Launch::Overtaken {
             attempt,
             task_arn,
@@ -153,6 +164,11 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
             "DUPLICATE" => format!(
                 "run {} exists already (same --idempotency-key): nothing new started",
                 response.run_id
+            ),
+            "DEFERRED" => format!(
+                "run {}: {}",
+                response.run_id,
+                response.reason.as_deref().unwrap_or("-")
             ),
             _ => match (&response.task_arn, &response.action) {
                 (Some(task), None) => format!(

@@ -83,7 +83,12 @@ fn launch_rows() -> Vec<Row> {
                 })
                 .collect::<Vec<_>>()
                 .join("; or "),
-            action: r.action.to_string(),
+            // AWS's own trouble is not judged: the launch waits and is tried again, no attempt used.
+            action: if reactor_core::step::defers_launch(r.id) {
+                "DEFERRED (no attempt used)".to_string()
+            } else {
+                r.action.to_string()
+            },
             description: r.description,
             hint: r.hint,
         })

@@ -6,6 +6,8 @@
 //! - [`after_decision`]: what the store writes in the same transaction as the decision: the run closed (and
 //!   whether its outcome is announced), the next attempt claimed, or the retry's due time.
 //! - [`deadline_counts_from`]: the moment a run's deadline counts from (its latest redrive, else its start).
+//! - [`defers_launch`], [`launch_backoff`]: a launch AWS refused (throttled, a server error) waits and is tried
+//!   again without using up an attempt.
 //! - [`time_to_reconcile`]: whether a quiet RUNNING run's task is asked about (its STOPPED event may be lost).
 //!
 //! Which status each plan leaves the run in is [`crate::transition`]'s table, not repeated here.
@@ -89,6 +91,24 @@ pub fn time_to_reconcile(last_change: i64, deadline: Option<i64>, now: i64, inte
         _ => last_change,
     };
     now - last_sign_of_life >= interval
+}
+
+/// The launch rules whose refusal is AWS's, not the task's: RunTask throttled, or ECS answering with a server
+/// error. Such a launch is deferred, not judged: the attempt keeps its number and is launched again later,
+/// paced, so an outage or a cron storm never uses up a job's attempts nor fails a run.
+pub const DEFERRED_LAUNCH_RULES: [&str; 2] = ["launch-throttled", "launch-server-error"];
+
+/// Whether a launch judged by `rule_id` is deferred instead of decided ([`DEFERRED_LAUNCH_RULES`]).
+pub fn defers_launch(rule_id: &str) -> bool {
+    DEFERRED_LAUNCH_RULES.contains(&rule_id)
+}
+
+/// Seconds until a launch AWS refused `deferrals` times already is tried again: 30 s doubling up to 5 minutes,
+/// between half and all of it (jitter spreads a storm's launches instead of bringing them back together).
+pub fn launch_backoff(deferrals: u32, jitter: &mut dyn JitterSource) -> i64 {
+    let ceiling = (30_i64 << deferrals.min(4)).min(300);
+    let fraction = jitter.fraction().clamp(0.0, 1.0);
+    ceiling / 2 + (((ceiling / 2) as f64) * fraction).round() as i64
 }
 
 /// When a run's deadline counts from: its latest redrive (which grants a fresh deadline), else its start.
@@ -178,6 +198,35 @@ mod tests {
             let got = time_to_reconcile(NOW - changed_ago, deadline_ago.map(|d| NOW - d), NOW, 600);
             assert_eq!(got, *ask, "changed {changed_ago}s ago, deadline {deadline_ago:?}s ago");
         }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_launch_aws_refused_waits_longer_each_time_up_to_five_minutes() {
+        struct Fixed(f64);
+        impl JitterSource for Fixed {
+            fn fraction(&mut self) -> f64 {
+                self.0
+            }
+        }
+        let cases: &[(u32, f64, i64)] = &[
+            // deferrals so far  jitter  seconds
+            (0,                  1.0,    30),
+            (0,                  0.0,    15),
+            (1,                  1.0,    60),
+            (2,                  1.0,    120),
+            (3,                  1.0,    240),
+            (4,                  1.0,    300),
+            (40,                 1.0,    300),
+            (40,                 0.0,    150),
+        ];
+        for (deferrals, jitter, seconds) in cases {
+            assert_eq!(launch_backoff(*deferrals, &mut Fixed(*jitter)), *seconds, "{deferrals} deferrals, jitter {jitter}");
+        }
+        for rule in crate::builtin::LAUNCH_RULES {
+            assert_eq!(defers_launch(rule.id), DEFERRED_LAUNCH_RULES.contains(&rule.id), "{}", rule.id);
+        }
+        assert!(DEFERRED_LAUNCH_RULES.iter().all(|id| crate::builtin::LAUNCH_RULES.iter().any(|r| r.id == *id)), "every deferred rule exists");
     }
 
     #[test]

@@ -106,19 +106,25 @@ pub enum AttemptEvent {
     Decided,
     /// An interrupted launch is taken over by another invocation (the launch lease): it stays CLAIMED.
     LaunchTakenOver,
+    /// AWS refused the launch for reasons of its own (throttled, a server error): it stays CLAIMED, its lease
+    /// pushed out to when it is tried again.
+    LaunchDeferred,
 }
 
 impl AttemptEvent {
-    pub const ALL: [AttemptEvent; 3] = [
+    pub const ALL: [AttemptEvent; 4] = [
         AttemptEvent::TaskRecorded,
         AttemptEvent::Decided,
         AttemptEvent::LaunchTakenOver,
+        AttemptEvent::LaunchDeferred,
     ];
 
     /// The states the attempt may be in for the event to apply.
     pub fn from(self) -> &'static [AttemptState] {
         match self {
-            AttemptEvent::TaskRecorded | AttemptEvent::LaunchTakenOver => &[AttemptState::Claimed],
+            AttemptEvent::TaskRecorded
+            | AttemptEvent::LaunchTakenOver
+            | AttemptEvent::LaunchDeferred => &[AttemptState::Claimed],
             // CLAIMED too: a task can stop (or a launch be refused) before the task was recorded.
             AttemptEvent::Decided => &[AttemptState::Claimed, AttemptState::Launched],
         }
@@ -128,7 +134,7 @@ impl AttemptEvent {
         match self {
             AttemptEvent::TaskRecorded => AttemptState::Launched,
             AttemptEvent::Decided => AttemptState::Decided,
-            AttemptEvent::LaunchTakenOver => AttemptState::Claimed,
+            AttemptEvent::LaunchTakenOver | AttemptEvent::LaunchDeferred => AttemptState::Claimed,
         }
     }
 }
@@ -204,6 +210,7 @@ mod tests {
         (AttemptState::Claimed,  AttemptEvent::Decided,         AttemptState::Decided),
         (AttemptState::Launched, AttemptEvent::Decided,         AttemptState::Decided),
         (AttemptState::Claimed,  AttemptEvent::LaunchTakenOver, AttemptState::Claimed),
+        (AttemptState::Claimed,  AttemptEvent::LaunchDeferred,  AttemptState::Claimed),
     ];
 
     #[test]

@@ -106,7 +106,8 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
         return Ok(json!({
             "sweep": {"due": swept.due, "launched": swept.launched, "alreadyClaimed": swept.already_claimed,
                       "stale": swept.stale, "resumed": swept.resumed, "timedOut": swept.timed_out,
-                      "reconciled": swept.reconciled, "republished": swept.republished}
+                      "reconciled": swept.reconciled, "republished": swept.republished,
+                      "deferred": swept.deferred}
         }));
     }
     let e = SchedulerError::Unrecognised(

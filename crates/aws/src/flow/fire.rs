@@ -67,6 +67,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 };
                 swept.due += 1;
                 match self.fire(&delay, now).await {
+                    Ok(Fired::Launched(Launch::Deferred { .. })) => swept.deferred += 1,
                     Ok(Fired::Launched(_)) => swept.launched += 1,
                     Ok(Fired::AlreadyClaimed) => swept.already_claimed += 1,
                     Ok(Fired::Stale) => swept.stale += 1,
@@ -84,6 +85,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             .await?
         {
             match self.resume(&run_id, now).await {
+                Ok(Some(Launch::Deferred { .. })) => swept.deferred += 1,
                 Ok(Some(_)) => swept.resumed += 1,
                 Ok(None) => {}
                 Err(e) => {
@@ -141,6 +143,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             already_claimed = swept.already_claimed,
             stale = swept.stale,
             resumed = swept.resumed,
+            deferred = swept.deferred,
             timed_out = swept.timed_out,
             reconciled = swept.reconciled,
             republished = swept.republished,

@@ -55,9 +55,22 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                                 message: &message,
                             })
                         }
+                        LaunchOutcome::Unavailable {
+                            status,
+                            code,
+                            message,
+                        } => {
+                            let reason = format!("{code} (HTTP {status}): {message}");
+                            return self
+                                .defer(run, attempt, reason.trim_end_matches(": "), now)
+                                .await;
+                        }
                     }
                 }
             };
+            if defers_launch(&verdict.rule_id) {
+                return self.defer(run, attempt, &verdict.evidence, now).await;
+            }
             let history = History {
                 attempt,
                 disruptions,
@@ -122,6 +135,54 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 applied,
             });
         }
+    }
+
+    /// AWS refused to launch the attempt for reasons of its own: not judged, not counted; its lease is pushed
+    /// out by a growing, jittered wait, after which the sweep resumes the launch (`resume`).
+    async fn defer(
+        &self,
+        run: &RunItem,
+        attempt: u32,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Launch, FlowError> {
+        let run_id = run.run_id.as_str();
+        let deferrals = self
+            .store
+            .attempt(run_id, attempt)
+            .await?
+            .and_then(|a| a.deferrals)
+            .unwrap_or(0);
+        let attempt_ref = AttemptRef {
+            run_id: run_id.to_owned(),
+            attempt,
+        };
+        let mut jitter = SplitMix64(jitter_seed(&attempt_ref) ^ u64::from(deferrals));
+        let wait = launch_backoff(deferrals, &mut jitter);
+        let retry_at = now + time::Duration::seconds(wait);
+        let deferred = self
+            .store
+            .defer_launch(run_id, attempt, retry_at.unix_timestamp(), reason, now)
+            .await?;
+        if deferred {
+            self.metrics.record(&run.job, Metric::LaunchDeferred);
+        }
+        tracing::warn!(
+            job = run.job.as_str(),
+            run = run_id,
+            attempt,
+            action = "DEFER_LAUNCH",
+            deferrals = deferrals + 1,
+            retry_in_seconds = wait,
+            recorded = deferred,
+            reason,
+            "launch deferred: AWS refused it for reasons of its own; the attempt is kept and launched again by the sweep"
+        );
+        Ok(Launch::Deferred {
+            attempt,
+            retry_at,
+            reason: reason.to_owned(),
+        })
     }
 
     /// Records the attempt's task (adopted or just started) and logs the launch. A task whose run was

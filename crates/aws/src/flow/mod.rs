@@ -39,7 +39,10 @@ use reactor_core::judge::{
     LaunchProblem, Verdict,
 };
 use reactor_core::run::{jitter_seed, RunStatus};
-use reactor_core::step::{after_decision, deadline_counts_from, judgement, AfterDecision, Leases};
+use reactor_core::step::{
+    after_decision, deadline_counts_from, defers_launch, judgement, launch_backoff, AfterDecision,
+    Leases,
+};
 use reactor_core::{
     run_deadline_passed, Action, AttemptRef, Concurrency, Decision, Guard, GuardError, History,
     JobRequest, NotifyOn, SplitMix64, Task,
@@ -137,6 +140,13 @@ pub enum Launch {
         attempt: u32,
         decision: Box<Decision>,
         applied: Applied,
+    },
+    /// AWS refused the launch for reasons of its own (RunTask throttled, a server error): the attempt keeps its
+    /// number, and the sweep launches it again from `retry_at`.
+    Deferred {
+        attempt: u32,
+        retry_at: OffsetDateTime,
+        reason: String,
     },
     /// The run was cancelled while this attempt was being launched: its task was stopped again.
     Overtaken {
@@ -259,6 +269,8 @@ pub struct Swept {
     pub reconciled: usize,
     /// Outcomes published by the sweep because their first publisher never recorded them.
     pub republished: usize,
+    /// Launches AWS refused again (throttled, a server error): deferred once more.
+    pub deferred: usize,
     pub failed: usize,
 }
 
@@ -266,8 +278,8 @@ impl fmt::Display for Swept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} stopped at their deadline, {} judged after a lost event, {} outcomes published late, {} failed",
-            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.timed_out, self.reconciled, self.republished, self.failed
+            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} launches deferred again, {} stopped at their deadline, {} judged after a lost event, {} outcomes published late, {} failed",
+            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.deferred, self.timed_out, self.reconciled, self.republished, self.failed
         )
     }
 }

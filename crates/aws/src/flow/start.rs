@@ -199,7 +199,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
 #[serde(rename_all = "camelCase")]
 pub struct StartResponse {
     pub run_id: String,
-    /// STARTED, DUPLICATE (the run existed already) or NOT_STARTED (RunTask refused; see `action`).
+    /// STARTED, DUPLICATE (the run existed already), NOT_STARTED (RunTask refused; see `action`), DEFERRED (the
+    /// run is recorded and AWS refused the launch for reasons of its own: the sweep launches it, no attempt
+    /// used; see `reason`) or SKIPPED.
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
@@ -265,6 +267,20 @@ impl From<Started> for StartResponse {
                 response.reason = Some(format!(
                 "the run became {status} while the attempt was being launched; its task was stopped"
             ));
+            }
+            Some(Launch::Deferred {
+                attempt,
+                retry_at,
+                reason,
+            }) => {
+                if outcome == "STARTED" {
+                    response.outcome = "DEFERRED";
+                }
+                response.attempt = Some(attempt);
+                response.reason = Some(format!(
+                    "the run is recorded; AWS refused the launch ({reason}); the sweep launches it from {} without using up an attempt",
+                    stamp(retry_at)
+                ));
             }
             None => {}
         }

@@ -238,6 +238,18 @@ pub struct AttemptItem {
     /// was interrupted (the invocation crashed between claim and RunTask) may be resumed by someone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_lease_until: Option<i64>,
+    /// How often AWS refused to launch this attempt for reasons of its own (throttled, a server error), the
+    /// last such answer and when: the launch was deferred each time, the attempt kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrals: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deferral: Option<String>,
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deferred_at: Option<OffsetDateTime>,
 }
 
 /// A delay item: "launch attempt N of this run at `dueAt`". DynamoDB's TTL deletes it some time after `ttl`
@@ -439,6 +451,9 @@ impl AttemptItem {
             deadline_at: None,
             notified_at: None,
             launch_lease_until: Some(lease_until),
+            deferrals: None,
+            last_deferral: None,
+            deferred_at: None,
         }
     }
 

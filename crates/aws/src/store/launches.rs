@@ -37,6 +37,17 @@ pub trait Launches: Send + Sync {
         now: i64,
         until: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Defers the launch of CLAIMED attempt `attempt`, which AWS refused for reasons of its own: its lease runs
+    /// until `until` (epoch seconds), when the sweep resumes it; `reason` and the count are kept for on-call.
+    /// `false` if the attempt is no longer CLAIMED (launched or decided meanwhile).
+    fn defer_launch(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        until: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Ids of runs that have been LAUNCHING since before `before` (RFC 3339), oldest first: launches that an
     /// interrupted invocation left behind, for the sweep to resume.
     fn stuck_launches(
@@ -191,6 +202,43 @@ impl Launches for DynamoStore {
             }
             Err(e) => Err(e),
         }
+    }
+
+    async fn defer_launch(
+        &self,
+        run_id: &str,
+        attempt: u32,
+        until: i64,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let at = &stamp(at);
+        let mut values = HashMap::from([
+            (":until".to_owned(), AttributeValue::N(until.to_string())),
+            (
+                ":reason".to_owned(),
+                AttributeValue::S(reason.chars().take(1000).collect()),
+            ),
+            (":at".to_owned(), AttributeValue::S(at.to_owned())),
+            (":one".to_owned(), AttributeValue::N("1".into())),
+        ]);
+        let condition = state_condition("#state", AttemptEvent::LaunchDeferred, &mut values);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(run_pk(run_id)))
+            .key("sk", AttributeValue::S(attempt_sk(attempt)))
+            .update_expression(
+                "SET #lease = :until, lastDeferral = :reason, deferredAt = :at ADD deferrals :one",
+            )
+            .condition_expression(condition)
+            .expression_attribute_names("#lease", "launchLeaseUntil")
+            .expression_attribute_names("#state", "state")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        conditional(result)
     }
 
     async fn take_launch(
