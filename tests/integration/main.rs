@@ -36,6 +36,8 @@ mod operate;
 mod readme;
 /// Proves: a task whose STOPPED event is lost is judged by the sweep from DescribeTasks (or as vanished), once.
 mod reconcile;
+/// Proves: a different request for an existing run, a tick from the future and an early TTL record are refused or left alone, loudly.
+mod refusals;
 /// Proves: exactly once under a crash after every AWS call of every step, duplicates and reordering.
 mod reliability;
 /// Proves: many runs with random endings and deliveries end exactly once, notified once.

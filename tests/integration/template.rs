@@ -984,7 +984,7 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
 
     // The starter accepts it, and names the run after the tick: the same tick delivered twice (another event
     // id, another invocation, later) is the same run; the next tick is another.
-    let first = reactor_core::request::start_request(sent, "request-1")
+    let first = reactor_core::request::start_request(sent, "request-1", reactor_testkit::utc(tick))
         .expect("the starter accepts the schedule's input");
     let again = reactor_core::request::start_request(
         render(
@@ -993,6 +993,7 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
             tick,
         ),
         "request-2",
+        reactor_testkit::utc(tick),
     )
     .unwrap();
     let next = reactor_core::request::start_request(
@@ -1002,6 +1003,7 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
             "2026-11-22T02:30:00Z",
         ),
         "request-3",
+        reactor_testkit::utc("2026-11-22T02:30:00Z"),
     )
     .unwrap();
     assert_eq!(
@@ -1016,7 +1018,7 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
         sent["detail"]["runTask"]["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"],
         json!([])
     );
-    reactor_core::request::start_request(sent, "request-4")
+    reactor_core::request::start_request(sent, "request-4", reactor_testkit::utc(tick))
         .expect("the starter accepts it without security groups");
 }
 
@@ -1215,6 +1217,7 @@ fn emitted() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         Metric::MemoryEscalated,
         Metric::RunReconciled,
         Metric::LaunchDeferred,
+        Metric::RequestConflict,
     ];
     let map: BTreeMap<String, BTreeSet<Vec<String>>> = every
         .iter()

@@ -16,7 +16,7 @@ pub const NAMESPACE: &str = "ecs-reactor";
 
 /// Every metric name emitted, in [`Metric`]'s order; template.yml's alarms and dashboard may name these
 /// only (a test checks).
-pub const METRIC_NAMES: [&str; 12] = [
+pub const METRIC_NAMES: [&str; 13] = [
     "RunsStarted",
     "RunsSucceeded",
     "RunsFailed",
@@ -29,6 +29,7 @@ pub const METRIC_NAMES: [&str; 12] = [
     "MemoryEscalations",
     "RunsReconciled",
     "LaunchesDeferred",
+    "RequestConflicts",
 ];
 
 const BY_JOB: &[&[&str]] = &[&["job"], &[]];
@@ -60,6 +61,8 @@ pub enum Metric {
     /// A launch AWS refused for reasons of its own (throttled, a server error), deferred without using up an
     /// attempt; a storm or an outage shows here.
     LaunchDeferred,
+    /// A start refused because its run id names a run started with a different job request.
+    RequestConflict,
 }
 
 impl Metric {
@@ -78,6 +81,7 @@ impl Metric {
             Metric::MemoryEscalated => "MemoryEscalations",
             Metric::RunReconciled => "RunsReconciled",
             Metric::LaunchDeferred => "LaunchesDeferred",
+            Metric::RequestConflict => "RequestConflicts",
         }
     }
 
@@ -246,6 +250,7 @@ mod tests {
             Metric::MemoryEscalated,
             Metric::RunReconciled,
             Metric::LaunchDeferred,
+            Metric::RequestConflict,
         ];
         for m in &all {
             match m {
@@ -260,7 +265,8 @@ mod tests {
                 | Metric::RunTimedOut
                 | Metric::MemoryEscalated
                 | Metric::RunReconciled
-                | Metric::LaunchDeferred => {}
+                | Metric::LaunchDeferred
+                | Metric::RequestConflict => {}
             }
         }
         all
@@ -334,6 +340,7 @@ mod tests {
             (Metric::MemoryEscalated, "MemoryEscalations", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::RunReconciled, "RunsReconciled", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::LaunchDeferred, "LaunchesDeferred", "Count", json!(1), vec![vec!["job"], vec![]]),
+            (Metric::RequestConflict, "RequestConflicts", "Count", json!(1), vec![vec!["job"], vec![]]),
         ];
         for (metric, name, unit, value, sets) in cases {
             let doc = emf_line("nightly-report", &metric, ts);

@@ -144,7 +144,7 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
         .map_err(|e| Failure::BadInput(format!("{}: not JSON: {e}", args.job)))?;
     let key = args.idempotency_key.clone().unwrap_or_else(fresh_key);
     // The starter's own validation, before anything is asked of AWS.
-    let request = start_request(payload, &key)
+    let request = start_request(payload, &key, now)
         .map_err(|e| Failure::BadInput(format!("{}: {e}", args.job)))?;
     let config = config(&args.act)?;
     let response = runtime()?
@@ -155,6 +155,7 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
         .map(StartResponse::from)
         .map_err(|e| match e {
             FlowError::NotAllowed(e) => Failure::BadInput(format!("{}: {e}", args.job)),
+            e @ FlowError::Conflict { .. } => Failure::Conflict(e.to_string()),
             e => aws_failure(&config.table, &e),
         })?;
     let output = if args.act.table.json {

@@ -7,6 +7,9 @@ use crate::run::{request_run_id, run_id, RunIdError};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+/// How far ahead of the clock a tick's time may be (clock skew between EventBridge and the function).
+pub const TICK_EARLY_TOLERANCE_SECONDS: i64 = 300;
+
 /// Why an input cannot start a run; nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -28,7 +31,11 @@ pub struct StartRequest {
 
 /// Reads the input: a scheduled event carrying a job, or a job. Validation happens here, before anything
 /// is written.
-pub fn start_request(payload: Value, request_id: &str) -> Result<StartRequest, RequestError> {
+pub fn start_request(
+    payload: Value,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> Result<StartRequest, RequestError> {
     let is_schedule = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
     if is_schedule {
         let time = payload.get("time").and_then(Value::as_str).ok_or_else(|| {
@@ -47,6 +54,14 @@ pub fn start_request(payload: Value, request_id: &str) -> Result<StartRequest, R
                     "\"detail\" must be the job request (set by the schedule rule's input transformer)".into(),
                 )
             })?;
+        // EventBridge delivers a tick at or after its time. One from the future is not a tick: invoked directly
+        // with a forged or mistyped time, it would take that tick's run id and the real tick would never run.
+        let early = (at - now).whole_seconds();
+        if early > TICK_EARLY_TOLERANCE_SECONDS {
+            return Err(RequestError::InvalidSchedule(format!(
+                "time {time} is {early} s in the future: a schedule delivers a tick at or after its time, so this is no tick (it would take that tick's run)"
+            )));
+        }
         let job = JobRequest::from_value(detail)?;
         let run_id = run_id(&job.job, at, None)?;
         return Ok(StartRequest { job, run_id });
@@ -60,6 +75,8 @@ pub fn start_request(payload: Value, request_id: &str) -> Result<StartRequest, R
 mod tests {
     use super::*;
 
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-11-21 02:30:05 UTC);
+
     const JOB: &str = r#"{"job":"nightly","runTask":{"taskDefinition":"report:7"}}"#;
 
     fn schedule(time: &str, detail: &str) -> Value {
@@ -71,8 +88,8 @@ mod tests {
 
     #[test]
     fn run_ids_come_from_the_schedule_or_the_request() {
-        let direct = start_request(serde_json::from_str(JOB).unwrap(), "req-1").unwrap();
-        let retried = start_request(serde_json::from_str(JOB).unwrap(), "req-1").unwrap();
+        let direct = start_request(serde_json::from_str(JOB).unwrap(), "req-1", NOW).unwrap();
+        let retried = start_request(serde_json::from_str(JOB).unwrap(), "req-1", NOW).unwrap();
         assert_eq!(
             direct.run_id,
             format!("nightly-{}", crate::run::discriminator("req-1"))
@@ -81,16 +98,20 @@ mod tests {
             direct.run_id, retried.run_id,
             "a retried invocation (minutes later, same request id) names the same run"
         );
-        let tick = start_request(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-2").unwrap();
+        let tick = start_request(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-2", NOW).unwrap();
         assert_eq!(
             tick.run_id, "nightly-20261121T023000Z",
             "the scheduled time, not the clock"
         );
-        let again = start_request(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-3").unwrap();
+        let again = start_request(schedule("\"2026-11-21T02:30:00Z\"", JOB), "req-3", NOW).unwrap();
         assert_eq!(
             tick.run_id, again.run_id,
             "a duplicated tick names the same run"
         );
+        // Up to five minutes ahead of the clock is skew, not a forgery.
+        let skewed =
+            start_request(schedule("\"2026-11-21T02:35:00Z\"", JOB), "req-4", NOW).unwrap();
+        assert_eq!(skewed.run_id, "nightly-20261121T023500Z");
     }
 
     #[test]
@@ -99,13 +120,14 @@ mod tests {
         let cases: &[(Value, &str, &str)] = &[
             (schedule("\"yesterday\"", JOB), "InvalidSchedule", "time \"yesterday\" is not RFC 3339"),
             (schedule("null", JOB), "InvalidSchedule", "no \"time\""),
+            (schedule("\"2026-11-21T03:00:00Z\"", JOB), "InvalidSchedule", "is 1795 s in the future"),
             (schedule("\"2026-11-21T02:30:00Z\"", "{}"), "InvalidSchedule", "\"detail\" must be the job request"),
             (schedule("\"2026-11-21T02:30:00Z\"", r#"{"job":"x"}"#), "InvalidJob", "runTask"),
             (serde_json::json!({"job": "n", "runTask": {"taskDefinition": "t"}, "retry": {"maxAttempt": 3}}), "InvalidJob", "did you mean maxAttempts"),
             (serde_json::json!([1, 2]), "InvalidJob", "invalid type"),
         ];
         for (payload, error_type, message) in cases {
-            let e = start_request(payload.clone(), "r").unwrap_err();
+            let e = start_request(payload.clone(), "r", NOW).unwrap_err();
             assert_eq!(kind(&e), *error_type, "{payload}");
             assert!(e.to_string().contains(message), "{payload}: {e}");
         }

@@ -134,7 +134,9 @@ async fn handle_stream<S: Store, L: Launcher, N: Notifier>(
                 false
             }
             Ok(StreamRecord::TtlExpiredDelay(delay)) => match reactor.fire(&delay, now).await {
-                Ok(Fired::Launched(_) | Fired::AlreadyClaimed | Fired::Stale) => false,
+                Ok(Fired::Launched(_) | Fired::AlreadyClaimed | Fired::Stale | Fired::NotDue) => {
+                    false
+                }
                 Err(e) => {
                     tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, retryable = e.is_retryable(), error = %e, "due retry failed; record handed back");
                     true

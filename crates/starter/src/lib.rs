@@ -36,6 +36,7 @@ impl HandlerError for StarterError {
             StarterError::Request(RequestError::InvalidSchedule(_)) => "InvalidScheduledEvent",
             StarterError::Request(RequestError::RunId(_)) => "InvalidRunId",
             StarterError::Flow(FlowError::NotAllowed(_)) => "JobNotAllowed",
+            StarterError::Flow(FlowError::Conflict { .. }) => "RunConflict",
             StarterError::Flow(e) if e.is_retryable() => "RetryableError",
             StarterError::Flow(_) => "StartFailed",
         }
@@ -49,7 +50,7 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
     request_id: &str,
     now: OffsetDateTime,
 ) -> Result<StartResponse, StarterError> {
-    let request = match start_request(payload, request_id).map_err(StarterError::from) {
+    let request = match start_request(payload, request_id, now).map_err(StarterError::from) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error_type = e.error_type(), error = %e, "job request rejected; nothing written");

@@ -7,6 +7,18 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// Fires a due retry (its delay item deleted by TTL, or found overdue by the sweep): claims the attempt
     /// (exactly one of TTL, sweep and their redeliveries wins) and launches it.
     pub async fn fire(&self, delay: &DelayItem, now: OffsetDateTime) -> Result<Fired, FlowError> {
+        // TTL deletes an item only after its time; a stream record of a delay not yet due was replayed or forged.
+        // The delay item (if it is still there) is the sweep's when it falls due.
+        if delay.due_at > now.unix_timestamp() {
+            tracing::warn!(
+                run = delay.run_id.as_str(),
+                attempt = delay.attempt,
+                due_at = delay.due_at,
+                early_seconds = delay.due_at - now.unix_timestamp(),
+                "a retry not yet due was fired (a replayed or forged stream record): left to the sweep"
+            );
+            return Ok(Fired::NotDue);
+        }
         let at = now;
         let claim = AttemptItem::claim(
             &delay.run_id,
@@ -70,7 +82,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     Ok(Fired::Launched(Launch::Deferred { .. })) => swept.deferred += 1,
                     Ok(Fired::Launched(_)) => swept.launched += 1,
                     Ok(Fired::AlreadyClaimed) => swept.already_claimed += 1,
-                    Ok(Fired::Stale) => swept.stale += 1,
+                    Ok(Fired::Stale | Fired::NotDue) => swept.stale += 1,
                     Err(e) => {
                         swept.failed += 1;
                         tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, error = %e, "due retry failed; the next sweep tries again");

@@ -111,6 +111,9 @@ pub enum FlowError {
     /// The job asks for something this deployment does not allow; nothing was written.
     #[error(transparent)]
     NotAllowed(#[from] GuardError),
+    /// The run id (a job's tick, or an idempotency key) names a run started with a different job request.
+    #[error("run {run_id} exists with a different job request: refused, nothing written (a tick or an idempotency key names one run; change the job for a later tick, or start with another key)")]
+    Conflict { run_id: String },
 }
 
 impl FlowError {
@@ -121,7 +124,9 @@ impl FlowError {
             FlowError::Launch(LaunchError::Unanswered(_)) => true,
             FlowError::Launch(LaunchError::Invalid(_)) => false,
             FlowError::Notify(_) | FlowError::NotificationInProgress(_) => true,
-            FlowError::CorruptRun { .. } | FlowError::NotAllowed(_) => false,
+            FlowError::CorruptRun { .. }
+            | FlowError::NotAllowed(_)
+            | FlowError::Conflict { .. } => false,
         }
     }
 }
@@ -241,6 +246,8 @@ pub enum Fired {
     AlreadyClaimed,
     /// The run no longer waits for this retry (cancelled, redriven, unknown): the delay item was discarded.
     Stale,
+    /// The retry is not due yet (a replayed or forged TTL record): nothing done; the sweep fires it when due.
+    NotDue,
 }
 
 /// What the sweep did about a task past its deadline.

@@ -72,6 +72,22 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 })
             }
             Created::AlreadyExists | Created::LockTaken => {
+                // The same tick (or idempotency key) names one run: a request that differs from the one the
+                // run was started with is not a duplicate, and is refused rather than silently dropped.
+                if let Some(existing) = self.store.run(run_id).await? {
+                    if existing.request != run.request {
+                        tracing::error!(
+                            run = run_id,
+                            job = job.job.as_str(),
+                            error_type = "RunConflict",
+                            "refused: a different job request for an existing run; nothing written"
+                        );
+                        self.metrics.record(&job.job, Metric::RequestConflict);
+                        return Err(FlowError::Conflict {
+                            run_id: run_id.into(),
+                        });
+                    }
+                }
                 tracing::info!(run = run_id, "duplicate start: the run exists already");
                 let resumed = self.resume(run_id, now).await?;
                 Ok(Started::Duplicate {
