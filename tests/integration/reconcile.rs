@@ -326,3 +326,38 @@ async fn each_sweep_checks_at_most_its_batch_and_moves_on_from_where_it_stopped(
         assert_eq!(stack.row(run_id, "RUN").await.unwrap()["status"], "RUNNING");
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_due_retries_is_drained_page_after_page_in_one_sweep_within_its_budget() {
+    use crate::handlers::{at, waiting};
+    let stack = Stack::new().await;
+    let mut reactor = stack.reactor();
+    // Small pages and one shard, so that 12 retries due at once take several pages.
+    reactor.settings.sweep_shards = 1;
+    reactor.settings.sweep_batch = 4;
+    reactor.settings.launch_rate = 6;
+    reactor.settings.sweep_concurrency = 3;
+    let mut latest_due = 0;
+    let mut runs = Vec::new();
+    for i in 0..12 {
+        let (run_id, due) = waiting(&stack, &reactor, &format!("burst-{i}")).await;
+        latest_due = latest_due.max(due);
+        runs.push(run_id);
+    }
+    // With no time to spend, one sweep fires one page and leaves the rest to the next.
+    let mut hurried = stack.reactor();
+    hurried.settings = reactor.settings;
+    hurried.settings.sweep_budget_seconds = 0;
+    let first = sweep(&hurried, at(latest_due + 1)).await;
+    assert_eq!(first["sweep"]["launched"], 4, "{first}");
+    // With its budget, the next sweep drains everything still due, page after page, paced.
+    let second = sweep(&reactor, at(latest_due + 61)).await;
+    assert_eq!(second["sweep"]["launched"], 8, "{second}");
+    for run_id in &runs {
+        assert_eq!(
+            stack.tasks(&started_by(run_id, 2)).await.len(),
+            1,
+            "{run_id}"
+        );
+    }
+}

@@ -128,6 +128,18 @@ impl Config {
                     1,
                     1000,
                 )? as i32,
+                launch_rate: number(
+                    "REACTOR_LAUNCH_RATE",
+                    u64::from(defaults.launch_rate),
+                    1,
+                    1000,
+                )? as u32,
+                sweep_budget_seconds: number(
+                    "REACTOR_SWEEP_BUDGET_SECONDS",
+                    defaults.sweep_budget_seconds,
+                    1,
+                    840,
+                )?,
                 ..defaults
             },
             guard: Guard {

@@ -275,6 +275,22 @@ impl Stack {
             .expect("the delay item was there to expire")
     }
 
+    /// Plays the minutes passing before a delay falls due, for a story told on the real clock: the delay item
+    /// becomes due at `due_at` (epoch seconds), as TTL would find it once its time has come.
+    pub async fn make_due(&self, run_id: &str, delay_sk: &str, due_at: i64) {
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("RUN#{run_id}")))
+            .key("sk", AttributeValue::S(delay_sk.to_owned()))
+            .update_expression("SET dueAt = :due, #ttl = :due")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":due", AttributeValue::N(due_at.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// As [`Stack::expire`], or `None` if the item is gone already (the sweep claimed the retry first: TTL has
     /// nothing left to delete).
     pub async fn expire_if_present(&self, run_id: &str, delay_sk: &str) -> Option<Value> {

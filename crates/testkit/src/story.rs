@@ -156,7 +156,10 @@ pub async fn play(echo: bool) -> Story {
         ),
     );
 
-    // Minutes later DynamoDB's TTL deletes the delay item; the stream wakes the scheduler.
+    // Minutes later (played: the delay falls due now) DynamoDB's TTL deletes the delay item; the stream wakes
+    // the scheduler, which fires a retry only once it is due.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    stack.make_due(&run_id, "DELAY#0002", now - 1).await;
     let batch = stack.expire(&run_id, "DELAY#0002").await;
     {
         let scheduler = Function::start("scheduler", &stack.env());

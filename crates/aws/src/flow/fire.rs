@@ -1,5 +1,5 @@
-//! Delayed retries and deadlines: fire a due retry (TTL or sweep; exactly one wins), the one-minute sweep,
-//! and stopping an attempt past its deadline.
+//! Delayed retries and deadlines: fire a due retry (TTL or sweep; exactly one wins), and stop an attempt past
+//! its deadline. The sweep that calls both is `sweep.rs`.
 
 use super::*;
 
@@ -49,120 +49,6 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         Ok(Fired::Launched(
             self.launch(&run, &job, delay.attempt, now).await?,
         ))
-    }
-
-    /// The one-minute sweep: fires every overdue retry (the TTL path is late by minutes to hours), resumes
-    /// launches an interrupted invocation left behind, and reconciles quiet RUNNING runs with ECS (`reconcile`). Keeps going past a failed item; the caller decides what
-    /// a failure means.
-    pub async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, FlowError> {
-        let mut swept = Swept::default();
-        let epoch = now.unix_timestamp();
-        for shard in 0..self.settings.sweep_shards {
-            for due in self
-                .store
-                .due_items(shard, epoch, self.settings.sweep_batch)
-                .await?
-            {
-                let delay = match due {
-                    DueItem::Retry(delay) => delay,
-                    DueItem::Deadline(deadline) => {
-                        match self.enforce_deadline(&deadline, now).await {
-                            Ok(Enforced::Stopped { .. }) => swept.timed_out += 1,
-                            Ok(Enforced::Stale) => {}
-                            Err(e) => {
-                                swept.failed += 1;
-                                tracing::error!(run = deadline.run_id.as_str(), attempt = deadline.attempt, error = %e, "stopping a task past its deadline failed; the next sweep tries again");
-                            }
-                        }
-                        continue;
-                    }
-                };
-                swept.due += 1;
-                match self.fire(&delay, now).await {
-                    Ok(Fired::Launched(Launch::Deferred { .. })) => swept.deferred += 1,
-                    Ok(Fired::Launched(_)) => swept.launched += 1,
-                    Ok(Fired::AlreadyClaimed) => swept.already_claimed += 1,
-                    Ok(Fired::Stale | Fired::NotDue) => swept.stale += 1,
-                    Err(e) => {
-                        swept.failed += 1;
-                        tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, error = %e, "due retry failed; the next sweep tries again");
-                    }
-                }
-            }
-        }
-        let before = now - time::Duration::seconds(self.settings.launch_lease_seconds);
-        for run_id in self
-            .store
-            .stuck_launches(before, self.settings.sweep_batch)
-            .await?
-        {
-            match self.resume(&run_id, now).await {
-                Ok(Some(Launch::Deferred { .. })) => swept.deferred += 1,
-                Ok(Some(_)) => swept.resumed += 1,
-                Ok(None) => {}
-                Err(e) => {
-                    swept.failed += 1;
-                    tracing::error!(run = run_id.as_str(), error = %e, "resuming an interrupted launch failed");
-                }
-            }
-        }
-        match self
-            .store
-            .unpublished_runs(epoch, self.settings.sweep_batch)
-            .await
-        {
-            Ok(runs) => {
-                for run_id in runs {
-                    match self.republish(&run_id, now).await {
-                        Ok(true) => swept.republished += 1,
-                        Ok(false) => {}
-                        Err(e) => {
-                            swept.failed += 1;
-                            tracing::error!(run = run_id.as_str(), error = %e, "publishing an unpublished outcome failed; the next sweep tries again");
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                swept.failed += 1;
-                tracing::error!(error = %e, "reading unpublished outcomes failed; the next sweep tries again");
-            }
-        }
-        match self.reconcile(now).await {
-            Ok(reconciled) => {
-                swept.reconciled = reconciled.judged;
-                swept.failed += reconciled.failed;
-                if reconciled.checked > 0 {
-                    tracing::info!(
-                        checked = reconciled.checked,
-                        alive = reconciled.alive,
-                        judged = reconciled.judged,
-                        vanished = reconciled.vanished,
-                        moved_on = reconciled.moved_on,
-                        failed = reconciled.failed,
-                        "reconciliation"
-                    );
-                }
-            }
-            Err(e) => {
-                swept.failed += 1;
-                tracing::error!(error = %e, "reconciling quiet runs failed; the next sweep tries again");
-            }
-        }
-        tracing::info!(
-            due = swept.due,
-            launched = swept.launched,
-            already_claimed = swept.already_claimed,
-            stale = swept.stale,
-            resumed = swept.resumed,
-            deferred = swept.deferred,
-            timed_out = swept.timed_out,
-            reconciled = swept.reconciled,
-            republished = swept.republished,
-            failed = swept.failed,
-            "sweep"
-        );
-        Ok(swept)
     }
 
     /// Stops the task of an attempt past its deadline, with a reason the judge recognises when the task's

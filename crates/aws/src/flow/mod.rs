@@ -14,9 +14,12 @@
 //! - [`start`](start.rs): a request becomes a run (the guard, the job's lock for FORBID / REPLACE), then its launch.
 //! - [`launch`](launch.rs): an attempt's task started or adopted and recorded; a refused launch judged; resume.
 //! - [`judge`](judge.rs): **a STOPPED task judged** and the decision applied, with the run's history.
-//! - [`fire`](fire.rs): a due retry fired (TTL or sweep), the sweep, an attempt stopped at its deadline.
+//! - [`fire`](fire.rs): a due retry fired (TTL or sweep), an attempt stopped at its deadline.
+//! - [`sweep`](sweep.rs): the one-minute sweep — due retries drained (paced, a few at once), launches left
+//!   behind resumed, unpublished outcomes published, quiet RUNNING runs reconciled.
 //! - [`notify`](notify.rs): metrics, retry notices, a finished run's outcome published once.
 //! - [`operate`](operate.rs): cancel and redrive.
+//! - [`outcome`](outcome.rs): the messages a run publishes (outcome, cancel, skip, retry notice).
 //! - [`reconcile`](reconcile.rs): the sweep's check of quiet RUNNING runs against ECS, for STOPPED events lost
 //!   upstream.
 //!
@@ -67,6 +70,14 @@ pub struct Settings {
     pub reconcile_after_seconds: i64,
     /// Runs checked against ECS per sweep, at most (the bound on the reconciliation's work).
     pub reconcile_batch: i32,
+    /// RunTask calls the sweep makes per second, at most: ECS's RunTask rate ("AWS Fargate throttling
+    /// quotas": 20 calls a second, burst and sustained), so a drain never hammers a throttled API.
+    pub launch_rate: u32,
+    /// Retries the sweep fires at once (each a few DynamoDB calls and one RunTask).
+    pub sweep_concurrency: usize,
+    /// How long one sweep keeps draining due retries and deferred launches before it leaves the rest to the
+    /// next (the scheduler function's timeout is longer).
+    pub sweep_budget_seconds: u64,
 }
 
 impl Default for Settings {
@@ -78,6 +89,9 @@ impl Default for Settings {
             sweep_batch: 25,
             reconcile_after_seconds: 600,
             reconcile_batch: 100,
+            launch_rate: 20,
+            sweep_concurrency: 10,
+            sweep_budget_seconds: 50,
         }
     }
 }
@@ -377,124 +391,14 @@ mod judge;
 mod launch;
 mod notify;
 mod operate;
+mod outcome;
 mod reconcile;
 mod start;
+mod sweep;
 
+use outcome::{cancelled_outcome, decision_of, outcome_of, retry_outcome, skipped_outcome};
 pub use reconcile::Reconciled;
 pub use start::StartResponse;
-
-/// The message a finished run publishes.
-fn outcome_of(
-    run: &RunItem,
-    status: RunStatus,
-    attempt: u32,
-    decision: &Decision,
-    task_arn: Option<&str>,
-) -> Outcome {
-    Outcome {
-        event: match status {
-            RunStatus::Succeeded => Event::RunSucceeded,
-            RunStatus::Cancelled => Event::RunCancelled,
-            RunStatus::Skipped => Event::RunSkipped,
-            _ => Event::RunFailed,
-        },
-        run_id: run.run_id.clone(),
-        job: run.job.clone(),
-        status: status.as_str().into(),
-        attempts: attempt,
-        rule_id: decision.rule_id.clone(),
-        rule: decision.rule.clone(),
-        reason: decision.reason.clone(),
-        task_arn: task_arn.map(str::to_owned),
-        hint: decision.verdict.hint.clone(),
-        next_retry_at: None,
-        memory_mib: None,
-    }
-}
-
-/// The message a run cancelled by `by` publishes; `task_arn` is the task stopped on request.
-fn cancelled_outcome(run: &RunItem, by: &str, task_arn: Option<String>) -> Outcome {
-    Outcome {
-        event: Event::RunCancelled,
-        run_id: run.run_id.clone(),
-        job: run.job.clone(),
-        status: RunStatus::Cancelled.as_str().into(),
-        attempts: run.attempt,
-        rule_id: "cancelled".into(),
-        rule: "cancelled".into(),
-        reason: format!("cancelled by {by}"),
-        task_arn,
-        hint: None,
-        next_retry_at: None,
-        memory_mib: None,
-    }
-}
-
-/// The message a SKIPPED run publishes; `holder` says which run of the job was unfinished, and how.
-fn skipped_outcome(run: &RunItem, holder: &str) -> Outcome {
-    Outcome {
-        event: Event::RunSkipped,
-        run_id: run.run_id.clone(),
-        job: run.job.clone(),
-        status: RunStatus::Skipped.as_str().into(),
-        attempts: 0,
-        rule_id: "concurrency-forbid".into(),
-        rule: run.last_rule.clone().unwrap_or_default(),
-        reason: format!("not started: {holder} (concurrency FORBID)"),
-        task_arn: None,
-        hint: None,
-        next_retry_at: None,
-        memory_mib: None,
-    }
-}
-
-/// The retry notice of a decided attempt, to be published again.
-fn retry_outcome(run: &RunItem, attempt: &AttemptItem, decision: &Decision) -> Outcome {
-    Outcome {
-        event: Event::AttemptRetrying,
-        status: if attempt.next_retry_at.is_some() {
-            RunStatus::RetryScheduled
-        } else {
-            RunStatus::Launching
-        }
-        .as_str()
-        .into(),
-        next_retry_at: attempt.next_retry_at.map(stamp),
-        memory_mib: run.task_size.map(|s| s.memory_mib),
-        ..outcome_of(
-            run,
-            RunStatus::Launching,
-            attempt.attempt,
-            decision,
-            attempt.task_arn.as_deref(),
-        )
-    }
-}
-
-/// The decision recorded on a judged attempt, for a notification that has to be published again.
-fn decision_of(attempt: &AttemptItem) -> Decision {
-    let action = attempt.action.unwrap_or(Action::Fail);
-    let rule_id = attempt.rule_id.clone().unwrap_or_default();
-    let rule = attempt.rule.clone().unwrap_or_default();
-    Decision {
-        action,
-        rule_id: rule_id.clone(),
-        rule: rule.clone(),
-        reason: attempt.reason.clone().unwrap_or_default(),
-        counts_as_attempt: attempt.counts_as_attempt.unwrap_or(true),
-        delay_seconds: attempt.delay_seconds,
-        next_attempt: None,
-        verdict: reactor_core::Verdict {
-            action,
-            rule_id,
-            rule,
-            evidence: attempt.stopped_reason.clone().unwrap_or_default(),
-            disruption: false,
-            hint: attempt.hint.clone(),
-            memory: None,
-        },
-    }
-}
 
 fn stop_facts(task: &Task) -> Result<StopFacts, FlowError> {
     Ok(StopFacts {

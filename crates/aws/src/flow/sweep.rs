@@ -1,0 +1,261 @@
+//! The one-minute sweep: everything no single delivery settles. In order, each bounded:
+//! 1. **due retries and deadlines** (`byDue`, every shard): TTL is late by minutes to hours, so the sweep fires
+//!    what is overdue — a few at once, RunTask paced at `launch_rate` a second (ECS's own RunTask rate), page
+//!    after page until nothing is due or `sweep_budget_seconds` is spent — and stops tasks past their deadline;
+//! 2. **launches left behind**: interrupted (the claimer crashed) or deferred (AWS refused them for reasons of
+//!    its own) and whose lease has run out, resumed the same way;
+//! 3. **outcomes never published**, published once (`republish`);
+//! 4. **quiet RUNNING runs**, checked against ECS (`reconcile`).
+//!
+//! Exactly once holds as before: every fire, resume and publish is a conditional write, whoever runs it.
+//! The sweep's clock is the time it was invoked at plus the (monotonic) time it has run, so what it records
+//! says when it happened even in a long drain.
+
+use super::*;
+use futures_util::future::join_all;
+use std::time::{Duration, Instant};
+
+/// A launch left behind is looked for once it has been LAUNCHING this long: a deferred launch waits at least
+/// 15 s (`reactor_core::step::launch_backoff`); whether its lease has run out is the conditional write's to say.
+const RESUME_AFTER_SECONDS: i64 = 15;
+
+/// The sweep's time: when it was invoked, plus how long it has run.
+struct SweepClock {
+    invoked: OffsetDateTime,
+    started: Instant,
+    budget: Duration,
+}
+
+impl SweepClock {
+    fn now(&self) -> OffsetDateTime {
+        self.invoked
+            + time::Duration::try_from(self.started.elapsed()).unwrap_or(time::Duration::ZERO)
+    }
+
+    fn spent(&self) -> bool {
+        self.started.elapsed() >= self.budget
+    }
+}
+
+/// At most `per_second` launches started in any one-second window.
+struct Pacer {
+    per_second: usize,
+    window: Instant,
+    used: usize,
+}
+
+impl Pacer {
+    fn new(per_second: u32) -> Pacer {
+        Pacer {
+            per_second: (per_second as usize).max(1),
+            window: Instant::now(),
+            used: 0,
+        }
+    }
+
+    /// Waits until `n` more launches fit in the current window (`n` at most `per_second`).
+    async fn admit(&mut self, n: usize) {
+        loop {
+            if self.window.elapsed() >= Duration::from_secs(1) {
+                self.window = Instant::now();
+                self.used = 0;
+            }
+            if self.used + n <= self.per_second {
+                self.used += n;
+                return;
+            }
+            let rest = Duration::from_secs(1).saturating_sub(self.window.elapsed());
+            tokio::time::sleep(rest).await;
+        }
+    }
+}
+
+impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
+    /// The one-minute sweep (see the module's documentation). Keeps going past a failed item; the caller
+    /// decides what a failure means.
+    pub async fn sweep(&self, now: OffsetDateTime) -> Result<Swept, FlowError> {
+        let clock = SweepClock {
+            invoked: now,
+            started: Instant::now(),
+            budget: Duration::from_secs(self.settings.sweep_budget_seconds),
+        };
+        let mut pacer = Pacer::new(self.settings.launch_rate);
+        let mut swept = Swept::default();
+        self.drain_due(&clock, &mut pacer, &mut swept).await?;
+        self.drain_left_behind(&clock, &mut pacer, &mut swept)
+            .await?;
+        match self
+            .store
+            .unpublished_runs(clock.now().unix_timestamp(), self.settings.sweep_batch)
+            .await
+        {
+            Ok(runs) => {
+                for run_id in runs {
+                    match self.republish(&run_id, clock.now()).await {
+                        Ok(true) => swept.republished += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            swept.failed += 1;
+                            tracing::error!(run = run_id.as_str(), error = %e, "publishing an unpublished outcome failed; the next sweep tries again");
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                swept.failed += 1;
+                tracing::error!(error = %e, "reading unpublished outcomes failed; the next sweep tries again");
+            }
+        }
+        match self.reconcile(clock.now()).await {
+            Ok(reconciled) => {
+                swept.reconciled = reconciled.judged;
+                swept.failed += reconciled.failed;
+                if reconciled.checked > 0 {
+                    tracing::info!(
+                        checked = reconciled.checked,
+                        alive = reconciled.alive,
+                        judged = reconciled.judged,
+                        vanished = reconciled.vanished,
+                        moved_on = reconciled.moved_on,
+                        failed = reconciled.failed,
+                        "reconciliation"
+                    );
+                }
+            }
+            Err(e) => {
+                swept.failed += 1;
+                tracing::error!(error = %e, "reconciling quiet runs failed; the next sweep tries again");
+            }
+        }
+        tracing::info!(
+            due = swept.due,
+            launched = swept.launched,
+            already_claimed = swept.already_claimed,
+            stale = swept.stale,
+            resumed = swept.resumed,
+            deferred = swept.deferred,
+            timed_out = swept.timed_out,
+            reconciled = swept.reconciled,
+            republished = swept.republished,
+            failed = swept.failed,
+            "sweep"
+        );
+        Ok(swept)
+    }
+
+    /// Fires due retries and stops tasks past their deadline, page after page over every shard, until a pass
+    /// finds no full page, a pass fails somewhere (the next sweep tries again), or the budget is spent.
+    async fn drain_due(
+        &self,
+        clock: &SweepClock,
+        pacer: &mut Pacer,
+        swept: &mut Swept,
+    ) -> Result<(), FlowError> {
+        let chunk = self
+            .settings
+            .sweep_concurrency
+            .clamp(1, pacer.per_second.max(1));
+        loop {
+            let (mut more, failed_before) = (false, swept.failed);
+            let progress = |s: &Swept| s.launched + s.deferred + s.stale + s.timed_out;
+            let progress_before = progress(swept);
+            for shard in 0..self.settings.sweep_shards {
+                let page = self
+                    .store
+                    .due_items(
+                        shard,
+                        clock.now().unix_timestamp(),
+                        self.settings.sweep_batch,
+                    )
+                    .await?;
+                more |= page.len() >= self.settings.sweep_batch as usize;
+                let mut retries = Vec::new();
+                for due in page {
+                    match due {
+                        DueItem::Retry(delay) => retries.push(delay),
+                        DueItem::Deadline(deadline) => {
+                            match self.enforce_deadline(&deadline, clock.now()).await {
+                                Ok(Enforced::Stopped { .. }) => swept.timed_out += 1,
+                                Ok(Enforced::Stale) => {}
+                                Err(e) => {
+                                    swept.failed += 1;
+                                    tracing::error!(run = deadline.run_id.as_str(), attempt = deadline.attempt, error = %e, "stopping a task past its deadline failed; the next sweep tries again");
+                                }
+                            }
+                        }
+                    }
+                }
+                for group in retries.chunks(chunk) {
+                    pacer.admit(group.len()).await;
+                    let fired = join_all(group.iter().map(|d| self.fire(d, clock.now()))).await;
+                    for (delay, result) in group.iter().zip(fired) {
+                        swept.due += 1;
+                        match result {
+                            Ok(Fired::Launched(Launch::Deferred { .. })) => swept.deferred += 1,
+                            Ok(Fired::Launched(_)) => swept.launched += 1,
+                            Ok(Fired::AlreadyClaimed) => swept.already_claimed += 1,
+                            Ok(Fired::Stale | Fired::NotDue) => swept.stale += 1,
+                            Err(e) => {
+                                swept.failed += 1;
+                                tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, error = %e, "due retry failed; the next sweep tries again");
+                            }
+                        }
+                    }
+                }
+            }
+            // Another pass only when a page was full and this one changed something without failing: a page
+            // read again unchanged (a retry claimed elsewhere that left its item) is the next sweep's.
+            let progressed = progress(swept) > progress_before;
+            if !more || !progressed || swept.failed > failed_before || clock.spent() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Resumes launches left behind (interrupted, or deferred by AWS's refusal) whose lease has run out, page
+    /// after page, paced like the due retries.
+    async fn drain_left_behind(
+        &self,
+        clock: &SweepClock,
+        pacer: &mut Pacer,
+        swept: &mut Swept,
+    ) -> Result<(), FlowError> {
+        let chunk = self
+            .settings
+            .sweep_concurrency
+            .clamp(1, pacer.per_second.max(1));
+        loop {
+            let before = clock.now() - time::Duration::seconds(RESUME_AFTER_SECONDS);
+            let page = self
+                .store
+                .stuck_launches(before, self.settings.sweep_batch)
+                .await?;
+            let (full, progress_before) = (
+                page.len() >= self.settings.sweep_batch as usize,
+                swept.resumed + swept.deferred,
+            );
+            for group in page.chunks(chunk) {
+                pacer.admit(group.len()).await;
+                let resumed =
+                    join_all(group.iter().map(|run_id| self.resume(run_id, clock.now()))).await;
+                for (run_id, result) in group.iter().zip(resumed) {
+                    match result {
+                        Ok(Some(Launch::Deferred { .. })) => swept.deferred += 1,
+                        Ok(Some(_)) => swept.resumed += 1,
+                        Ok(None) => {}
+                        Err(e) => {
+                            swept.failed += 1;
+                            tracing::error!(run = run_id.as_str(), error = %e, "resuming a launch left behind failed; the next sweep tries again");
+                        }
+                    }
+                }
+            }
+            // A full page of which nothing could be resumed (their leases still run) would be read again as it
+            // is: the next sweep takes it.
+            let progressed = swept.resumed + swept.deferred > progress_before;
+            if !full || !progressed || clock.spent() {
+                return Ok(());
+            }
+        }
+    }
+}
