@@ -1,6 +1,8 @@
 //! Section 8: how late a delayed retry fires after its due time. TTL deletes a delay item 8–28 minutes after
 //! it expires (public measurements; drawn uniformly in that range here), the sweep runs every minute and fires
-//! what is due (`dueAt <= now` on the `byDue` index, at most `sweep_batch` per shard and sweep).
+//! what is due (`dueAt <= now` on the `byDue` index), page after page, a few at once, RunTask paced at
+//! `launch_rate` a second, for up to `sweep_budget_seconds`; its clock is its invocation time plus the time it
+//! has run, so a retry fired late in a long drain is recorded as that late.
 //!
 //! Two ways: the burst's delay items fired by the real scheduler handler against moto on a simulated clock
 //! (sweeps at each whole minute, TTL deletes played at their drawn times, whichever comes first wins, as in
@@ -30,8 +32,12 @@ pub struct Lateness {
     pub burst_wrong: usize,
     /// Seconds past due in the model of a steady flow.
     pub steady: Vec<f64>,
-    /// Retries the sweep fires at most per minute (shards × batch).
+    /// Retries one sweep fires at most (RunTask rate × budget).
     pub sweep_capacity: u32,
+    /// RunTask calls a second the sweep allows itself.
+    pub launch_rate: u32,
+    /// Seconds one sweep drains, at most.
+    pub sweep_budget: u64,
 }
 
 pub async fn run(burst: &Burst, quick: bool) -> Lateness {
@@ -119,7 +125,9 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
         sweeps,
         burst_wrong: wrong,
         steady: steady(if quick { 10_000 } else { 1_000_000 }),
-        sweep_capacity: settings.sweep_shards * settings.sweep_batch as u32,
+        sweep_capacity: settings.launch_rate * settings.sweep_budget_seconds as u32,
+        launch_rate: settings.launch_rate,
+        sweep_budget: settings.sweep_budget_seconds,
     }
 }
 
