@@ -113,3 +113,56 @@ async fn a_ttl_record_of_a_retry_not_yet_due_launches_nothing_and_the_sweep_fire
     assert_eq!(swept["sweep"]["launched"], 1, "{swept}");
     assert_eq!(stack.tasks(&started_by(&run_id, 2)).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_redelivered_tick_of_a_finished_forbid_run_is_a_duplicate_never_a_skipped_notice() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let mut job = stack.job("nightly-forbid");
+    job["concurrency"] = json!("FORBID");
+    job["notify"] = json!({"on": ["SKIPPED"]});
+    // The 02:30 run ends (SUCCEEDED, not announced); the 02:31 run starts and holds the job.
+    let first = starter::handle(&reactor, tick(&job, "2026-11-21T02:30:00Z"), "r1", T0)
+        .await
+        .unwrap();
+    let task = first.task_arn.clone().unwrap();
+    let done = stack
+        .stop(
+            &task,
+            &started_by(&first.run_id, 1),
+            "stopped-success.json",
+            3,
+        )
+        .await;
+    classifier::handle(&reactor, done, T0 + time::Duration::seconds(30))
+        .await
+        .unwrap();
+    let second = starter::handle(
+        &reactor,
+        tick(&job, "2026-11-21T02:31:00Z"),
+        "r2",
+        T0 + time::Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.outcome, "STARTED", "{second:?}");
+    // The 02:30 tick again, late: its run exists and has ended; it is not skipped, and nothing is announced.
+    let again = starter::handle(
+        &reactor,
+        tick(&job, "2026-11-21T02:30:00Z"),
+        "r3",
+        T0 + time::Duration::minutes(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.outcome, again.run_id.as_str()),
+        ("DUPLICATE", first.run_id.as_str()),
+        "{again:?}"
+    );
+    assert_eq!(
+        stack.row(&first.run_id, "RUN").await.unwrap()["status"],
+        "SUCCEEDED"
+    );
+    assert_eq!(stack.notifications_now().await, Vec::<Value>::new());
+}

@@ -513,6 +513,50 @@ async fn a_launch_aws_refused_for_its_own_reasons_never_uses_up_an_attempt() {
         assert_eq!(attempt["deferrals"], 2, "{answer:?}: {attempt}");
         assert_eq!(stack.tasks(&started_by(&run_id, 1)).await.len(), 1);
     }
+    // Deferred as often as it may be (`MAX_LAUNCH_DEFERRALS`), a refusal is judged like any other: with one
+    // attempt, the run fails instead of waiting in LAUNCHING for good.
+    let tick = tick_of(&stack, "outage-forever", TICK, once);
+    let down = Faults::answer("ecs:RunTask", ALWAYS, json_error(500, "ServerException"));
+    let started = deliver(&down.reactor(&stack), &Delivery::Starter(tick), T0)
+        .await
+        .unwrap();
+    let run_id = started["runId"].as_str().unwrap().to_owned();
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(&stack.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("RUN#{run_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ATTEMPT#0001".into()),
+        )
+        .update_expression("SET deferrals = :n")
+        .expression_attribute_values(
+            ":n",
+            aws_sdk_dynamodb::types::AttributeValue::N(
+                reactor_core::step::MAX_LAUNCH_DEFERRALS.to_string(),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    deliver(
+        &down.reactor(&stack),
+        &Delivery::Scheduler(sweep_event()),
+        after(T0, 600),
+    )
+    .await
+    .unwrap();
+    let run = stack.row(&run_id, "RUN").await.unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["lastRuleId"].as_str()),
+        (Some("FAILED"), Some("attempts-exhausted")),
+        "{run}"
+    );
+
     // The task's own reason: judged as before, and with one attempt the run fails.
     let tick = tick_of(&stack, "bad-platform", TICK, once);
     let unknown_platform = Fault::Answer {

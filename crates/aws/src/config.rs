@@ -59,9 +59,12 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .ok_or(ConfigError::Missing(name))
         };
-        let number =
-            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-                match lookup(name).filter(|v| !v.trim().is_empty()) {
+        let number = |name: &'static str,
+                      default: u64,
+                      min: u64,
+                      max: u64|
+         -> Result<u64, ConfigError> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
                     None => Ok(default),
                     Some(v) => v
                         .trim()
@@ -75,12 +78,20 @@ impl Config {
                                 "REACTOR_LAUNCH_LEASE_SECONDS" => {
                                     "a whole number of seconds from 30 to 3600"
                                 }
+                                "REACTOR_RECONCILE_AFTER_SECONDS" => {
+                                    "a whole number of seconds from 60 to 86400"
+                                }
+                                "REACTOR_RECONCILE_BATCH" => "a whole number from 1 to 1000",
+                                "REACTOR_LAUNCH_RATE" => "a whole number of calls a second from 1 to 1000",
+                                "REACTOR_SWEEP_BUDGET_SECONDS" => {
+                                    "a whole number of seconds from 1 to 600, below the function's timeout"
+                                }
                                 _ => "a whole number of milliseconds from 100 to 600000",
                             },
                             value: v,
                         }),
                 }
-            };
+        };
         let defaults = Settings::default();
         let role_overrides = match lookup("REACTOR_ALLOW_ROLE_OVERRIDES")
             .map(|v| v.trim().to_ascii_lowercase())
@@ -138,7 +149,7 @@ impl Config {
                     "REACTOR_SWEEP_BUDGET_SECONDS",
                     defaults.sweep_budget_seconds,
                     1,
-                    840,
+                    600,
                 )?,
                 ..defaults
             },

@@ -7,7 +7,7 @@
 //!   whether its outcome is announced), the next attempt claimed, or the retry's due time.
 //! - [`deadline_counts_from`]: the moment a run's deadline counts from (its latest redrive, else its start).
 //! - [`defers_launch`], [`launch_backoff`]: a launch AWS refused (throttled, a server error) waits and is tried
-//!   again without using up an attempt.
+//!   again without using up an attempt, [`MAX_LAUNCH_DEFERRALS`] times at most.
 //! - [`time_to_reconcile`]: whether a quiet RUNNING run's task is asked about (its STOPPED event may be lost).
 //!
 //! Which status each plan leaves the run in is [`crate::transition`]'s table, not repeated here.
@@ -97,6 +97,11 @@ pub fn time_to_reconcile(last_change: i64, deadline: Option<i64>, now: i64, inte
 /// error. Such a launch is deferred, not judged: the attempt keeps its number and is launched again later,
 /// paced, so an outage or a cron storm never uses up a job's attempts nor fails a run.
 pub const DEFERRED_LAUNCH_RULES: [&str; 2] = ["launch-throttled", "launch-server-error"];
+
+/// How often one attempt's launch is deferred at most: about 47 minutes of waiting (30 s doubling to 5 min). An
+/// AWS-side refusal that outlasts it is judged like any refused launch (RETRY_LATER within `maxAttempts`), so
+/// a run never waits in LAUNCHING for good.
+pub const MAX_LAUNCH_DEFERRALS: u32 = 12;
 
 /// Whether a launch judged by `rule_id` is deferred instead of decided ([`DEFERRED_LAUNCH_RULES`]).
 pub fn defers_launch(rule_id: &str) -> bool {

@@ -61,15 +61,23 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                             message,
                         } => {
                             let reason = format!("{code} (HTTP {status}): {message}");
-                            return self
-                                .defer(run, attempt, reason.trim_end_matches(": "), now)
-                                .await;
+                            let reason = reason.trim_end_matches(": ");
+                            if let Some(deferred) = self.defer(run, attempt, reason, now).await? {
+                                return Ok(deferred);
+                            }
+                            // Deferred as often as it may be: judged like any refused launch.
+                            judge_launch(LaunchProblem::ApiError {
+                                code: &code,
+                                message: reason,
+                            })
                         }
                     }
                 }
             };
             if defers_launch(&verdict.rule_id) {
-                return self.defer(run, attempt, &verdict.evidence, now).await;
+                if let Some(deferred) = self.defer(run, attempt, &verdict.evidence, now).await? {
+                    return Ok(deferred);
+                }
             }
             let history = History {
                 attempt,
@@ -138,14 +146,15 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     }
 
     /// AWS refused to launch the attempt for reasons of its own: not judged, not counted; its lease is pushed
-    /// out by a growing, jittered wait, after which the sweep resumes the launch (`resume`).
+    /// out by a growing, jittered wait, after which the sweep resumes the launch (`resume`). `None` once it has
+    /// been deferred `MAX_LAUNCH_DEFERRALS` times: the caller judges it then.
     async fn defer(
         &self,
         run: &RunItem,
         attempt: u32,
         reason: &str,
         now: OffsetDateTime,
-    ) -> Result<Launch, FlowError> {
+    ) -> Result<Option<Launch>, FlowError> {
         let run_id = run.run_id.as_str();
         let deferrals = self
             .store
@@ -153,6 +162,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             .await?
             .and_then(|a| a.deferrals)
             .unwrap_or(0);
+        if deferrals >= MAX_LAUNCH_DEFERRALS {
+            tracing::warn!(
+                job = run.job.as_str(),
+                run = run_id,
+                attempt,
+                deferrals,
+                reason,
+                "AWS has refused this launch too often: judged like any refused launch"
+            );
+            return Ok(None);
+        }
         let attempt_ref = AttemptRef {
             run_id: run_id.to_owned(),
             attempt,
@@ -178,11 +198,11 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             reason,
             "launch deferred: AWS refused it for reasons of its own; the attempt is kept and launched again by the sweep"
         );
-        Ok(Launch::Deferred {
+        Ok(Some(Launch::Deferred {
             attempt,
             retry_at,
             reason: reason.to_owned(),
-        })
+        }))
     }
 
     /// Records the attempt's task (adopted or just started) and logs the launch. A task whose run was

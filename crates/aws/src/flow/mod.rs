@@ -44,7 +44,7 @@ use reactor_core::judge::{
 use reactor_core::run::{jitter_seed, RunStatus};
 use reactor_core::step::{
     after_decision, deadline_counts_from, defers_launch, judgement, launch_backoff, AfterDecision,
-    Leases,
+    Leases, MAX_LAUNCH_DEFERRALS,
 };
 use reactor_core::{
     run_deadline_passed, Action, AttemptRef, Concurrency, Decision, Guard, GuardError, History,

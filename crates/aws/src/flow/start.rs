@@ -49,7 +49,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         } else {
             match self.create_exclusive(job, &mut run, &first, at).await? {
                 Exclusive::Created(created) => created,
-                Exclusive::Skip(holder) => return self.skip(job, run, &holder, now).await,
+                Exclusive::Skip(holder) => match self.store.run(run_id).await? {
+                    // A redelivered tick of a run that started (and may have ended without announcing it) is
+                    // that run's duplicate: never a "skipped" notice for it.
+                    Some(existing) if existing.status != RunStatus::Skipped => {
+                        Created::AlreadyExists
+                    }
+                    _ => return self.skip(job, run, &holder, now).await,
+                },
             }
         };
         match created {

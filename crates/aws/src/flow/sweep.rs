@@ -3,7 +3,7 @@
 //!    what is overdue — a few at once, RunTask paced at `launch_rate` a second (ECS's own RunTask rate), page
 //!    after page until nothing is due or `sweep_budget_seconds` is spent — and stops tasks past their deadline;
 //! 2. **launches left behind**: interrupted (the claimer crashed) or deferred (AWS refused them for reasons of
-//!    its own) and whose lease has run out, resumed the same way;
+//!    its own) and whose lease has run out, resumed the same way, page after page from the oldest;
 //! 3. **outcomes never published**, published once (`republish`);
 //! 4. **quiet RUNNING runs**, checked against ECS (`reconcile`).
 //!
@@ -155,6 +155,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             .settings
             .sweep_concurrency
             .clamp(1, pacer.per_second.max(1));
+        // Every sweep fires at least one group, however little budget it has.
+        let mut fired_a_group = false;
         loop {
             let (mut more, failed_before) = (false, swept.failed);
             let progress = |s: &Swept| s.launched + s.deferred + s.stale + s.timed_out;
@@ -186,6 +188,11 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     }
                 }
                 for group in retries.chunks(chunk) {
+                    // What is left of the page stays due: the next sweep takes it.
+                    if fired_a_group && clock.spent() {
+                        return Ok(());
+                    }
+                    fired_a_group = true;
                     pacer.admit(group.len()).await;
                     let fired = join_all(group.iter().map(|d| self.fire(d, clock.now()))).await;
                     for (delay, result) in group.iter().zip(fired) {
@@ -212,8 +219,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
     }
 
-    /// Resumes launches left behind (interrupted, or deferred by AWS's refusal) whose lease has run out, page
-    /// after page, paced like the due retries.
+    /// Resumes launches left behind (interrupted, or deferred by AWS's refusal) whose lease has run out: every
+    /// run LAUNCHING for more than a few seconds, page after page from the oldest (a cursor, so runs whose lease
+    /// still runs cannot hold back those behind them), paced like the due retries, within the budget.
     async fn drain_left_behind(
         &self,
         clock: &SweepClock,
@@ -224,37 +232,46 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             .settings
             .sweep_concurrency
             .clamp(1, pacer.per_second.max(1));
+        let mut after = String::new();
         loop {
             let before = clock.now() - time::Duration::seconds(RESUME_AFTER_SECONDS);
             let page = self
                 .store
-                .stuck_launches(before, self.settings.sweep_batch)
+                .quiet_runs(
+                    RunStatus::Launching,
+                    &after,
+                    before,
+                    self.settings.sweep_batch,
+                )
                 .await?;
-            let (full, progress_before) = (
-                page.len() >= self.settings.sweep_batch as usize,
-                swept.resumed + swept.deferred,
-            );
             for group in page.chunks(chunk) {
+                if clock.spent() {
+                    return Ok(());
+                }
                 pacer.admit(group.len()).await;
-                let resumed =
-                    join_all(group.iter().map(|run_id| self.resume(run_id, clock.now()))).await;
-                for (run_id, result) in group.iter().zip(resumed) {
+                let resumed = join_all(
+                    group
+                        .iter()
+                        .map(|quiet| self.resume(&quiet.run_id, clock.now())),
+                )
+                .await;
+                for (quiet, result) in group.iter().zip(resumed) {
                     match result {
                         Ok(Some(Launch::Deferred { .. })) => swept.deferred += 1,
                         Ok(Some(_)) => swept.resumed += 1,
                         Ok(None) => {}
                         Err(e) => {
                             swept.failed += 1;
-                            tracing::error!(run = run_id.as_str(), error = %e, "resuming a launch left behind failed; the next sweep tries again");
+                            tracing::error!(run = quiet.run_id.as_str(), error = %e, "resuming a launch left behind failed; the next sweep tries again");
                         }
                     }
                 }
             }
-            // A full page of which nothing could be resumed (their leases still run) would be read again as it
-            // is: the next sweep takes it.
-            let progressed = swept.resumed + swept.deferred > progress_before;
-            if !full || !progressed || clock.spent() {
-                return Ok(());
+            match page.last() {
+                Some(last) if page.len() >= self.settings.sweep_batch as usize => {
+                    after = last.sort_key.clone();
+                }
+                _ => return Ok(()),
             }
         }
     }

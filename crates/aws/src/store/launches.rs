@@ -1,15 +1,12 @@
 //! An attempt's launch: claimed, taken over when its lease ran out, recorded with its task.
 
-use super::dynamo::{built, item, service, transaction_error};
+use super::dynamo::{built, item, transaction_error};
 use super::expression::{
     conditional, set_clause, state_condition, status_condition, status_fields,
 };
 use super::{Changed, Claimed, DynamoStore, LaunchFacts, Recorded, Runs, StoreError};
-use crate::records::{
-    attempt_sk, delay_sk, run_pk, stamp, status_key, AttemptItem, AttemptState, BY_STATUS, RUN_SK,
-};
+use crate::records::{attempt_sk, delay_sk, run_pk, stamp, AttemptItem, AttemptState, RUN_SK};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use reactor_core::run::RunStatus;
 use reactor_core::transition::{AttemptEvent, RunEvent};
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,13 +45,7 @@ pub trait Launches: Send + Sync {
         reason: &str,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Ids of runs that have been LAUNCHING since before `before` (RFC 3339), oldest first: launches that an
-    /// interrupted invocation left behind, for the sweep to resume.
-    fn stuck_launches(
-        &self,
-        before: OffsetDateTime,
-        limit: i32,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Claims the retry a delay item stood for: the run goes from RETRY_SCHEDULED on the previous attempt to
     /// LAUNCHING on `claim.attempt`, the attempt is created, and the delay item removed — all or nothing, so
     /// that of TTL, sweep and their redeliveries exactly one launches.
@@ -270,32 +261,6 @@ impl Launches for DynamoStore {
             .send()
             .await;
         conditional(result)
-    }
-
-    async fn stuck_launches(
-        &self,
-        before: OffsetDateTime,
-        limit: i32,
-    ) -> Result<Vec<String>, StoreError> {
-        let before = &stamp(before);
-        let out = self
-            .index_query(
-                &BY_STATUS,
-                status_key(RunStatus::Launching),
-                "<",
-                AttributeValue::S(before.to_owned()),
-            )
-            .limit(limit)
-            .send()
-            .await
-            .map_err(service)?;
-        // A keys-only index: the run id is in the key; `resume` reads the run itself.
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .filter_map(|pk| crate::records::run_id_of_pk(pk).map(str::to_owned))
-            .collect())
     }
 
     async fn claim_retry(
