@@ -579,6 +579,50 @@ async fn a_launch_aws_refused_for_its_own_reasons_never_uses_up_an_attempt() {
     );
 }
 
+/// In a storm the adoption lookup before RunTask (ListTasks by `startedBy`) is throttled too: the launch is
+/// deferred like a throttled RunTask, not failed, and the sweep launches the same attempt later.
+#[tokio::test]
+async fn a_throttled_adoption_lookup_defers_the_launch_too() {
+    let stack = Stack::new().await;
+    let tick = tick_of(&stack, "lookup-throttled", TICK, |j| {
+        j["retry"]["maxAttempts"] = json!(1)
+    });
+    let throttled = Faults::answer(
+        "ecs:ListTasks",
+        ALWAYS,
+        json_error(400, "ThrottlingException"),
+    );
+    let started = deliver(&throttled.reactor(&stack), &Delivery::Starter(tick), T0)
+        .await
+        .unwrap();
+    assert_eq!(started["outcome"], "DEFERRED", "{started}");
+    assert_eq!(
+        throttled
+            .calls()
+            .iter()
+            .filter(|c| *c == "ecs:RunTask")
+            .count(),
+        0,
+        "no RunTask while the lookup cannot say whether the attempt's task exists"
+    );
+    let run_id = started["runId"].as_str().unwrap().to_owned();
+    let healthy = deliver(
+        &stack.reactor(),
+        &Delivery::Scheduler(sweep_event()),
+        after(T0, 600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(healthy["sweep"]["resumed"], 1, "{healthy}");
+    let run = stack.row(&run_id, "RUN").await.unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["attempt"].as_u64()),
+        (Some("RUNNING"), Some(1)),
+        "{run}"
+    );
+    assert_eq!(stack.tasks(&started_by(&run_id, 1)).await.len(), 1);
+}
+
 /// An endpoint that accepts connections and never answers: each handler fails within the SDK timeouts of its
 /// configuration (3 s an attempt, 8 s a call), well inside the function's own timeout, and says so.
 #[tokio::test]

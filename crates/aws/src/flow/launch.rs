@@ -34,8 +34,21 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             };
             let started_by = attempt_ref.to_string();
             let cluster = job.run_task.cluster.as_deref();
-            if let Some(task_arn) = self.launcher.find_task(cluster, &started_by).await? {
-                return self.started(run, job, attempt, task_arn, now, true).await;
+            match self.launcher.find_task(cluster, &started_by).await {
+                Ok(Some(task_arn)) => {
+                    return self.started(run, job, attempt, task_arn, now, true).await;
+                }
+                Ok(None) => {}
+                // The adoption lookup throttled (a storm): AWS's trouble, not the task's. Deferred like a
+                // throttled RunTask, rather than failing the invocation and leaving the claim to its lease.
+                Err(LaunchError::Unanswered(e)) if e.is_throttling() => {
+                    let reason = format!("ListTasks before the launch: {e}");
+                    if let Some(deferred) = self.defer(run, attempt, &reason, now).await? {
+                        return Ok(deferred);
+                    }
+                    return Err(LaunchError::Unanswered(e).into());
+                }
+                Err(e) => return Err(e.into()),
             }
             let verdict = match (seconds_left, job.run_timeout_seconds) {
                 // A retry that fired after the run's deadline (TTL is late) is not launched.
