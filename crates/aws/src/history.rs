@@ -2,7 +2,7 @@
 //! (the access patterns in docs/ARCHITECTURE.md and the README's runbook); nothing here scans the table.
 
 use crate::records::{
-    is_delay_sk, job_key, run_id_of_pk, run_pk, status_key, AttemptItem, DelayItem, RunItem,
+    is_delay_sk, job_key, run_id_of_item, run_pk, status_key, AttemptItem, DelayItem, RunItem,
     ALL_RUNS_KEY, BY_CREATED, BY_JOB, BY_STATUS, RUN_SK,
 };
 use crate::store::{built, read_item, service, DynamoStore, StoreError};
@@ -75,11 +75,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .find_map(|pk| run_id_of_pk(pk).map(str::to_owned)))
+        Ok(out.items().iter().find_map(run_id_of_item))
     }
 
     /// Runs of `job` created at or after `since` (RFC 3339), newest first; optionally only in `status`.

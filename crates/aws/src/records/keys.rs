@@ -12,6 +12,14 @@ pub fn run_pk(run_id: &str) -> String {
     format!("{RUN_PREFIX}{run_id}")
 }
 
+/// The run id of an item as an index answers it (keys only: its `pk`), if it is one of a run's items.
+pub fn run_id_of_item(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Option<String> {
+    let pk = item.get("pk")?.as_s().ok()?;
+    run_id_of_pk(pk).map(str::to_owned)
+}
+
 /// The run id a partition key names (`RUN#<run id>`), if it is a run's.
 pub fn run_id_of_pk(pk: &str) -> Option<&str> {
     pk.strip_prefix(RUN_PREFIX)

@@ -4,7 +4,7 @@
 use super::dynamo::{read_item, service};
 use super::{DynamoStore, StoreError};
 use crate::records::{
-    deadline_sk, delay_sk, due_shard_key, run_id_of_pk, stamp, status_key, DelayItem, DueItem,
+    deadline_sk, delay_sk, due_shard_key, run_id_of_item, stamp, status_key, DelayItem, DueItem,
     BY_DUE, BY_STATUS, DEADLINE_PREFIX, NOTIFY_DUE_SHARD, RECONCILE_CURSOR_PK, RECONCILE_CURSOR_SK,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -106,16 +106,12 @@ impl Sweeps for DynamoStore {
             limit.saturating_add(1)
         };
         let out = query.limit(read).send().await.map_err(service)?;
-        let text = |item: &std::collections::HashMap<String, AttributeValue>, name: &str| {
-            item.get(name).and_then(|v| v.as_s().ok()).cloned()
-        };
         Ok(out
             .items()
             .iter()
             .filter_map(|item| {
-                let run_id =
-                    text(item, "pk").and_then(|pk| run_id_of_pk(&pk).map(str::to_owned))?;
-                let sort_key = text(item, BY_STATUS.sort_key)?;
+                let run_id = run_id_of_item(item)?;
+                let sort_key = item.get(BY_STATUS.sort_key)?.as_s().ok()?.clone();
                 // BETWEEN includes its bounds: the cursor's own run was checked last time.
                 (sort_key != after).then_some(QuietRun { run_id, sort_key })
             })
@@ -135,12 +131,7 @@ impl Sweeps for DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| i.get("pk").and_then(|v| v.as_s().ok()))
-            .filter_map(|pk| run_id_of_pk(pk).map(str::to_owned))
-            .collect())
+        Ok(out.items().iter().filter_map(run_id_of_item).collect())
     }
 
     async fn reconcile_cursor(&self) -> Result<String, StoreError> {
