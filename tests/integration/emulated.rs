@@ -353,3 +353,49 @@ async fn the_starter_refuses_jobs_outside_its_guard_before_writing_anything() {
         "override values are never logged:\n{logs}"
     );
 }
+
+/// Input that is not JSON reaches no handler: each binary answers `InputNotJson` naming where the input stops
+/// being JSON, quotes none of it (it may be a secret) in its answer or its log, and writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn input_that_is_not_json_is_refused_by_name_on_every_function() {
+    let stack = Stack::new().await;
+    const MARKER: &str = "hunter2-not-json-never-logged";
+    for name in ["starter", "classifier", "scheduler"] {
+        let function = Function::start(name, &stack.env());
+        for (input, problem) in [
+            (
+                format!("DB_PASSWORD={MARKER}"),
+                "a syntax error at line 1, column 1",
+            ),
+            (
+                format!("{{\"detail\": \"{MARKER}"),
+                "it ends early at line 1, column 41",
+            ),
+        ] {
+            let answer = function.invoke(&input);
+            assert_eq!(
+                (answer.status, answer.error_type()),
+                (200, Some("InputNotJson")),
+                "{name}: {}",
+                answer.body
+            );
+            let message = answer.body["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains(problem), "{name}: {message}");
+            assert!(
+                !answer.body.to_string().contains(MARKER),
+                "{name}: {}",
+                answer.body
+            );
+        }
+        let logs = function.logs();
+        assert!(
+            logs.contains("InputNotJson"),
+            "{name}: the refusal is logged:\n{logs}"
+        );
+        assert!(
+            !logs.contains(MARKER),
+            "{name}: the input is not logged:\n{logs}"
+        );
+    }
+    assert!(stack.scan().await.is_empty(), "nothing written");
+}
