@@ -1,11 +1,11 @@
 //! `make bench` still runs: its quick mode (every section small, the debug binaries) writes a report with all
-//! eight sections and figures in each. The figures themselves are the benchmark's business, not a test's.
+//! ten sections and figures in each. The figures themselves are the benchmark's business, not a test's.
 
 use crate::cli::root;
 use std::process::Command;
 
 #[test]
-fn the_quick_benchmark_writes_all_eight_sections_with_figures() {
+fn the_quick_benchmark_writes_all_ten_sections_with_figures() {
     let binaries = crate::rie::binaries();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
@@ -39,10 +39,12 @@ fn the_quick_benchmark_writes_all_eight_sections_with_figures() {
         "## 6. The Python twin of the classifier",
         "## 7. Burst",
         "## 8. Retry lateness",
+        "## 9. Cron storm",
+        "## 10. The table's partition keys next to ECS's launch rate",
     ] {
         assert!(report.contains(heading), "no {heading:?} in:\n{report}");
     }
-    for n in 1..=8 {
+    for n in 1..=9 {
         let row = report
             .lines()
             .find(|l| l.starts_with(&format!("| {n} |")))
@@ -69,4 +71,26 @@ fn the_quick_benchmark_writes_all_eight_sections_with_figures() {
         "{report}"
     );
     assert!(report.contains("**0 lost**"), "{report}");
+    // The storm: RunTask was throttled, and still every run started exactly once and none failed.
+    for line in [
+        "| runs not started exactly once (no task, two tasks, an attempt 2, not RUNNING) | 0 |",
+        "| runs FAILED or with an attempt used up | 0 |",
+    ] {
+        assert!(report.contains(line), "no {line:?} in:\n{report}");
+    }
+    let throttled = report
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("| RunTask calls that reached ECS / answered ThrottlingException | ")
+        })
+        .and_then(|l| {
+            l.trim_end_matches(" |")
+                .split(" / ")
+                .nth(1)?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no throttled RunTask count in:\n{report}"));
+    assert!(throttled > 0, "the storm was not throttled:\n{report}");
+    assert!(report.contains("The first key to bind is"), "{report}");
 }

@@ -8,7 +8,8 @@
 // The test support lives in its own crate (`crates/testkit`), shared with `make demo` and `make bench`.
 use reactor_testkit::{moto, rie, stack, story};
 
-/// Proves: `make bench` still runs: the quick mode writes all eight sections with figures.
+/// Proves: `make bench` still runs: the quick mode writes all ten sections with figures, and its cron storm (RunTask
+/// throttled) starts every run exactly once.
 mod bench;
 /// Proves: concurrency, deadlines, memory escalation, notifications, metrics, the history rule: each through the real handlers.
 mod beyond;

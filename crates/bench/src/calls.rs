@@ -13,7 +13,7 @@ use reactor_aws::flow::{Reactor, Settings};
 use reactor_aws::launcher::EcsLauncher;
 use reactor_aws::notifier::SnsNotifier;
 use reactor_aws::store::DynamoStore;
-use reactor_testkit::provision::INDEXES;
+use reactor_testkit::provision::{IndexDef, INDEXES};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -112,6 +112,9 @@ pub struct Scenario {
     pub transaction_units: f64,
     /// The largest item written (bytes, by DynamoDB's size rules).
     pub largest_item: usize,
+    /// Write units by partition key, the run's own parts named (`RUN#<run>`, `STATUS#RUNNING`):
+    /// (table or index, key) → units.
+    pub per_key: BTreeMap<(String, String), f64>,
 }
 
 impl Scenario {
@@ -229,6 +232,7 @@ pub async fn run() -> Calls {
         let records = stream.read().await;
         let (write_units, read_units, transaction_units, largest_item) =
             units(&invocations, &records);
+        let per_key = units_per_key(&invocations, &records, &run_id, &job);
         scenarios.push(Scenario {
             name,
             invocations,
@@ -236,6 +240,7 @@ pub async fn run() -> Calls {
             read_units,
             transaction_units,
             largest_item,
+            per_key,
         });
     }
     let sweep_read_units = sweep_calls.iter().map(read_units).sum();
@@ -411,36 +416,126 @@ fn units(invocations: &[Invocation], records: &[Value]) -> ((f64, f64), f64, f64
     ((base, index), reads, doubled, largest)
 }
 
+/// The write units of a run by the partition key they land on (the base table's `pk`, each index's partition
+/// key), the run's own parts replaced by a name: the run id by `<run>`, the job by `<job>`, a task ARN by
+/// `<task>`, a sweep shard by `<shard>`. Keys left without a name are shared by every run.
+fn units_per_key(
+    invocations: &[Invocation],
+    records: &[Value],
+    run_id: &str,
+    job: &str,
+) -> BTreeMap<(String, String), f64> {
+    let name = |key: &str| -> String {
+        if key.starts_with("arn:aws:ecs:") {
+            return "<task>".to_owned();
+        }
+        let key = key.replace(run_id, "<run>").replace(job, "<job>");
+        match key.strip_prefix("DUE#") {
+            Some(shard) if shard.parse::<u32>().is_ok() => "DUE#<shard>".to_owned(),
+            _ => key,
+        }
+    };
+    let mut per_key: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut add = |place: &str, key: &str, units: f64| {
+        *per_key.entry((place.to_owned(), name(key))).or_default() += units;
+    };
+    let mut unused: Vec<&Value> = records.iter().collect();
+    for call in invocations
+        .iter()
+        .flat_map(|i| i.calls.iter())
+        .filter(|c| c.service == "DynamoDB")
+    {
+        for ((pk, sk), transactional) in written(call) {
+            let factor = if transactional { 2.0 } else { 1.0 };
+            let at = unused.iter().position(|r| {
+                let k = &r["dynamodb"]["Keys"];
+                (k["pk"]["S"].as_str(), k["sk"]["S"].as_str())
+                    == (Some(pk.as_str()), Some(sk.as_str()))
+            });
+            let Some(at) = at.filter(|_| call.ok) else {
+                add("table", &pk, factor);
+                continue;
+            };
+            let record = unused.remove(at);
+            let (old, new) = (
+                &record["dynamodb"]["OldImage"],
+                &record["dynamodb"]["NewImage"],
+            );
+            add(
+                "table",
+                &pk,
+                factor * units_of(item_size(old).max(item_size(new)), 1024),
+            );
+            for (index, key, units) in index_writes_by_key(old, new) {
+                add(index, &key, units);
+            }
+        }
+    }
+    per_key
+}
+
+/// [`index_writes`] by index and partition key: a delete lands on the old key's partition, a put on the new.
+fn index_writes_by_key(old: &Value, new: &Value) -> Vec<(&'static str, String, f64)> {
+    let mut writes = Vec::new();
+    for index in INDEXES {
+        let pk = |image: &Value| {
+            image.get(index.partition_key).and_then(|v| {
+                v["S"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v["N"].as_str().map(str::to_owned))
+            })
+        };
+        let (before, after) = (pk(old), pk(new));
+        let total = index_writes_of(index, old, new);
+        match (before, after) {
+            (Some(a), Some(b)) if a != b => {
+                writes.push((index.name, a, 1.0));
+                writes.push((index.name, b, total - 1.0));
+            }
+            (Some(a), None) => writes.push((index.name, a, total)),
+            (_, Some(b)) => writes.push((index.name, b, total)),
+            (None, None) => {}
+        }
+    }
+    writes.retain(|(_, _, units)| *units > 0.0);
+    writes
+}
+
 /// Index writes of one item change: an index whose key appears is a put, one whose key goes away a delete,
 /// a changed key both; an item staying in an index that projects everything is rewritten when it changes.
 fn index_writes(old: &Value, new: &Value) -> f64 {
-    let mut writes = 0.0;
-    for index in INDEXES {
-        let key = |image: &Value| {
-            let pk = image.get(index.partition_key)?.clone();
-            let sk = match index.sort_key {
-                Some((sort, _)) => Some(image.get(sort)?.clone()),
-                None => None,
-            };
-            Some((pk, sk))
+    INDEXES
+        .iter()
+        .map(|index| index_writes_of(index, old, new))
+        .sum()
+}
+
+/// [`index_writes`] of one index.
+fn index_writes_of(index: &IndexDef, old: &Value, new: &Value) -> f64 {
+    let key = |image: &Value| {
+        let pk = image.get(index.partition_key)?.clone();
+        let sk = match index.sort_key {
+            Some((sort, _)) => Some(image.get(sort)?.clone()),
+            None => None,
         };
-        let size = |image: &Value| {
-            if index.keys_only {
-                1.0
-            } else {
-                units_of(item_size(image), 1024)
-            }
-        };
-        writes += match (key(old), key(new)) {
-            (None, None) => 0.0,
-            (Some(_), None) => 1.0,
-            (None, Some(_)) => size(new),
-            (Some(a), Some(b)) if a != b => 1.0 + size(new),
-            (Some(_), Some(_)) if !index.keys_only && old != new => size(new),
-            _ => 0.0,
-        };
+        Some((pk, sk))
+    };
+    let size = |image: &Value| {
+        if index.keys_only {
+            1.0
+        } else {
+            units_of(item_size(image), 1024)
+        }
+    };
+    match (key(old), key(new)) {
+        (None, None) => 0.0,
+        (Some(_), None) => 1.0,
+        (None, Some(_)) => size(new),
+        (Some(a), Some(b)) if a != b => 1.0 + size(new),
+        (Some(_), Some(_)) if !index.keys_only && old != new => size(new),
+        _ => 0.0,
     }
-    writes
 }
 
 /// The table's DynamoDB stream as moto keeps it, read over its HTTP API (the SDK for streams is not a

@@ -7,7 +7,8 @@
 //! `--quick` runs every section small (a few starts and invocations, the debug binaries) so that a test can
 //! prove the benchmark still runs; its figures are not the benchmark's.
 //!
-//! Usage: `bench [--quick] [--bin-dir DIR] [--out FILE]` (default: the debug binaries, BENCHMARKS.md).
+//! Usage: `bench [--quick] [--bin-dir DIR] [--out FILE] [--storm N]` (default: the debug binaries,
+//! BENCHMARKS.md; `--storm` sets the cron storm's ticks).
 
 // A benchmark program: a panic with its message is the right way to fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -22,6 +23,7 @@ mod package;
 mod play;
 mod report;
 mod stats;
+mod storm;
 
 mod cli {
     pub use reactor_testkit::root;
@@ -45,18 +47,24 @@ pub struct Options {
     pub invokes: usize,
     /// STOPPED events in the burst.
     pub burst: usize,
+    /// Jobs ticking at the same minute in the cron storm.
+    pub storm: usize,
 }
 
 fn options() -> Options {
     let mut args = std::env::args().skip(1);
-    let (mut quick, mut bin_dir, mut out) = (false, None, cli::root().join("BENCHMARKS.md"));
+    let (mut quick, mut bin_dir, mut out, mut storm_size) =
+        (false, None, cli::root().join("BENCHMARKS.md"), None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--bin-dir" => bin_dir = Some(PathBuf::from(args.next().expect("--bin-dir DIR"))),
             "--out" => out = PathBuf::from(args.next().expect("--out FILE")),
+            "--storm" => {
+                storm_size = Some(args.next().and_then(|n| n.parse().ok()).expect("--storm N"))
+            }
             other => panic!(
-                "unknown argument {other:?}; usage: bench [--quick] [--bin-dir DIR] [--out FILE]"
+                "unknown argument {other:?}; usage: bench [--quick] [--bin-dir DIR] [--out FILE] [--storm N]"
             ),
         }
     }
@@ -67,7 +75,11 @@ fn options() -> Options {
         "debug"
     }
     .to_owned();
-    let (cold_starts, invokes, burst) = if quick { (2, 10, 20) } else { (21, 1000, 1000) };
+    let (cold_starts, invokes, burst, storm) = if quick {
+        (2, 10, 20, 60)
+    } else {
+        (21, 1000, 1000, 2000)
+    };
     Options {
         quick,
         bin_dir,
@@ -76,6 +88,7 @@ fn options() -> Options {
         cold_starts,
         invokes,
         burst,
+        storm: storm_size.unwrap_or(storm),
     }
 }
 
@@ -103,6 +116,11 @@ async fn main() {
     let burst = flood::run(options.burst).await;
     say("retry lateness (the real sweep on a simulated clock, and the model)");
     let lateness = lateness::run(&burst, options.quick).await;
+    say(&format!(
+        "cron storm: {} ticks at once, RunTask throttled at ECS's rate",
+        options.storm
+    ));
+    let storm = storm::run(options.storm).await;
 
     let markdown = report::render(&report::Figures {
         options: &options,
@@ -111,6 +129,7 @@ async fn main() {
         package: &package,
         burst: &burst,
         lateness: &lateness,
+        storm: &storm,
         seconds: began.elapsed().as_secs_f64(),
     });
     std::fs::write(&options.out, markdown).expect("write the report");

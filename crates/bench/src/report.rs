@@ -16,6 +16,7 @@ pub struct Figures<'a> {
     pub package: &'a Package,
     pub burst: &'a Burst,
     pub lateness: &'a Lateness,
+    pub storm: &'a crate::storm::Storm,
     pub seconds: f64,
 }
 
@@ -238,6 +239,10 @@ pub fn render(f: &Figures) -> String {
     writeln!(w, "| 6 | Python/boto3 twin of the classifier: init, peak RSS | {:.0} ms, {:.1} MB: {:.0}× the init and {:.1}× the memory of the Rust classifier | – | – |", median(&twin.inits), mb(twin.peak_kib), median(&twin.inits) / median(&classifier.inits), twin.peak_kib as f64 / classifier.peak_kib as f64).unwrap();
     writeln!(w, "| 7 | burst of {} STOPPED events ({} duplicates), {INSTANCES} instances | {burst_rate:.0} decisions/s, {lost} lost or judged twice | none lost | {} |", f.burst.events, f.burst.duplicates, mark(lost == 0)).unwrap();
     writeln!(w, "| 8 | retry lateness past due, p99 | steady flow {steady_p99:.0} s; burst of {} due within a minute {burst_p99:.0} s | ≤ {GOAL_LATE_P99:.0} s | {} (steady), {} (burst) |", f.lateness.burst.len(), mark(steady_p99 <= GOAL_LATE_P99), mark(burst_p99 <= GOAL_LATE_P99)).unwrap();
+    let storm = f.storm;
+    let storm_floor = storm.ticks as f64 / crate::storm::RUN_TASK_RATE;
+    let storm_ok = storm.wrong.is_empty() && storm.failed == 0;
+    writeln!(w, "| 9 | cron storm: {} jobs tick at once, RunTask throttled at ECS's rate | every run started once: {}; FAILED or attempt used up: {}; drained in {:.0} s (floor {:.0} s) | all started once, none FAILED | {} |", storm.ticks, if storm.wrong.is_empty() { "yes".to_owned() } else { format!("**no, {} runs**", storm.wrong.len()) }, storm.failed, storm.drain_seconds, storm_floor, mark(storm_ok)).unwrap();
     writeln!(w).unwrap();
 
     // 1–3.
@@ -437,8 +442,133 @@ pub fn render(f: &Figures) -> String {
     writeln!(w, "Not modelled: EventBridge's own delay in delivering the schedule. The floor for a burst is ECS's: 1,000 retries due at the same moment take 1,000 / 20 = 50 s of RunTask calls however they are fired.\n").unwrap();
     writeln!(w, "The sweep's other work is bounded per run, whatever the table holds: launches left behind (interrupted or deferred), paced the same way within the same budget; unpublished outcomes, one Query of `DUE#NOTIFY` and at most `sweep_batch` publications; the reconciliation of quiet RUNNING runs, at most `REACTOR_RECONCILE_BATCH` (100) runs: one Query, two GetItem a run (run and attempt), one DescribeTasks per 100 tasks of a cluster, one PutItem (its cursor), and the decisions it applies — 1,000 RUNNING runs are all checked within ten sweeps (`reconcile::each_sweep_checks_at_most_its_batch_and_moves_on_from_where_it_stopped` asserts the calls of each sweep).\n").unwrap();
 
+    storm_section(w, storm);
+    partition_section(w, &f.calls.scenarios);
+
     writeln!(w, "## Reproduce\n").unwrap();
     writeln!(w, "```sh\nmake bench          # builds the release binaries, runs every section (several minutes), writes BENCHMARKS.md\nmake bench-quick    # every section small on the debug binaries (what `make test` checks runs)\n```\n").unwrap();
     writeln!(w, "Sources: `crates/bench/` (the program), `bench/twin/` (the Python twin); it reuses the tests' moto, emulator and stack helpers (`crates/testkit/`).").unwrap();
     md
+}
+
+/// Section 9: the cron storm.
+fn storm_section(w: &mut String, s: &crate::storm::Storm) {
+    use crate::storm::{INSTANCES, RUN_TASK_RATE};
+    let floor = s.ticks as f64 / RUN_TASK_RATE;
+    let outcomes = {
+        let mut o: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        o.sort();
+        o.join(", ")
+    };
+    let sweeps: Vec<String> = s.sweeps.iter().map(u64::to_string).collect();
+    writeln!(w, "## 9. Cron storm\n").unwrap();
+    writeln!(w, "{} jobs tick at the same minute. ECS's RunTask is played by a token bucket of {RUN_TASK_RATE:.0} calls refilled at {RUN_TASK_RATE:.0} a second (\"AWS Fargate throttling quotas\": RunTask 20 calls a second, burst and sustained; tasks 100 burst, 20 a second): a call that finds the bucket empty is answered `ThrottlingException`, as ECS answers, by a connector under every SDK client. The ticks go to {INSTANCES} concurrent starter instances (the real handler, clients built as a Lambda builds them, the SDK's own retries included); the one-minute sweep (the real scheduler handler) drains what they could not launch, on a clock that is the tick plus the time run, idle waits for the next minute skipped.\n", s.ticks).unwrap();
+    writeln!(w, "| measure | figure |\n|---|---|").unwrap();
+    writeln!(w, "| starter answers | {outcomes} |").unwrap();
+    writeln!(
+        w,
+        "| RunTask calls that reached ECS / answered ThrottlingException | {} / {} |",
+        s.run_task_passed, s.run_task_throttled
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| runs launched by each sweep, in order | {} |",
+        sweeps.join(", ")
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| the most deferrals of one launch | {} |",
+        s.most_deferrals
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| runs not started exactly once (no task, two tasks, an attempt 2, not RUNNING) | {} |",
+        s.wrong.len()
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| runs FAILED or with an attempt used up | {} |",
+        s.failed
+    )
+    .unwrap();
+    writeln!(w, "| drain: the tick to the last run's launch | **{:.0} s**, floor {:.0} s ({} / {RUN_TASK_RATE:.0} a second) |", s.drain_seconds, floor, s.ticks).unwrap();
+    writeln!(
+        w,
+        "| the starters' own wall time on moto | {:.0} s |\n",
+        s.starters_seconds
+    )
+    .unwrap();
+    writeln!(w, "Why the drain is above the floor: the starters launch what the bucket lets through while they run and defer the rest; the first sweep comes at the next whole minute, and a sweep drains for at most its budget (50 s at 20 launches a second: 1,000 runs), so {} ticks take the starters' share, then whole sweeps. In AWS the starters' own time is seconds (Lambda runs them side by side); here it is moto's pace, and the bucket refills meanwhile.\n", s.ticks).unwrap();
+}
+
+/// Section 10: which limit binds first, the table's hottest partition key or ECS's launch rate.
+fn partition_section(w: &mut String, scenarios: &[crate::calls::Scenario]) {
+    use std::collections::BTreeSet;
+    const PARTITION_WRITE_UNITS: f64 = 1000.0;
+    let shards = reactor_aws::flow::Settings::default().sweep_shards;
+    let keys: BTreeSet<&(String, String)> =
+        scenarios.iter().flat_map(|s| s.per_key.keys()).collect();
+    let spread = |key: &str| -> Option<f64> {
+        if key.contains("<run>")
+            || key.contains("<task>")
+            || key.contains("<job>")
+            || key == reactor_aws::records::RECONCILE_CURSOR_PK
+        {
+            None
+        } else if key.contains("<shard>") {
+            Some(f64::from(shards))
+        } else {
+            Some(1.0)
+        }
+    };
+    writeln!(
+        w,
+        "## 10. The table's partition keys next to ECS's launch rate\n"
+    )
+    .unwrap();
+    writeln!(w, "From the writes recorded in section 5, the write units each run puts on each partition key of the table and its indexes (a key holding the run's own id, task or job is its own; the others are shared by every run, `DUE#<shard>` spread over the {shards} sweep shards). A partition takes at most {PARTITION_WRITE_UNITS:.0} write units a second (DynamoDB's per-partition limit; adaptive capacity can split a hot key by sort key, which is not counted on here), so a shared key passes it at {PARTITION_WRITE_UNITS:.0} / (units per run) runs a second, whatever the table's capacity. ECS launches 20 tasks a second per account and Region (section 9), one a run.\n").unwrap();
+    write!(w, "| partition key | where |").unwrap();
+    for s in scenarios {
+        write!(w, " units per run: {} |", s.name).unwrap();
+    }
+    writeln!(
+        w,
+        " runs a second at {PARTITION_WRITE_UNITS:.0} units a second |"
+    )
+    .unwrap();
+    writeln!(w, "|{}", "---|".repeat(scenarios.len() + 3)).unwrap();
+    let mut binding: Option<(f64, String)> = None;
+    for (place, key) in keys {
+        write!(w, "| `{key}` | {place} |").unwrap();
+        let mut most: f64 = 0.0;
+        for s in scenarios {
+            let units = s
+                .per_key
+                .get(&(place.clone(), key.clone()))
+                .copied()
+                .unwrap_or(0.0);
+            most = most.max(units);
+            write!(w, " {units:.0} |").unwrap();
+        }
+        match spread(key) {
+            Some(over) if most > 0.0 => {
+                let rate = PARTITION_WRITE_UNITS * over / most;
+                writeln!(w, " {rate:.0} |").unwrap();
+                if binding.as_ref().is_none_or(|(r, _)| rate < *r) {
+                    binding = Some((rate, format!("`{key}` ({place})")));
+                }
+            }
+            _ if key == reactor_aws::records::RECONCILE_CURSOR_PK => {
+                writeln!(w, " the sweep's cursor: one write a minute |").unwrap()
+            }
+            _ => writeln!(w, " its own: never shared |").unwrap(),
+        }
+    }
+    if let Some((rate, key)) = binding {
+        writeln!(w, "\nThe first key to bind is {key} at **{rate:.0} runs a second** (the worst of the runs above); ECS's 20 launches a second binds {:.0}× earlier, so the table is not the limit. Per job, `JOB#<job>` is shared by that job's runs only.\n", rate / 20.0).unwrap();
+    }
 }

@@ -11,11 +11,14 @@
 //!   wired to it, and sample events (`events/`) aimed at its tasks.
 //! - [`story`]: the demo's story (a Docker Hub rate limit, a delayed retry, success), asserted by a test and
 //!   told by `make demo`.
+//! - [`faults`]: an HTTP connector under the SDK clients that fails chosen calls (an AWS error, a lost answer,
+//!   a dead process) by a plan: the crash and fault suites, and the benchmark's throttled RunTask.
 //! - [`recorded`]: a metric sink that keeps every data point, for assertions.
 
 // Test support: a panic with its message is how a test (or the demo, or the bench) fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod faults;
 pub mod moto;
 pub mod provision;
 pub mod recorded;
