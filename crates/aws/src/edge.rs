@@ -42,7 +42,7 @@ where
     R: serde::Serialize,
     E: HandlerError,
 {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logging();
     let config = crate::config::Config::from_env()?;
     let reactor: &'static LambdaReactor = Box::leak(Box::new(config.connect().await));
     let handler = &handler;
@@ -71,6 +71,38 @@ where
         .layer(not_json::Layer)
         .run()
         .await
+}
+
+/// Log lines as Lambda's logging controls ask: JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (the template sets
+/// it), with each event's fields at the top level of the line (`{"level":"INFO","message":"decision",
+/// "job":…,"run":…}`) so that Logs Insights queries name them directly; the level from `AWS_LAMBDA_LOG_LEVEL`
+/// or `RUST_LOG`, INFO by default. No time: Lambda stamps every line.
+#[cfg(feature = "lambda")]
+fn init_logging() {
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let lines = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        lines
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
+        lines.init();
+    }
 }
 
 /// The `errorType` of an input that is not JSON.

@@ -118,7 +118,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             .store
             .apply_decision(run_id, n, &facts, &decision, &next, at)
             .await?;
-        log_decision(run_id, n, Some(&task.task_arn), &decision, applied);
+        log_decision(
+            &run.job,
+            run_id,
+            n,
+            Some(&task.task_arn),
+            &decision,
+            applied,
+        );
         match applied {
             Applied::Duplicate => {
                 self.resume(run_id, now).await?;

@@ -122,7 +122,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 .store
                 .apply_decision(&run.run_id, attempt, &facts, &decision, &next, at)
                 .await?;
-            log_decision(&run.run_id, attempt, None, &decision, applied);
+            log_decision(&run.job, &run.run_id, attempt, None, &decision, applied);
             if applied == Applied::Applied {
                 self.count_decision(&run.job, &decision);
             }

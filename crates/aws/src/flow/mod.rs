@@ -367,6 +367,7 @@ fn next_step(
 }
 
 fn log_decision(
+    job: &str,
     run_id: &str,
     attempt: u32,
     task: Option<&str>,
@@ -374,6 +375,7 @@ fn log_decision(
     applied: Applied,
 ) {
     tracing::info!(
+        job,
         run = run_id,
         attempt,
         task = task.unwrap_or("-"),
