@@ -396,3 +396,49 @@ async fn input_that_is_not_json_is_refused_by_name_on_every_function() {
     }
     assert!(stack.scan().await.is_empty(), "nothing written");
 }
+
+/// A job whose override has the wrong shape is refused naming the field and the kind of value found, never
+/// the value (serde's own message quotes it): neither the answer nor the log line holds the marker.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_override_is_refused_without_quoting_its_value() {
+    let stack = Stack::new().await;
+    const MARKER: &str = "hunter2-malformed-never-logged";
+    let starter = Function::start("starter", &stack.env());
+    let container = |overrides: Value| {
+        let mut job = stack.job("secretive");
+        job["runTask"]["overrides"] = json!({"containerOverrides": [overrides]});
+        job
+    };
+    #[rustfmt::skip]
+    let cases: Vec<(Value, &str)> = vec![
+        (container(json!({"name": "app", "environment": format!("DB_PASSWORD={MARKER}")})),
+            "runTask.overrides.containerOverrides[0].environment: expected a list, found a string"),
+        (container(json!({"name": "app", "environment": [{"name": "DB_PASSWORD", "value": [MARKER]}]})),
+            "runTask.overrides.containerOverrides[0].environment[0].value: expected a string, found a list"),
+        (container(json!({"name": "app", "command": MARKER})),
+            "runTask.overrides.containerOverrides[0].command: expected a list, found a string"),
+        (container(json!({"name": "app", "cpu": MARKER})),
+            "runTask.overrides.containerOverrides[0].cpu: expected a whole number, 0 or more, found a string"),
+    ];
+    for (job, expected) in &cases {
+        let answer = starter.invoke(&job.to_string());
+        assert_eq!(
+            answer.error_type(),
+            Some("InvalidJobRequest"),
+            "{}",
+            answer.body
+        );
+        let message = answer.body["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "want {expected:?} in {message}");
+        assert!(!message.contains(MARKER), "{message}");
+    }
+    let logs = starter.logs();
+    let refusals = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["level"] == "ERROR" && l["error_type"] == "InvalidJobRequest")
+        .count();
+    assert_eq!(refusals, cases.len(), "one error line per refusal:\n{logs}");
+    assert!(!logs.contains(MARKER), "the value is not logged:\n{logs}");
+    assert!(stack.scan().await.is_empty(), "nothing written");
+}

@@ -184,7 +184,7 @@ fn bad_input_is_one_line_naming_the_problem() {
     );
     #[rustfmt::skip]
     let cases: &[(&[&str], i32, &str)] = &[
-        (&["explain", "events/malformed-event.json"], 3, "detail.containers[0].exitCode: invalid type: string \"one\""),
+        (&["explain", "events/malformed-event.json"], 3, "detail.containers[0].exitCode: expected a whole number, found a string"),
         (&["explain", &not_json], 3, "not JSON"),
         (&["explain", &ec2], 3, "not an ECS Task State Change event (source \"aws.ec2\""),
         (&["explain", "events/running.json"], 3, "task is RUNNING, not STOPPED"),
@@ -193,7 +193,6 @@ fn bad_input_is_one_line_naming_the_problem() {
         (&["explain", "events/stopped-success.json", "--policy", &bad_job], 3, "required on Fargate (tasks use awsvpc networking); retry.maxAttempts must be between 1 and 100 (got 0)"),
         (&["explain", "events/stopped-success.json", "--attempt", "0"], 2, "--attempt"),
         (&["explain"], 2, "EVENT_FILE"),
-        (&["validate", &bad_job], 3, "retry.maxAttempts must be between 1 and 100 (got 0)"),
     ];
     for &(args, code, needle) in cases {
         let out = run(args);
@@ -248,6 +247,44 @@ fn validate_fills_in_the_defaults() {
     .json();
     assert_eq!(minimal["retry"]["maxAttempts"], 3);
     assert_eq!(minimal["retry"]["jitter"], "FULL");
+    // The defaults a run goes by though the job does not say them.
+    assert_eq!(minimal["concurrency"], "ALLOW");
+    assert_eq!(
+        minimal["notify"]["on"],
+        serde_json::json!(["SUCCEEDED", "FAILED", "CANCELLED"])
+    );
+    assert_eq!(minimal["retry"]["onTimeout"], "FAIL");
+}
+
+#[test]
+fn validate_reports_every_problem_at_once_one_a_line_with_file_and_field() {
+    let dir = tempdir();
+    let file = dir.join("bad-job.json");
+    std::fs::write(
+        &file,
+        r#"{"job": "x", "runTask": {"taskDefinition": "td", "launchTyp": "FARGATE"},
+            "retry": {"maxAttempts": 0, "backoffRate": "2", "rules": [{"onExitCode": "1-5", "action": "FAIL"}, {"onExitCode": "5-1", "action": "FAIL"}]}}"#,
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let out = run(&["validate", &file]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let lines: Vec<&str> = out.stderr.trim_end().lines().collect();
+    let want = [
+        "unknown field runTask.launchTyp at runTask, did you mean launchType?",
+        "retry.backoffRate: expected a number, found a string",
+        "retry.maxAttempts must be between 1 and 100 (got 0)",
+        "retry.rules[1].onExitCode: the range \"5-1\" runs backwards",
+    ];
+    assert_eq!(lines.len(), want.len(), "{}", out.stderr);
+    for (line, want) in lines.iter().zip(want) {
+        let line = line.trim_start_matches("ecs-reactor: ");
+        assert!(
+            line.starts_with(&format!("{file}: ")) && line.contains(want),
+            "want {want:?} in {line:?}"
+        );
+    }
 }
 
 fn tempdir() -> std::path::PathBuf {

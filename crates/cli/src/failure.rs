@@ -10,6 +10,8 @@ use std::process::ExitCode;
 pub enum Failure {
     /// An input file could not be read or is not what it should be.
     BadInput(String),
+    /// An input file has these problems: one line each (exit code 3, as [`Failure::BadInput`]).
+    Problems(Vec<String>),
     /// The run or task asked for is not in the table.
     NotFound(String),
     /// The table could not be read: missing, no credentials, no network.
@@ -21,7 +23,7 @@ pub enum Failure {
 impl Failure {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Failure::BadInput(_) => ExitCode::from(3),
+            Failure::BadInput(_) | Failure::Problems(_) => ExitCode::from(3),
             Failure::NotFound(_) => ExitCode::from(4),
             Failure::Aws(_) => ExitCode::from(5),
             Failure::Conflict(_) => ExitCode::from(6),
@@ -37,6 +39,11 @@ impl fmt::Display for Failure {
             | Failure::NotFound(message)
             | Failure::Aws(message)
             | Failure::Conflict(message) => f.write_str(&message.replace('\n', " ")),
+            // One problem a line, each a line of its own whatever it holds.
+            Failure::Problems(problems) => {
+                let lines: Vec<String> = problems.iter().map(|p| p.replace('\n', " ")).collect();
+                f.write_str(&lines.join("\n"))
+            }
         }
     }
 }

@@ -286,9 +286,14 @@ pub fn task_state_change_from_value(
             detail_type,
         });
     }
+    // The event carries the task's overrides (environment values among them): an error names the field and
+    // the kind of value found, never the value.
+    let original = value.clone();
     serde_path_to_error::deserialize(value).map_err(|e| {
+        let found = crate::job::value_at(&original, &crate::job::steps_of(e.path()));
         let path = e.path().to_string();
-        EventError::Malformed(format!("{path}: {}", e.into_inner()))
+        let message = crate::job::without_the_value(&e.into_inner().to_string(), found);
+        EventError::Malformed(format!("{path}: {message}"))
     })
 }
 

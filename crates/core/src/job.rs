@@ -7,7 +7,7 @@
 
 use crate::policy::RetryPolicy;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 /// RunTask refuses overrides longer than this (ECS API reference).
@@ -131,6 +131,27 @@ impl JobRequest {
             Some(policy) => policy.on.contains(&what),
             None => NotifyPolicy::DEFAULT.contains(&what),
         }
+    }
+
+    /// The job as JSON with the defaults it runs with written out (`concurrency`, `notify.on`,
+    /// `retry.onTimeout`), for `ecs-reactor validate`. What is stored and compared stays the job as given.
+    pub fn with_defaults_shown(&self) -> serde_json::Value {
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(fields) = shown.as_object_mut() {
+            fields.insert("concurrency".into(), self.concurrency.as_str().into());
+            let on: Vec<NotifyOn> = match &self.notify {
+                Some(policy) => policy.on.clone(),
+                None => NotifyPolicy::DEFAULT.to_vec(),
+            };
+            fields.insert("notify".into(), serde_json::json!({ "on": on }));
+        }
+        if let Some(retry) = shown.get_mut("retry").and_then(|r| r.as_object_mut()) {
+            retry.insert(
+                "onTimeout".into(),
+                serde_json::json!(self.retry.on_timeout()),
+            );
+        }
+        shown
     }
 
     /// Whether a run of this job that ended in `status` is announced (`notify.on`).
@@ -382,13 +403,16 @@ impl JobRequest {
 
     /// Parses and validates a job request from a JSON value (e.g. the `detail` of a schedule event).
     pub fn from_value(value: serde_json::Value) -> Result<JobRequest, JobError> {
-        let job: JobRequest = deserialize_strict(value)?;
-        let problems = job.problems();
-        if problems.is_empty() {
-            Ok(job)
-        } else {
-            Err(JobError { problems })
+        if !value.is_object() {
+            // serde would read a list as the struct's fields in order, and complain about its first item.
+            return Err(JobError {
+                problems: vec![format!(
+                    "a job request is a JSON object, found {}",
+                    kind_of(Some(&value))
+                )],
+            });
         }
+        deserialize_all::<JobRequest>(value).checked(JobRequest::problems)
     }
 
     /// Semantic checks serde cannot express.
@@ -620,29 +644,242 @@ fn is_task_definition(s: &str) -> bool {
 /// Parses and validates a bare retry policy (the `retry` object of a job), e.g. for `ecs-reactor explain
 /// --policy`.
 pub fn retry_policy_from_value(value: serde_json::Value) -> Result<RetryPolicy, JobError> {
-    let policy: RetryPolicy = deserialize_strict(value)?;
+    deserialize_all::<RetryPolicy>(value).checked(|policy| {
+        let mut problems = Vec::new();
+        policy.validate("", &mut problems);
+        problems
+    })
+}
+
+/// Deserializes, collecting every structural problem rather than the first: each problem's field is taken
+/// out and the rest read again, until the rest reads (then it is returned, so that its semantic checks add
+/// their problems too) or a problem cannot be taken out (a required field is missing). Each problem has the
+/// path of its field, in the words a person uses: `runTask.taskDefinition is required`, `unknown field
+/// retry.intervalSecond, did you mean intervalSeconds?`.
+pub(crate) fn deserialize_all<T: serde::de::DeserializeOwned>(
+    mut value: serde_json::Value,
+) -> Parsed<T> {
+    // Enough for any real file; a bound, because each round reads the whole value again.
+    const MOST_PROBLEMS: usize = 50;
     let mut problems = Vec::new();
-    policy.validate("", &mut problems);
-    if problems.is_empty() {
-        Ok(policy)
-    } else {
-        Err(JobError { problems })
+    // List items taken out so far, by their list's path in the original: later problems in the same list
+    // are reported at their original index.
+    let mut taken: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut fields_taken = Vec::new();
+    while problems.len() < MOST_PROBLEMS {
+        let error = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) => {
+                return Parsed {
+                    value: Some(parsed),
+                    problems,
+                    fields_taken,
+                    items_taken: !taken.is_empty(),
+                }
+            }
+            Err(e) => e,
+        };
+        let steps = steps_of(error.path());
+        let raw = error.into_inner().to_string();
+        let message = without_the_value(&raw, value_at(&value, &steps));
+        let original = original_steps(&steps, &taken);
+        problems.push(humanize(&render(&original), &message));
+        if raw.starts_with("missing field ") || !take_out(&mut value, &steps) {
+            break;
+        }
+        match original.split_last() {
+            Some((Step::Index(index), list)) => {
+                let list = taken.entry(render(list)).or_default();
+                list.push(*index);
+                list.sort_unstable();
+            }
+            Some((Step::Field(name), parent)) => fields_taken.push((render(parent), name.clone())),
+            None => {}
+        }
+    }
+    Parsed {
+        value: None,
+        problems,
+        fields_taken,
+        items_taken: !taken.is_empty(),
     }
 }
 
-/// Deserializes with the path of the failing field in the message, rewritten into the words a person
-/// uses: `runTask.taskDefinition is required`, `unknown field retry.intervalSecond, did you mean
-/// intervalSeconds?`.
-pub(crate) fn deserialize_strict<T: serde::de::DeserializeOwned>(
-    value: serde_json::Value,
-) -> Result<T, JobError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        JobError {
-            problems: vec![humanize(&path, &message)],
+/// What [`deserialize_all`] read: the value once its problems were taken out, if it then read.
+pub(crate) struct Parsed<T> {
+    value: Option<T>,
+    problems: Vec<String>,
+    /// Fields taken out for a problem: (their parent's path, their name).
+    fields_taken: Vec<(String, String)>,
+    /// Whether list items were taken out: the semantic checks would then name later items by their new
+    /// index, so they wait until the structural problems are fixed.
+    items_taken: bool,
+}
+
+impl<T> Parsed<T> {
+    /// Adds the semantic problems `check` finds in what was read, leaving out those that only say a field
+    /// taken out is missing (`retry.rules[0]: a rule needs at least one of onExitCode…` after
+    /// `retry.rules[0].onExitCode` had the wrong type: reported once, as what it is).
+    fn checked(self, check: impl FnOnce(&T) -> Vec<String>) -> Result<T, JobError> {
+        let Parsed {
+            value,
+            mut problems,
+            fields_taken,
+            items_taken,
+        } = self;
+        if let Some(value) = value.as_ref().filter(|_| !items_taken) {
+            let consequence = |problem: &String| {
+                fields_taken.iter().any(|(parent, name)| {
+                    problem.starts_with(&format!("{parent}:")) && problem.contains(name.as_str())
+                })
+            };
+            problems.extend(check(value).into_iter().filter(|p| !consequence(p)));
         }
+        match value {
+            Some(value) if problems.is_empty() => Ok(value),
+            _ => Err(JobError { problems }),
+        }
+    }
+}
+
+/// One step of a path into a JSON value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    Field(String),
+    Index(usize),
+}
+
+pub(crate) fn steps_of(path: &serde_path_to_error::Path) -> Vec<Step> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(Step::Index(*index)),
+            Segment::Map { key } => Some(Step::Field(key.clone())),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// `retry.rules[0].onExitCode`, or `.` for the whole value (serde_path_to_error's form).
+fn render(steps: &[Step]) -> String {
+    if steps.is_empty() {
+        return ".".to_owned();
+    }
+    let mut out = String::new();
+    for step in steps {
+        match step {
+            Step::Field(name) if out.is_empty() => out.push_str(name),
+            Step::Field(name) => {
+                out.push('.');
+                out.push_str(name);
+            }
+            Step::Index(index) => out.push_str(&format!("[{index}]")),
+        }
+    }
+    out
+}
+
+/// `steps` in the value as it was, before list items were taken out.
+fn original_steps(steps: &[Step], taken: &HashMap<String, Vec<usize>>) -> Vec<Step> {
+    let mut original: Vec<Step> = Vec::new();
+    for step in steps {
+        let step = match step {
+            Step::Index(index) => {
+                let mut index = *index;
+                for removed in taken.get(&render(&original)).into_iter().flatten() {
+                    if *removed <= index {
+                        index += 1;
+                    }
+                }
+                Step::Index(index)
+            }
+            field => field.clone(),
+        };
+        original.push(step);
+    }
+    original
+}
+
+/// Removes the field or list item at `steps`; false if there is none to remove (the whole value).
+fn take_out(root: &mut serde_json::Value, steps: &[Step]) -> bool {
+    let Some((last, parents)) = steps.split_last() else {
+        return false;
+    };
+    let mut at = root;
+    for step in parents {
+        let next = match step {
+            Step::Index(index) => at.get_mut(*index),
+            Step::Field(name) => at.get_mut(name.as_str()),
+        };
+        match next {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    match (last, at) {
+        (Step::Field(name), serde_json::Value::Object(map)) => map.remove(name.as_str()).is_some(),
+        (Step::Index(index), serde_json::Value::Array(items)) if *index < items.len() => {
+            items.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The value at `steps` in `root`, if they lead to one.
+pub(crate) fn value_at<'a>(
+    root: &'a serde_json::Value,
+    steps: &[Step],
+) -> Option<&'a serde_json::Value> {
+    steps.iter().try_fold(root, |at, step| match step {
+        Step::Index(index) => at.get(*index),
+        Step::Field(name) => at.get(name.as_str()),
     })
+}
+
+/// serde's "invalid type: string \"DB_PASSWORD=…\", expected a sequence" quotes the value, which may be a
+/// secret (an environment override): the message keeps what was expected, in words, and names only the kind
+/// of value found (a number or a boolean as it is: no override value is one). serde's formats for these
+/// errors are fixed (`serde::de::Error::invalid_type` / `invalid_value`). Unknown variants are kept: they
+/// are values of this project's own enums (`jitter`, `launchType`), never free text.
+pub(crate) fn without_the_value(message: &str, found: Option<&serde_json::Value>) -> String {
+    use serde_json::Value;
+    let invalid_value = message.starts_with("invalid value: ");
+    if !invalid_value && !message.starts_with("invalid type: ") {
+        return message.to_owned();
+    }
+    let found = match found {
+        Some(Value::Number(n)) if invalid_value => n.to_string(),
+        Some(Value::Bool(b)) if invalid_value => b.to_string(),
+        Some(Value::String(_)) if invalid_value => "a string that is not one".to_owned(),
+        other => kind_of(other).to_owned(),
+    };
+    let expected = message
+        .split_once(", expected ")
+        .map_or("another value", |(_, expected)| expected);
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a sequence" => "a list",
+        "a map" => "an object",
+        e if e.starts_with("struct ") => "an object",
+        e => e,
+    };
+    format!("expected {expected}, found {found}")
+}
+
+/// The kind of a JSON value in words, never the value.
+fn kind_of(value: Option<&serde_json::Value>) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Some(Value::String(_)) => "a string",
+        Some(Value::Number(_)) => "a number",
+        Some(Value::Bool(_)) => "a boolean",
+        Some(Value::Array(_)) => "a list",
+        Some(Value::Object(_)) => "an object",
+        Some(Value::Null) => "null",
+        None => "something else",
+    }
 }
 
 fn humanize(path: &str, message: &str) -> String {
@@ -719,6 +956,50 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_once_each_at_its_original_path() {
+        let job = json!({
+            "job": "nightly",
+            "runTask": {"taskDefinition": "report:7", "cluster": "jobs", "launchTyp": "FARGATE"},
+            "retry": {
+                "maxAttempts": "4",
+                "backoffRate": 0.5,
+                "rules": [
+                    {"onExitCode": 2, "action": "RETRY_NOW"},
+                    {"onExitCode": "1", "action": "FAIL"},
+                    {"onExitCode": 3, "action": "FAIL"},
+                    {"onExitCode": "5-1", "action": "FAIL"}
+                ]
+            }
+        });
+        let problems = JobRequest::from_value(job).unwrap_err().problems;
+        assert_eq!(
+            problems,
+            vec![
+                "unknown field runTask.launchTyp at runTask, did you mean launchType?",
+                "retry.maxAttempts: expected a whole number, 0 or more, found a string",
+                "retry.rules[0].onExitCode: expected a string, found a number",
+                "retry.rules[2].onExitCode: expected a string, found a number",
+                "retry.backoffRate must be >= 1.0 (got 0.5)",
+                "retry.rules[3].onExitCode: the range \"5-1\" runs backwards; write numbers (\"1\", \"-1\"), ranges (\"1-5\"), patterns (\"13*\"), comma separated",
+            ]
+        );
+        // Whole list items taken out: later items keep their own index.
+        let job = json!({
+            "job": "nightly",
+            "runTask": {"taskDefinition": "report:7", "cluster": "jobs"},
+            "retry": {"rules": [5, "x", {"onExitCode": 3, "action": "FAIL"}]}
+        });
+        assert_eq!(
+            JobRequest::from_value(job).unwrap_err().problems,
+            vec![
+                "retry.rules[0]: expected an object, found a number",
+                "retry.rules[1]: expected an object, found a string",
+                "retry.rules[2].onExitCode: expected a string, found a number",
+            ]
+        );
+    }
     use serde_json::{json, Value};
 
     fn example() -> Value {
@@ -781,16 +1062,17 @@ mod tests {
             (|v| { v["retry"]["backoffRate"] = json!(0.5); }, "retry.backoffRate must be >= 1.0 (got 0.5)"),
             (|v| { v["retry"]["backoffRate"] = json!(11); }, "retry.backoffRate must be <= 10"),
             (|v| { v["retry"]["maxAttempts"] = json!(0); }, "retry.maxAttempts must be between 1 and 100 (got 0)"),
-            (|v| { v["retry"]["maxAttempts"] = json!(-1); }, "retry.maxAttempts: invalid value: integer `-1`"),
-            (|v| { v["retry"]["maxAttempts"] = json!("4"); }, "retry.maxAttempts: invalid type: string \"4\""),
+            (|v| { v["retry"]["maxAttempts"] = json!(-1); }, "retry.maxAttempts: expected a whole number, 0 or more, found -1"),
+            (|v| { v["retry"]["maxAttempts"] = json!("4"); }, "retry.maxAttempts: expected a whole number, 0 or more, found a string"),
             (|v| { v["retry"]["intervalSeconds"] = json!(0); }, "retry.intervalSeconds must be between 1 and 86400 (got 0)"),
             (|v| { v["retry"]["maxDelaySeconds"] = json!(700000); }, "retry.maxDelaySeconds must be between 1 and 604800"),
             (|v| { v["retry"]["sameFailureLimit"] = json!(1); }, "retry.sameFailureLimit must be between 2 and 100 (got 1)"),
             (|v| { v["retry"]["sameFailureLimit"] = json!(101); }, "retry.sameFailureLimit must be between 2 and 100 (got 101)"),
             (|v| { v["retry"]["jitter"] = json!("HALF"); }, "retry.jitter: unknown variant `HALF`, expected `FULL` or `NONE`"),
             (|v| { v["retry"]["rules"][0]["action"] = json!("RETRY"); }, "retry.rules[0].action: must be one of SUCCEED, RETRY_NOW, RETRY_LATER, FAIL (got \"RETRY\") (AWS Batch's RETRY is RETRY_LATER here)"),
-            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!("two"); }, "retry.rules[0].onExitCode must be digits, '-' and '*' (got \"two\")"),
-            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!(2); }, "retry.rules[0].onExitCode: invalid type: integer `2`, expected a string"),
+            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!("two"); }, "retry.rules[0].onExitCode: \"two\" is not a number, a range like \"1-5\" or a pattern like \"13*\""),
+            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!("5-1"); }, "retry.rules[0].onExitCode: the range \"5-1\" runs backwards"),
+            (|v| { v["retry"]["rules"][0]["onExitCode"] = json!(2); }, "retry.rules[0].onExitCode: expected a string, found a number"),
             (|v| { v["retry"]["rules"][1] = json!({"action": "FAIL"}); }, "retry.rules[1]: a rule needs at least one of onExitCode"),
             (|v| { v["retry"]["rules"][1] = json!({"onStopCode": "EssentialContainerExitted", "action": "FAIL"}); }, "retry.rules[1].onStopCode \"EssentialContainerExitted\" is not a known stop code"),
             (|v| { v["retry"]["rules"][1] = json!({"onStatusReason": "x", "container": "app", "action": "FAIL"}); }, "retry.rules[1].container needs onExitCode or onReason"),
@@ -820,7 +1102,7 @@ mod tests {
             (|v| { v["retry"]["onOutOfMemory"] = json!({"memoryMultiplier": 1.0, "maxMemoryMiB": 4096}); }, "retry.onOutOfMemory.memoryMultiplier must be more than 1.0"),
             (|v| { v["retry"]["onOutOfMemory"] = json!({"memoryMultiplier": 2, "maxMemoryMiB": 64}); }, "retry.onOutOfMemory.maxMemoryMiB must be between 128"),
             (|v| { v["retry"]["onOutOfMemory"] = json!({"memoryMultiplier": 2}); }, "retry.onOutOfMemory.maxMemoryMiB is required"),
-            (|v| { v["runTask"] = json!("report:7"); }, "runTask: invalid type: string \"report:7\", expected struct RunTask"),
+            (|v| { v["runTask"] = json!("report:7"); }, "runTask: expected an object, found a string"),
         ];
         for (i, (edit, want)) in cases.iter().enumerate() {
             let problems = problems_after(edit);

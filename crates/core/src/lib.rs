@@ -24,11 +24,13 @@
 //!   store's conditions are derived from it.
 //! - [`step`]: the pure half of the loop's steps: a verdict to the run's decision, and what the store writes after it.
 //! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
-//! - [`glob`]: the `*` patterns rules are written in.
+//! - [`glob`]: the `*` patterns rules are written in; [`exit_codes`]: what `onExitCode` may say (numbers,
+//!   ranges, lists, patterns).
 
 pub mod builtin;
 pub mod deadline;
 pub mod event;
+pub mod exit_codes;
 pub mod glob;
 pub mod guard;
 pub mod job;

@@ -179,6 +179,11 @@ pub mod limits {
 }
 
 impl RetryPolicy {
+    /// What follows an attempt stopped at `timeoutSeconds`: `onTimeout`, FAIL when not given.
+    pub fn on_timeout(&self) -> Action {
+        self.on_timeout.unwrap_or(Action::Fail)
+    }
+
     /// Checks the numbers and rules, appending one message per problem to `problems`, each naming the field
     /// under `prefix` (e.g. `retry.`).
     pub fn validate(&self, prefix: &str, problems: &mut Vec<String>) {
@@ -317,14 +322,9 @@ impl Rule {
             }
         }
         if let Some(p) = &self.on_exit_code {
-            if !p
-                .as_str()
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '*' || c == '-')
-            {
+            if let Some(problem) = crate::exit_codes::problem(p.as_str()) {
                 problems.push(format!(
-                    "{prefix}onExitCode must be digits, '-' and '*' (got {:?}); exit codes are numbers like \"1\" or \"13*\"",
-                    p.as_str()
+                    "{prefix}onExitCode: {problem}; write numbers (\"1\", \"-1\"), ranges (\"1-5\"), patterns (\"13*\"), comma separated"
                 ));
             }
         }

@@ -124,7 +124,7 @@ mod tests {
             (schedule("\"2026-11-21T02:30:00Z\"", "{}"), "InvalidSchedule", "\"detail\" must be the job request"),
             (schedule("\"2026-11-21T02:30:00Z\"", r#"{"job":"x"}"#), "InvalidJob", "runTask"),
             (serde_json::json!({"job": "n", "runTask": {"taskDefinition": "t"}, "retry": {"maxAttempt": 3}}), "InvalidJob", "did you mean maxAttempts"),
-            (serde_json::json!([1, 2]), "InvalidJob", "invalid type"),
+            (serde_json::json!([1, 2]), "InvalidJob", "a job request is a JSON object, found a list"),
         ];
         for (payload, error_type, message) in cases {
             let e = start_request(payload.clone(), "r", NOW).unwrap_err();

@@ -300,11 +300,11 @@ fn timeout_verdict(task: &Task, kind: DeadlineKind, policy: &RetryPolicy) -> Ver
     let evidence = describe_stop(task);
     match kind {
         DeadlineKind::Attempt => Verdict {
-            action: policy.on_timeout.unwrap_or(Action::Fail),
+            action: policy.on_timeout(),
             rule_id: TIMEOUT_RULE_ID.into(),
             rule: format!(
                 "the attempt ran past timeoutSeconds and ecs-reactor stopped it (retry.onTimeout: {})",
-                policy.on_timeout.unwrap_or(Action::Fail)
+                policy.on_timeout()
             ),
             evidence,
             disruption: false,
@@ -443,13 +443,13 @@ fn job_rule_matches(rule: &Rule, task: &Task, essentials: &[&Container]) -> Opti
                 .collect(),
         };
         let fits = |c: &&&Container| {
-            rule.on_exit_code
+            rule.on_exit_code.as_ref().is_none_or(|p| {
+                c.exit_code
+                    .is_some_and(|code| crate::exit_codes::matches(p.as_str(), i64::from(code)))
+            }) && rule
+                .on_reason
                 .as_ref()
-                .is_none_or(|p| c.exit_code.is_some_and(|code| p.matches(&code.to_string())))
-                && rule
-                    .on_reason
-                    .as_ref()
-                    .is_none_or(|p| c.reason.as_deref().is_some_and(|r| p.matches(r)))
+                .is_none_or(|p| c.reason.as_deref().is_some_and(|r| p.matches(r)))
         };
         let matched: Vec<&&Container> = candidates.iter().filter(fits).collect();
         let ok = if rule.action == Action::Succeed {
