@@ -6,8 +6,8 @@
 //! `consider_stopped_task` for the reasoning: every rule looked at, which matched, whether a fall-back decided.
 
 use crate::args::{ExplainArgs, TableArgs};
+use crate::aws::{aws_failure, runtime, store};
 use crate::failure::{read_input, Failure};
-use crate::oncall::{aws_failure, runtime, store};
 use reactor_core::judge::{
     consider_stopped_task, essential_containers, signature_of, with_run_history, Considered,
 };

@@ -2,6 +2,7 @@
 //! arguments, runs the command and turns its error into a one-line message and an exit code.
 
 mod args;
+mod aws;
 mod explain;
 mod failure;
 mod oncall;

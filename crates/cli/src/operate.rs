@@ -3,8 +3,8 @@
 //! nothing twice and a command racing a Lambda loses cleanly (and says so).
 
 use crate::args::{ActArgs, CancelArgs, RedriveArgs, StartArgs};
+use crate::aws::{aws_failure, runtime, sdk_config, table_name};
 use crate::failure::{read_input, Failure};
-use crate::oncall::{aws_failure, runtime, sdk_config, table_name};
 use reactor_aws::config::Config;
 use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive, StartResponse};
 use reactor_aws::launcher::EcsLauncher;
