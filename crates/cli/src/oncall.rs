@@ -1,7 +1,7 @@
 //! On-call's questions, answered from the attempts table: `runs` (all runs, runs of a job, runs in a status)
 //! and `show` (a run's story). Each is one Query; output is an aligned table with relative times, or `--json`.
 
-use crate::args::{RunsArgs, ShowArgs, TableArgs};
+use crate::args::{RunsArgs, ShowArgs};
 use crate::aws::{aws_failure, runtime, store};
 use crate::failure::Failure;
 use reactor_aws::history::RunStory;
