@@ -8,6 +8,9 @@
 // The test support lives in its own crate (`crates/testkit`), shared with `make demo` and `make bench`.
 use reactor_testkit::{moto, rie, stack, story};
 
+/// Proves: every AWS failure on-call meets (no region, unknown profile, no login, closed port, 403, 500,
+/// throttling) is one line naming the cause and what to do; a closed pipe ends the CLI quietly.
+mod aws_errors;
 /// Proves: `make bench` still runs: the quick mode writes all ten sections with figures, and its cron storm (RunTask
 /// throttled) starts every run exactly once.
 mod bench;

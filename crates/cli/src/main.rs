@@ -27,13 +27,25 @@ fn main() -> ExitCode {
         args::Command::Redrive(a) => operate::redrive(&a, now),
     };
     match result {
-        Ok(output) => {
-            println!("{output}");
-            ExitCode::SUCCESS
-        }
+        Ok(output) => print(&output),
         Err(failure) => {
             eprintln!("ecs-reactor: {failure}");
             failure.exit_code()
+        }
+    }
+}
+
+/// Writes the output. A reader that stopped reading (`ecs-reactor runs --json | head`) is not a failure:
+/// the command ends quietly with 0, as `cat` does (println! would panic with exit 101).
+fn print(output: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{output}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ecs-reactor: cannot write the output: {e}");
+            ExitCode::from(1)
         }
     }
 }

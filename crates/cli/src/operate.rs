@@ -41,12 +41,12 @@ fn config(args: &ActArgs) -> Result<Config, Failure> {
     .map_err(|e| Failure::BadInput(e.to_string()))
 }
 
-async fn connect(args: &ActArgs, config: &Config) -> AwsReactor {
+async fn connect(args: &ActArgs, config: &Config) -> Result<AwsReactor, Failure> {
     // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
-    config.reactor(
-        &sdk_config(&args.table, Some(config.timeouts())).await,
+    Ok(config.reactor(
+        &sdk_config(&args.table, Some(config.timeouts())).await?,
         std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
-    )
+    ))
 }
 
 /// Runs one step of the flow on a reactor built from the command line, at `now`; returns its result and the
@@ -57,12 +57,12 @@ fn act<T>(
     step: impl AsyncFnOnce(&AwsReactor, OffsetDateTime) -> Result<T, FlowError>,
 ) -> Result<(T, String), Failure> {
     let config = config(args)?;
-    let result = runtime()?
-        .block_on(async {
-            let reactor = connect(args, &config).await;
-            step(&reactor, now).await
-        })
-        .map_err(|e| aws_failure(&config.table, &e))?;
+    let result = runtime()?.block_on(async {
+        let reactor = connect(args, &config).await?;
+        step(&reactor, now)
+            .await
+            .map_err(|e| aws_failure(&config.table, &e))
+    })?;
     Ok((result, config.table))
 }
 
@@ -149,15 +149,17 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let config = config(&args.act)?;
     let response = runtime()?
         .block_on(async {
-            let reactor = connect(&args.act, &config).await;
-            reactor.start(&request.job, &request.run_id, now).await
+            let reactor = connect(&args.act, &config).await?;
+            reactor
+                .start(&request.job, &request.run_id, now)
+                .await
+                .map_err(|e| match e {
+                    FlowError::NotAllowed(e) => Failure::BadInput(format!("{}: {e}", args.job)),
+                    e @ FlowError::Conflict { .. } => Failure::Conflict(e.to_string()),
+                    e => aws_failure(&config.table, &e),
+                })
         })
-        .map(StartResponse::from)
-        .map_err(|e| match e {
-            FlowError::NotAllowed(e) => Failure::BadInput(format!("{}: {e}", args.job)),
-            e @ FlowError::Conflict { .. } => Failure::Conflict(e.to_string()),
-            e => aws_failure(&config.table, &e),
-        })?;
+        .map(StartResponse::from)?;
     let output = if args.act.table.json {
         serde_json::to_string_pretty(&response).unwrap_or_default()
     } else {
