@@ -95,6 +95,9 @@ fn answering(status: u16, body: &'static str) -> String {
     format!("http://{address}")
 }
 
+/// Environment variables a case sets.
+type Env = Vec<(&'static str, String)>;
+
 const KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")];
 
 #[test]
@@ -123,15 +126,14 @@ fn each_aws_failure_is_one_line_naming_the_cause_and_what_to_do() {
         r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#,
     );
     let runs = ["runs", "--table", "attempts", "--job", "nightly"];
-    let with_keys = |extra: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
-        let mut env: Vec<(&'static str, String)> =
-            KEYS.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let with_keys = |extra: &[(&'static str, String)]| -> Env {
+        let mut env: Env = KEYS.iter().map(|(k, v)| (*k, v.to_string())).collect();
         env.extend(extra.iter().cloned());
         env
     };
     let region = ("AWS_REGION", "us-east-1".to_owned());
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<&str>, Vec<(&'static str, String)>, String)> = vec![
+    let cases: Vec<(&str, Vec<&str>, Env, String)> = vec![
         ("no region", runs.to_vec(), with_keys(&[]),
             "no AWS region: pass --region REGION or set AWS_REGION".into()),
         ("an unknown profile, credentials in the environment", [&runs[..], &["--profile", "nope"]].concat(), with_keys(&[region.clone(), ("AWS_CONFIG_FILE", config.clone())]),

@@ -19,7 +19,6 @@ fn every_sample_event_is_judged_as_an_operator_would() {
         ("stopped-host-terminated",     &[], "RETRY_NOW",   "host-lost"),
         ("stopped-out-of-memory",       &[], "FAIL",        "out-of-memory"),
         ("stopped-user-stop",           &[], "FAIL",        "stopped-on-purpose"),
-        ("stopped-foreign-task",        &[], "FAIL",        "stopped-on-purpose"),
         // Later attempts of the same job: the budget speaks.
         ("stopped-app-exit-1",          &["--attempt", "4"], "FAIL", "attempts-exhausted"),
         ("stopped-spot-interruption",   &["--attempt", "5", "--disruptions", "4"], "RETRY_NOW", "spot-interruption"),
@@ -34,7 +33,7 @@ fn every_sample_event_is_judged_as_an_operator_would() {
     for sample in &samples {
         let name = sample.trim_end_matches(".json");
         assert!(
-            cases.iter().any(|c| c.0 == name),
+            cases.iter().any(|c| c.0 == name) || name == "stopped-foreign-task",
             "events/{sample} has no expected judgement here"
         );
     }
@@ -63,6 +62,54 @@ fn every_sample_event_is_judged_as_an_operator_would() {
             "{name}: delaySeconds iff RETRY_LATER: {out:#}"
         );
         assert!(out["countsAsAttempt"].is_boolean());
+    }
+}
+
+/// A task another launcher started is not judged, as the classifier does not judge it.
+#[test]
+fn a_foreign_task_would_be_ignored_as_the_classifier_ignores_it() {
+    let out = run(&["explain", "events/stopped-foreign-task.json"]).json();
+    assert_eq!(out["action"], "IGNORED", "{out:#}");
+    let reason = out["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("would be ignored (not launched by ecs-reactor): "),
+        "{reason}"
+    );
+}
+
+/// What the failure queues hold — a Lambda on-failure destination record, an SQS message body, `aws sqs
+/// receive-message` output — is read for the event inside, and judged as the bare event is.
+#[test]
+fn an_event_inside_a_failure_record_or_an_sqs_message_is_judged_as_the_bare_event() {
+    let event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("events/stopped-pull-rate-limit.json")).unwrap(),
+    )
+    .unwrap();
+    let record = serde_json::json!({
+        "version": "1.0", "timestamp": "2026-11-21T02:41:45.000Z",
+        "requestContext": {"requestId": "c0ffee", "functionArn": "arn:aws:lambda:us-east-1:111122223333:function:classifier:$LATEST", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "RetryableError", "errorMessage": "the table did not answer"}
+    });
+    let message =
+        serde_json::json!({"MessageId": "m-1", "ReceiptHandle": "r", "Body": record.to_string()});
+    let received = serde_json::json!({"Messages": [message.clone()]});
+    let bare = run(&["explain", "events/stopped-pull-rate-limit.json"]).json();
+    #[rustfmt::skip]
+    let shapes = [
+        (record,   "a Lambda on-failure destination record (requestPayload)"),
+        (message,  "a Lambda on-failure destination record (requestPayload)"),
+        (received, "the first message of aws sqs receive-message"),
+    ];
+    for (shape, held_in) in shapes {
+        let out = run_with_stdin(&["explain", "-"], &shape.to_string()).json();
+        assert_eq!(
+            (&out["action"], &out["ruleId"]),
+            (&bare["action"], &bare["ruleId"]),
+            "{held_in}: {out:#}"
+        );
+        assert_eq!(out["input"], held_in, "{out:#}");
     }
 }
 
@@ -334,6 +381,66 @@ fn the_reasoning_names_every_rule_that_matched_and_whether_a_fall_back_decided()
         assert!(
             reasoning["rulesConsidered"].as_u64().unwrap() > 30,
             "{name}: every rule is considered: {reasoning:#}"
+        );
+    }
+}
+
+/// `explain` judges with what the classifier used: every sample STOPPED event played through the real
+/// starter and classifier against moto, then `explain EVENT` (the run's job and essential containers read
+/// from the table) and `explain RUN_ID` agree with the verdict the classifier stored — the sidecar killed
+/// with 137 after the app exited 0 included (the task definition says the sidecar is not essential).
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_agrees_with_the_classifiers_stored_verdict_for_every_sample() {
+    let stack = crate::stack::Stack::new().await;
+    let reactor = stack.reactor();
+    let now = time::OffsetDateTime::now_utc();
+    let dir = tempdir();
+    let mut samples: Vec<String> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("stopped-") && n != "stopped-foreign-task.json")
+        .collect();
+    samples.sort();
+    for (i, sample) in samples.iter().enumerate() {
+        let tick = stack.tick(&format!("agree-{i}"), "2026-11-21T02:30:00Z");
+        let started = starter::handle(&reactor, tick, "r", now).await.unwrap();
+        let task = started.task_arn.clone().unwrap();
+        let started_by = format!("ecs-reactor/{}/1", started.run_id);
+        let event = stack.stop(&task, &started_by, sample, 3).await;
+        let judged = classifier::handle(&reactor, event.clone(), now)
+            .await
+            .unwrap();
+        let file = dir.join(sample);
+        std::fs::write(&file, event.to_string()).unwrap();
+
+        let explained: serde_json::Value = serde_json::from_str(&crate::oncall::cli_on(
+            &stack,
+            &["explain", &file.to_string_lossy()],
+        ))
+        .unwrap();
+        assert_eq!(
+            (explained["action"].as_str(), explained["ruleId"].as_str()),
+            (judged.action, judged.rule_id.as_deref()),
+            "{sample}: explain EVENT: {explained:#}"
+        );
+        assert_eq!(explained["agrees"], true, "{sample}: {explained:#}");
+        assert!(
+            explained["policy"]["from"]
+                .as_str()
+                .is_some_and(|f| f.contains("job in the table")),
+            "{sample}: {explained:#}"
+        );
+
+        let by_run: serde_json::Value = serde_json::from_str(&crate::oncall::cli_on(
+            &stack,
+            &["explain", &started.run_id, "--attempt", "1"],
+        ))
+        .unwrap();
+        let attempts = by_run["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{sample}: {by_run:#}");
+        assert_eq!(
+            attempts[0]["agrees"], true,
+            "{sample}: explain RUN_ID: {by_run:#}"
         );
     }
 }

@@ -14,6 +14,7 @@ use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
 use reactor_aws::store::Store;
 use reactor_core::event::task_state_change_from_value;
+use reactor_core::started_by::{owner_of, Owner};
 use reactor_core::{AttemptRef, EventError};
 use serde::Serialize;
 use serde_json::Value;
@@ -90,15 +91,10 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
             task.last_status
         )));
     }
-    let attempt_ref: AttemptRef = match task.started_by.as_deref().map(str::parse) {
-        None => {
-            return Ok(ignored(
-                "task has no startedBy: not launched by ecs-reactor".into(),
-            ))
-        }
-        Some(Ok(r)) => r,
-        Some(Err(e)) if e.is_foreign() => return Ok(ignored(e.to_string())),
-        Some(Err(e)) => {
+    let attempt_ref: AttemptRef = match owner_of(task.started_by.as_deref()) {
+        Owner::Ours(attempt) => attempt,
+        Owner::Foreign(why) => return Ok(ignored(why)),
+        Owner::Malformed(e) => {
             tracing::error!(task = task.task_arn.as_str(), error = %e, "malformed startedBy");
             return Err(ClassifierError::Malformed(e.to_string()));
         }

@@ -203,7 +203,9 @@ attempt, with what was recorded, the judgement now (the run's own policy and his
 Exit codes: 0 judged; 2 bad command line; 3 unreadable or invalid event or policy; 4 no such run; 5 the
 table could not be read.")]
 pub struct ExplainArgs {
-    /// A full EventBridge `ECS Task State Change` event (JSON); `-` reads standard input.
+    /// A full EventBridge `ECS Task State Change` event (JSON; also inside a Lambda on-failure record or an
+    /// SQS message, as the failure queues hold it); `-` reads standard input. A run id instead of a file
+    /// explains the stored run (as --run).
     #[arg(
         value_name = "EVENT_FILE",
         required_unless_present = "run",
@@ -212,7 +214,7 @@ pub struct ExplainArgs {
     pub event: Option<String>,
     /// A stored run instead of an event: each judged attempt judged again from its recorded facts, with the
     /// run's job policy and its earlier attempts (the table: --table or $REACTOR_TABLE).
-    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["policy", "attempt", "essential", "disruptions"])]
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["policy", "essential", "disruptions"])]
     pub run: Option<String>,
     #[command(flatten)]
     pub table: TableArgs,
@@ -220,7 +222,8 @@ pub struct ExplainArgs {
     /// Without it, the default policy.
     #[arg(long, value_name = "POLICY_FILE")]
     pub policy: Option<String>,
-    /// Number of the attempt that stopped. Default: read from the task's startedBy, else 1.
+    /// Number of the attempt that stopped. Default: read from the task's startedBy, else 1. With a run: only
+    /// that attempt.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub attempt: Option<u32>,
     /// How many earlier attempts ended in a disruption (free relaunches used).

@@ -8,27 +8,38 @@
 use crate::args::{ExplainArgs, TableArgs};
 use crate::aws::{aws_failure, runtime, store};
 use crate::failure::{read_input, Failure};
+use reactor_aws::history::RunStory;
+use reactor_core::event::task_state_change_from_value;
 use reactor_core::judge::{
     consider_stopped_task, essential_containers, signature_of, with_run_history, Considered,
+    PastFailure,
 };
+use reactor_core::started_by::{is_valid_run_id, owner_of, Owner};
 use reactor_core::{
-    decide, judge_stopped_task, parse_task_state_change, Action, AttemptRef, Decision, History,
-    Jitter, JobRequest, RetryPolicy, Task, UpperBound,
+    decide, judge_stopped_task, Action, Decision, History, Jitter, JobRequest, RetryPolicy, Task,
+    UpperBound,
 };
 use serde_json::{json, Map, Value};
 
 pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
-    let Some(path) = &args.event else {
-        return match &args.run {
-            Some(run_id) => explain_run(run_id, &args.table),
-            None => Err(Failure::BadInput(
-                "give an EVENT_FILE or --run RUN_ID".into(),
-            )),
-        };
+    let path = match (&args.event, &args.run) {
+        (_, Some(run_id)) => return explain_run(run_id, args.attempt, &args.table),
+        (Some(text), None) if names_a_run(text) => {
+            return explain_run(text, args.attempt, &args.table)
+        }
+        (Some(path), None) => path,
+        (None, None) => {
+            return Err(Failure::BadInput(
+                "give an EVENT_FILE, a RUN_ID or --run RUN_ID".into(),
+            ))
+        }
     };
     let text = read_input(path)?;
-    let event =
-        parse_task_state_change(&text).map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::BadInput(format!("{path}: not JSON: {e}")))?;
+    let (value, held_in) = unwrap_event(value);
+    let event = task_state_change_from_value(value)
+        .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
     let task = &event.detail;
     if !task.is_stopped() {
         return Err(Failure::BadInput(format!(
@@ -36,35 +47,90 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
             task.last_status
         )));
     }
-    let (policy, job_essentials) = match &args.policy {
-        Some(path) => load_policy(path)?,
-        None => (RetryPolicy::default(), None),
+    // Whose task it is, decided as the classifier decides it.
+    let attempt_ref = match owner_of(task.started_by.as_deref()) {
+        Owner::Ours(attempt) => Some(attempt),
+        Owner::Foreign(why) => {
+            let ignored = json!({
+                "action": "IGNORED",
+                "reason": format!("would be ignored (not launched by ecs-reactor): {why}"),
+                "taskArn": task.task_arn,
+                "startedBy": task.started_by,
+            });
+            return serde_json::to_string_pretty(&ignored)
+                .map_err(|e| Failure::BadInput(e.to_string()));
+        }
+        Owner::Malformed(e) => return Err(Failure::BadInput(format!("{path}: {e}"))),
     };
-    let (named, source) = if !args.essential.is_empty() {
-        (Some(args.essential.clone()), "--essential")
-    } else if let Some(names) = job_essentials {
-        (Some(names), "job essentialContainers")
-    } else {
-        (None, "none given: every container counts (pass --essential or a job with essentialContainers)")
-    };
-    let attempt_ref = task
-        .started_by
-        .as_deref()
-        .and_then(|s| s.parse::<AttemptRef>().ok());
     let attempt = args
         .attempt
         .or(attempt_ref.as_ref().map(|r| r.attempt))
         .unwrap_or(1);
+    // The knowledge the classifier judged with: the run's job and the essential containers it learnt at
+    // launch, read from the table when there is one and no --policy overrides them.
+    let stored = match (&args.policy, &attempt_ref) {
+        (None, Some(r)) if table_given(&args.table) => stored_run(&r.run_id, &args.table)?,
+        _ => None,
+    };
+    let (policy, job_essentials, policy_from) = match (&args.policy, &stored) {
+        (Some(path), _) => {
+            let (policy, essentials) = load_policy(path)?;
+            (policy, essentials, format!("--policy {path}"))
+        }
+        (None, Some(story)) => {
+            let job = stored_job(story)?;
+            let essentials = job
+                .essential_containers
+                .clone()
+                .or_else(|| story.run.essential_containers.clone());
+            (job.retry, essentials, format!("run {}'s job in the table", story.run.run_id))
+        }
+        (None, None) if attempt_ref.is_some() && table_given(&args.table) => (
+            RetryPolicy::default(),
+            None,
+            "the default policy: the run is not in the table".to_owned(),
+        ),
+        (None, None) => (
+            RetryPolicy::default(),
+            None,
+            "the default policy: no table to read the run's job from (--table, REACTOR_TABLE) and no --policy"
+                .to_owned(),
+        ),
+    };
+    let (named, source) = if !args.essential.is_empty() {
+        (Some(args.essential.clone()), "--essential")
+    } else if let Some(names) = job_essentials {
+        (
+            Some(names),
+            "the job's essentialContainers, else the task definition's",
+        )
+    } else {
+        (None, "none given: every container counts (pass --essential or a job with essentialContainers)")
+    };
+    let earlier = stored
+        .as_ref()
+        .map(|story| Earlier::of(story, attempt))
+        .unwrap_or_default();
     let history = History {
         attempt,
-        disruptions: args.disruptions.min(attempt.saturating_sub(1)),
-        counts_from: 1,
+        disruptions: if stored.is_some() {
+            earlier.disruptions
+        } else {
+            args.disruptions.min(attempt.saturating_sub(1))
+        },
+        counts_from: earlier.counts_from,
     };
 
     let verdict = judge_stopped_task(task, &policy, named.as_deref());
+    let verdict = with_run_history(
+        verdict,
+        attempt,
+        &signature_of(task),
+        &earlier.past,
+        policy.same_failure_limit,
+    );
     let decision = decide(verdict, history, &policy, &mut UpperBound);
     let considered = consider_stopped_task(task, &policy, named.as_deref());
-
     let essentials = essential_containers(task, named.as_deref());
     let containers: Vec<Value> = task
         .containers
@@ -117,6 +183,27 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
         "reasoning",
         reasoning(&considered, &decision, policy.same_failure_limit),
     );
+    put("policy", json!({ "from": policy_from }));
+    if let Some(held_in) = held_in {
+        put("input", json!(held_in));
+    }
+    let recorded = stored
+        .as_ref()
+        .and_then(|story| story.attempts.iter().find(|a| a.attempt == attempt))
+        .filter(|a| a.rule_id.is_some());
+    if let Some(a) = recorded {
+        put(
+            "recorded",
+            json!({"action": a.action, "ruleId": a.rule_id, "reason": a.reason}),
+        );
+        put(
+            "agrees",
+            json!(
+                a.action == Some(decision.action)
+                    && a.rule_id.as_deref() == Some(decision.rule_id.as_str())
+            ),
+        );
+    }
     if let Some(r) = &attempt_ref {
         put("runId", json!(r.run_id));
     }
@@ -139,6 +226,88 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
         }),
     );
     serde_json::to_string_pretty(&out).map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+/// Whether `text` names a stored run rather than a file: no such file, and the form of a run id.
+fn names_a_run(text: &str) -> bool {
+    text != "-" && !std::path::Path::new(text).exists() && is_valid_run_id(text)
+}
+
+fn table_given(table: &TableArgs) -> bool {
+    table.table.is_some() || std::env::var("REACTOR_TABLE").is_ok_and(|t| !t.trim().is_empty())
+}
+
+/// The event inside what on-call holds: the event itself (a rule's dead-letter message), a Lambda
+/// on-failure destination record (`requestPayload`), an SQS message (`Body`), or `aws sqs receive-message`
+/// output (its first message). Also says which, when it was not the bare event.
+fn unwrap_event(value: Value) -> (Value, Option<&'static str>) {
+    if let Some(first) = value
+        .get("Messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.first())
+    {
+        let (event, _) = unwrap_event(first.clone());
+        return (event, Some("the first message of aws sqs receive-message"));
+    }
+    if let Some(body) = value.get("Body").and_then(Value::as_str) {
+        if let Ok(inner) = serde_json::from_str::<Value>(body) {
+            let (event, held) = unwrap_event(inner);
+            return (event, held.or(Some("an SQS message body")));
+        }
+    }
+    if let Some(payload) = value.get("requestPayload") {
+        return (
+            payload.clone(),
+            Some("a Lambda on-failure destination record (requestPayload)"),
+        );
+    }
+    (value, None)
+}
+
+/// A stored run, `None` if the table has no such run.
+fn stored_run(run_id: &str, table: &TableArgs) -> Result<Option<RunStory>, Failure> {
+    runtime()?.block_on(async {
+        let store = store(table).await?;
+        store
+            .story(run_id)
+            .await
+            .map_err(|e| aws_failure(store.table(), &e))
+    })
+}
+
+fn stored_job(story: &RunStory) -> Result<JobRequest, Failure> {
+    JobRequest::from_json(&story.run.request).map_err(|e| {
+        Failure::BadInput(format!(
+            "run {}: its stored job request is invalid: {e}",
+            story.run.run_id
+        ))
+    })
+}
+
+/// What the earlier attempts of a run leave for judging attempt `n`, as the classifier reads them: since the
+/// run's latest redrive (a fresh budget), the disruptions used and the failures for the repeat rule.
+#[derive(Default)]
+struct Earlier {
+    past: Vec<PastFailure>,
+    disruptions: u32,
+    counts_from: u32,
+}
+
+impl Earlier {
+    fn of(story: &RunStory, n: u32) -> Earlier {
+        let counts_from = story.run.counts_from.max(1);
+        let earlier = story
+            .attempts
+            .iter()
+            .filter(|a| a.attempt >= counts_from && a.attempt < n);
+        Earlier {
+            past: earlier.clone().filter_map(|a| a.past_failure()).collect(),
+            disruptions: earlier
+                .filter(|a| a.counts_as_attempt == Some(false))
+                .count() as u32,
+            counts_from,
+        }
+    }
 }
 
 /// A policy file is either a whole job request or just its `retry` object.
@@ -204,23 +373,19 @@ fn reasoning(considered: &[Considered], decision: &Decision, same_failure_limit:
 /// `explain --run RUN_ID`: every judged attempt of a stored run, judged again from its recorded facts with
 /// the run's own policy and its earlier attempts, beside what was recorded. The launch type is not recorded:
 /// the one Fargate-only rule (`fargate-disk-full`) reads such an attempt as on EC2.
-fn explain_run(run_id: &str, table: &TableArgs) -> Result<String, Failure> {
-    let story = runtime()?.block_on(async {
-        let store = store(table).await?;
-        store
-            .story(run_id)
-            .await
-            .map_err(|e| aws_failure(store.table(), &e))?
-            .ok_or_else(|| {
-                Failure::NotFound(format!("no run {run_id:?} in table {}", store.table()))
-            })
-    })?;
-    let run = &story.run;
-    let job = JobRequest::from_json(&run.request).map_err(|e| {
-        Failure::BadInput(format!(
-            "run {run_id}: its stored job request is invalid: {e}"
+fn explain_run(run_id: &str, only: Option<u32>, table: &TableArgs) -> Result<String, Failure> {
+    let story = stored_run(run_id, table)?.ok_or_else(|| {
+        Failure::NotFound(format!(
+            "no run {run_id:?} in table {}",
+            table
+                .table
+                .clone()
+                .or_else(|| std::env::var("REACTOR_TABLE").ok())
+                .unwrap_or_default()
         ))
     })?;
+    let run = &story.run;
+    let job = stored_job(&story)?;
     let policy = &job.retry;
     let essentials = job
         .essential_containers
@@ -302,6 +467,14 @@ fn explain_run(run_id: &str, table: &TableArgs) -> Result<String, Failure> {
             disruptions += 1;
         }
         past.extend(attempt.past_failure());
+    }
+    if let Some(n) = only {
+        out.retain(|a| a["attempt"] == json!(n));
+        if out.is_empty() {
+            return Err(Failure::NotFound(format!(
+                "run {run_id} has no attempt {n}"
+            )));
+        }
     }
     let value =
         json!({"runId": run_id, "job": run.job, "status": run.status.as_str(), "attempts": out});

@@ -35,6 +35,25 @@ impl StartedByError {
     }
 }
 
+/// Whose a stopped task is, as the classifier decides it (and `ecs-reactor explain` repeats): an attempt of
+/// ours, another launcher's task (ignored, with the reason), or our prefix in a form we never write (poison).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Ours(AttemptRef),
+    /// Not launched by ecs-reactor: why, in words.
+    Foreign(String),
+    Malformed(StartedByError),
+}
+
+pub fn owner_of(started_by: Option<&str>) -> Owner {
+    match started_by.map(str::parse::<AttemptRef>) {
+        None => Owner::Foreign("task has no startedBy: not launched by ecs-reactor".into()),
+        Some(Ok(attempt)) => Owner::Ours(attempt),
+        Some(Err(e)) if e.is_foreign() => Owner::Foreign(e.to_string()),
+        Some(Err(e)) => Owner::Malformed(e),
+    }
+}
+
 /// Whether `run_id` can be used in `startedBy`: letters, digits, `-`, `_`, short enough to leave room for
 /// the prefix and a 4-digit attempt number.
 pub fn is_valid_run_id(run_id: &str) -> bool {
