@@ -32,4 +32,37 @@ fn rules_json_lists_every_rule() {
         .unwrap()
         .iter()
         .all(|r| r["hint"].as_str().is_some_and(|h| !h.is_empty())));
+    // Data, not display text: the action alone, modifiers as booleans, conditions as lists.
+    let rule = |list: &str, id: &str| {
+        out[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {list}"))
+    };
+    let spot = rule("stoppedTask", "spot-interruption");
+    assert_eq!(spot["action"], "RETRY_NOW");
+    assert_eq!(spot["free"], true);
+    assert_eq!(
+        spot["when"]["stopCodes"],
+        serde_json::json!(["SpotInterruption"])
+    );
+    let throttled = rule("launch", "launch-throttled");
+    assert_eq!(throttled["deferred"], true);
+    for r in out["stoppedTask"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(out["launch"].as_array().unwrap())
+    {
+        let action = r["action"].as_str().unwrap_or_default();
+        assert!(
+            ["SUCCEED", "RETRY_NOW", "RETRY_LATER", "FAIL"].contains(&action),
+            "{r}"
+        );
+        let when = format!("{}{}", r["when"], r["whenAny"]);
+        assert!(!when.contains('`'), "no Markdown in the conditions: {r}");
+    }
 }

@@ -3,14 +3,13 @@
 use crate::args::RulesArgs;
 use crate::failure::Failure;
 use reactor_core::builtin::{LaunchMatcher, Matcher, LAUNCH_RULES, STOPPED_TASK_RULES};
-use serde_json::json;
+use serde_json::{json, Value};
 
 struct Row {
     id: &'static str,
     when: String,
     action: String,
     description: &'static str,
-    hint: &'static str,
 }
 
 fn quoted(items: &[&str]) -> String {
@@ -55,7 +54,6 @@ fn stopped_rows() -> Vec<Row> {
                 r.action.to_string()
             },
             description: r.description,
-            hint: r.hint,
         })
         .collect()
 }
@@ -90,7 +88,6 @@ fn launch_rows() -> Vec<Row> {
                 r.action.to_string()
             },
             description: r.description,
-            hint: r.hint,
         })
         .collect()
 }
@@ -119,19 +116,72 @@ pub fn markdown() -> String {
     )
 }
 
+/// `rules --json`: each rule's conditions as data (stop codes, patterns, exit codes), its action alone, and
+/// its modifiers as booleans, for scripts and dashboards; the words stay in `description` and `hint`.
+fn machine_readable() -> Value {
+    let stopped: Vec<Value> = STOPPED_TASK_RULES
+        .iter()
+        .map(|r| {
+            let when = match r.matcher {
+                Matcher::StopCode(codes) => json!({ "stopCodes": codes }),
+                Matcher::Reason(patterns) => json!({ "stoppedReasons": patterns }),
+                Matcher::ReasonOnFargate(patterns) => {
+                    json!({ "stoppedReasons": patterns, "fargateOnly": true })
+                }
+                Matcher::StopCodeOrReason(codes, patterns) => {
+                    json!({ "stopCodes": codes, "stoppedReasons": patterns })
+                }
+                Matcher::EssentialExitCode(codes) => json!({ "essentialExitCodes": codes }),
+                Matcher::EssentialExitNonZero => json!({ "essentialExitNonZero": true }),
+                Matcher::FailedToStart => json!({ "stopCodes": ["TaskFailedToStart"] }),
+                Matcher::Anything => json!({ "anything": true }),
+            };
+            json!({
+                "id": r.id,
+                "when": when,
+                "action": r.action,
+                "free": r.disruption,
+                "failWhenRepeated": r.stops_when_repeated,
+                "description": r.description,
+                "hint": r.hint,
+            })
+        })
+        .collect();
+    let launch: Vec<Value> = LAUNCH_RULES
+        .iter()
+        .map(|r| {
+            let when: Vec<Value> = r
+                .matchers
+                .iter()
+                .map(|m| match *m {
+                    LaunchMatcher::FailureReason(patterns) => json!({ "failureReasons": patterns }),
+                    LaunchMatcher::ApiError(codes, messages) => {
+                        json!({ "errorCodes": codes, "errorMessages": messages })
+                    }
+                    LaunchMatcher::AnyProblem => json!({ "anything": true }),
+                })
+                .collect();
+            json!({
+                "id": r.id,
+                "whenAny": when,
+                "action": r.action,
+                "deferred": reactor_core::step::defers_launch(r.id),
+                "description": r.description,
+                "hint": r.hint,
+            })
+        })
+        .collect();
+    json!({ "stoppedTask": stopped, "launch": launch })
+}
+
 pub fn run(args: &RulesArgs) -> Result<String, Failure> {
     if args.markdown {
         return Ok(markdown().trim_end().to_owned());
     }
     let (stopped, launch) = (stopped_rows(), launch_rows());
     if args.json {
-        let rows = |rows: &[Row]| {
-            rows.iter()
-                .map(|r| json!({"id": r.id, "when": r.when, "action": r.action, "description": r.description, "hint": r.hint}))
-                .collect::<Vec<_>>()
-        };
-        let out = json!({"stoppedTask": rows(&stopped), "launch": rows(&launch)});
-        return serde_json::to_string_pretty(&out).map_err(|e| Failure::BadInput(e.to_string()));
+        return serde_json::to_string_pretty(&machine_readable())
+            .map_err(|e| Failure::BadInput(e.to_string()));
     }
     let mut out = String::from(
         "A stopped task that did not succeed (after the job's own rules), first match wins:\n",
