@@ -66,3 +66,38 @@ fn rules_json_lists_every_rule() {
         assert!(!when.contains('`'), "no Markdown in the conditions: {r}");
     }
 }
+
+/// The README's Logs Insights queries filter on log messages the functions really write (a renamed message
+/// would leave a query silently empty).
+#[test]
+fn logs_insights_queries_name_messages_the_code_logs() {
+    let readme = std::fs::read_to_string(crate::cli::root().join("README.md")).unwrap();
+    let start = readme
+        .find("## Logs Insights")
+        .expect("README has a Logs Insights section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut sources = String::new();
+    let mut dirs = vec![crate::cli::root().join("crates")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let messages: Vec<&str> = section
+        .match_indices("message = \"")
+        .filter_map(|(i, m)| section[i + m.len()..].split('"').next())
+        .collect();
+    assert!(messages.len() >= 4, "{messages:?}");
+    for message in messages {
+        assert!(
+            sources.contains(&format!("\"{message}\"")),
+            "the README queries message {message:?}, which no function logs"
+        );
+    }
+}
