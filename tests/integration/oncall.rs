@@ -647,6 +647,7 @@ async fn the_readme_runbook_runs_as_written() {
         ("RUN", waiting.as_str()),
         ("JOB", "nightly-report"),
         ("TASK_ARN", waiting_task.as_str()),
+        ("TASK_ID", waiting_task.rsplit('/').next().unwrap()),
     ];
     let pks = |out: &Out| -> Vec<String> {
         out.json()["Items"]
@@ -703,7 +704,7 @@ async fn the_readme_runbook_runs_as_written() {
                         "{heading}"
                     );
                 }
-                ("aws", r) if r.starts_with("Which run owns this task ARN") => {
+                ("aws", r) if r.starts_with("Which run owns this task") => {
                     assert_eq!(pks(&out), [format!("RUN#{waiting}")], "{heading}");
                 }
                 ("aws", r) if r.starts_with("What runs did this job have") => {
@@ -738,4 +739,506 @@ async fn the_readme_runbook_runs_as_written() {
         .as_str()
         .unwrap()
         .ends_with("bad input file; rerun after the fix"));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// On-call at 3 a.m.: `show` with full task ids, dates, hints, console URLs and log streams, found by task id;
+// `runs` with JOB and DURATION; `runs --stuck`. Every run is played by the real handlers at fixed times and
+// the CLI reports as of `--now`, so nothing depends on the day or the hour the suite runs.
+// ---------------------------------------------------------------------------------------------------------
+
+use crate::handlers::started_by;
+use crate::moto::unique;
+use crate::stack::{stopped_event_at, LocalReactor};
+use reactor_aws::records::stamp;
+use time::macros::datetime;
+use time::Duration;
+
+/// When the runs below start.
+const T0: OffsetDateTime = datetime!(2026-11-21 02:30:00 UTC);
+
+/// The starter handles the schedule tick of `job` at `at`, at `at`.
+async fn start_at(
+    reactor: &LocalReactor,
+    job: &Value,
+    at: OffsetDateTime,
+) -> reactor_aws::flow::StartResponse {
+    let tick = json!({
+        "version": "0", "id": unique("tick"), "detail-type": "Scheduled Event", "source": "aws.events",
+        "time": stamp(at), "detail": job
+    });
+    starter::handle(reactor, tick, &unique("req"), at)
+        .await
+        .unwrap()
+}
+
+/// Plays ECS stopping attempt 1's task at `at` with `sample`'s ending, and the classifier judging it then.
+async fn stop_at(
+    stack: &Stack,
+    reactor: &LocalReactor,
+    started: &reactor_aws::flow::StartResponse,
+    sample: &str,
+    at: OffsetDateTime,
+) {
+    let task = started.task_arn.as_deref().unwrap();
+    stack
+        .ecs
+        .stop_task()
+        .cluster(&stack.cluster)
+        .task(task)
+        .send()
+        .await
+        .unwrap();
+    let event = stopped_event_at(sample, task, &started_by(&started.run_id, 1), 3, at);
+    classifier::handle(reactor, event, at).await.unwrap();
+}
+
+/// Registers revision 2 of the stack's family: `app` logs with awslogs (group `/ecs/reports`, prefix
+/// `report`), `log-router` has no log configuration. Returns `family:2`.
+async fn register_logged_revision(stack: &Stack) -> String {
+    use aws_sdk_ecs::types::{
+        Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode,
+    };
+    let logs = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", "/ecs/reports")
+        .options("awslogs-stream-prefix", "report")
+        .build()
+        .unwrap();
+    let out = stack
+        .ecs
+        .register_task_definition()
+        .family(&stack.family)
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/docker/library/python:3.12")
+                .memory(256)
+                .essential(true)
+                .log_configuration(logs)
+                .build(),
+        )
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("log-router")
+                .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:stable")
+                .memory(128)
+                .essential(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let revision = out.task_definition().unwrap().revision();
+    assert_eq!(revision, 2, "the stack registered revision 1");
+    format!("{}:{revision}", stack.family)
+}
+
+/// The cells of a table line: columns are two spaces or more apart, and no cell holds two spaces.
+fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The table row of attempt `n` in `show`'s output.
+fn attempt_line(text: &str, n: u32) -> &str {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{n} ")))
+        .unwrap_or_else(|| panic!("no row for attempt {n} in:\n{text}"))
+}
+
+/// A run of a job whose task definition logs with awslogs, its first attempt stopped at T0 + 1 min by a pull
+/// rate limit (RETRY_LATER, retry due at T0 + 2 min): (run id, task ARN, task definition).
+async fn logged_run_waiting_for_a_retry(stack: &Stack) -> (String, String, String) {
+    let reactor = stack.reactor();
+    let revision = register_logged_revision(stack).await;
+    let mut job = stack.job("nightly-report");
+    job["runTask"]["taskDefinition"] = json!(revision);
+    let started = start_at(&reactor, &job, T0).await;
+    stop_at(
+        stack,
+        &reactor,
+        &started,
+        "stopped-pull-rate-limit.json",
+        T0 + Duration::minutes(1),
+    )
+    .await;
+    (started.run_id, started.task_arn.unwrap(), revision)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn show_finds_a_run_by_task_id_and_prints_full_ids_dates_hints_console_urls_and_log_streams()
+{
+    let stack = Stack::new().await;
+    let (run, task, revision) = logged_run_waiting_for_a_retry(&stack).await;
+    let id = task.rsplit('/').next().unwrap().to_owned();
+    assert!(id.len() > 12, "a task id longer than the old cut: {id}");
+    let as_of = "2026-11-21T02:31:30Z";
+
+    // By the task id alone, as the console and the log stream names show it.
+    let out = ecs_reactor(Some(&stack.table), &["--now", as_of, "show", &id]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = &out.stdout;
+    assert!(text.starts_with(&format!(
+        "run {run}  job nightly-report  RETRY_SCHEDULED at attempt 1  created 2026-11-21 02:30:00Z (1 min ago)  \
+         changed 2026-11-21 02:31:00Z (30 s ago)\n"
+    )), "{text}");
+    assert_eq!(
+        cells(text.lines().nth(1).unwrap()),
+        [
+            "#",
+            "TASK",
+            "STARTED",
+            "STOPPED",
+            "STOP CODE",
+            "MEMORY",
+            "EXIT CODES",
+            "DECISION",
+            "RULE",
+            "NEXT RETRY",
+            "HINT"
+        ]
+    );
+    // The whole task id; STARTED (the launch: the task never started) and STOPPED with their dates; the
+    // pending NEXT RETRY, in how long; the rule's HINT, as --json has it.
+    assert_eq!(
+        cells(attempt_line(text, 1)),
+        [
+            "1",
+            id.as_str(),
+            "2026-11-21 02:30:00Z (1 min ago)",
+            "2026-11-21 02:31:00Z (30 s ago)",
+            "TaskFailedToStart",
+            "1024 MiB",
+            "app=- log-router=-",
+            "RETRY_LATER",
+            "image-pull-rate-limited",
+            "2026-11-21 02:32:00Z (in 30 s)",
+            "pull from ECR (pull-through cache) instead of Docker Hub, or authenticate the pulls",
+        ]
+    );
+    assert_mentions(
+        text,
+        &[
+            format!(
+                "\nattempt 1 console: https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/{}/tasks/{id}/configuration?region=us-east-1\n",
+                stack.cluster
+            ),
+            format!("\nattempt 1 logs app: group /ecs/reports, stream report/app/{id}\n"),
+            "\nattempt 1 logs log-router: unknown: no logConfiguration in the task definition\n".into(),
+            "\npending retry: attempt 2 due 2026-11-21 02:32:00Z (in 30 s)".into(),
+        ],
+    );
+    assert!(
+        !text.contains("latest revision"),
+        "the job names revision 2: {text}"
+    );
+
+    // The same in --json, found by run id.
+    let json = ecs_reactor(
+        Some(&stack.table),
+        &["--now", as_of, "show", &run, "--json"],
+    )
+    .json();
+    let attempt = &json["attempts"][0];
+    assert_eq!(json["taskDefinition"], revision.as_str());
+    assert_eq!(attempt["taskId"], id.as_str());
+    assert_eq!(
+        attempt["consoleUrl"],
+        format!(
+            "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/{}/tasks/{id}/configuration?region=us-east-1",
+            stack.cluster
+        )
+    );
+    assert_eq!(
+        attempt["logs"],
+        json!([
+            {"container": "app", "logGroup": "/ecs/reports", "logStream": format!("report/app/{id}")},
+            {"container": "log-router", "logGroup": null, "logStream": null,
+             "unknown": "no logConfiguration in the task definition"}
+        ])
+    );
+    assert_eq!(
+        attempt["hint"],
+        "pull from ECR (pull-through cache) instead of Docker Hub, or authenticate the pulls"
+    );
+
+    // A task id no run launched: exit 4, naming where it looked and what to give instead.
+    let unknown = "0123456789abcdef0123456789abcdef";
+    let out = ecs_reactor(Some(&stack.table), &["show", unknown]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_mentions(
+        &out.stderr,
+        &[
+            format!(
+                "no run launched a task with id {unknown} in cluster(s) {}",
+                stack.cluster
+            ),
+            format!("give the task's full ARN (arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/{unknown})"),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn show_goes_on_without_log_streams_when_the_task_definition_cannot_be_read() {
+    let stack = Stack::new().await;
+    let (run, task, revision) = logged_run_waiting_for_a_retry(&stack).await;
+    let id = task.rsplit('/').next().unwrap().to_owned();
+    // The revision is deregistered and deleted after the run: ECS no longer describes it.
+    stack
+        .ecs
+        .deregister_task_definition()
+        .task_definition(&revision)
+        .send()
+        .await
+        .unwrap();
+    stack
+        .ecs
+        .delete_task_definitions()
+        .task_definitions(&revision)
+        .send()
+        .await
+        .unwrap();
+
+    let out = ecs_reactor(
+        Some(&stack.table),
+        &["--now", "2026-11-21T02:31:30Z", "show", &run],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_mentions(
+        &out.stdout,
+        &[
+            format!("1  {id}  "),
+            format!(
+                "\nattempt 1 console: https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/{}/tasks/{id}/configuration?region=us-east-1\n",
+                stack.cluster
+            ),
+            format!("\nattempt 1 logs: log stream unknown: task definition {revision} could not be read: "),
+            "Unable to describe task definition.".into(),
+        ],
+    );
+    let json = ecs_reactor(Some(&stack.table), &["show", &run, "--json"]).json();
+    assert_eq!(json["taskDefinition"], Value::Null);
+    assert!(json["attempts"][0].get("logs").is_none(), "{json}");
+    assert!(
+        json["attempts"][0]["logsUnknown"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("task definition {revision} could not be read")),
+        "{json}"
+    );
+    assert_eq!(json["attempts"][0]["taskId"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_shows_each_runs_job_and_how_long_it_took_or_has_been_going() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let done = start_at(&reactor, &stack.job("alpha"), T0).await;
+    stop_at(
+        &stack,
+        &reactor,
+        &done,
+        "stopped-success.json",
+        T0 + Duration::minutes(5),
+    )
+    .await;
+    let going = start_at(&reactor, &stack.job("beta"), T0 + Duration::minutes(10)).await;
+
+    let out = ecs_reactor(
+        Some(&stack.table),
+        &["--now", "2026-11-21T03:30:00Z", "runs"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "RUN", "JOB", "STATUS", "ATTEMPT", "CREATED", "CHANGED", "DURATION", "LAST", "RULE",
+            "NEXT", "RETRY"
+        ],
+        "{}",
+        out.stdout
+    );
+    let row = |run: &str| -> Vec<&str> {
+        cells(
+            lines
+                .iter()
+                .find(|l| l.starts_with(run))
+                .unwrap_or_else(|| panic!("no {run} in:\n{}", out.stdout)),
+        )
+    };
+    // Finished: from its creation to its end. Unfinished: to --now.
+    assert_eq!(
+        row(&done.run_id),
+        [
+            done.run_id.as_str(),
+            "alpha",
+            "SUCCEEDED",
+            "1",
+            "1 h ago",
+            "55 min ago",
+            "5 min 0 s",
+            "essential-containers-exited-0",
+            "-"
+        ]
+    );
+    assert_eq!(
+        row(&going.run_id),
+        [
+            going.run_id.as_str(),
+            "beta",
+            "RUNNING",
+            "1",
+            "50 min ago",
+            "50 min ago",
+            "50 min 0 s",
+            "-",
+            "-"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_stuck_lists_late_runs_with_their_reasons_and_leaves_healthy_ones_out() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let now = T0 + Duration::hours(3);
+    let as_of = stamp(now);
+
+    // LAUNCHING: a starter that crashed right after claiming attempt 1 at T0 (its lease ran out at T0 + 2
+    // min), and one claimed 30 s ago whose claimer may still be launching.
+    let lease = reactor.settings.launch_lease_seconds;
+    for (job, at) in [("crashed", T0), ("claiming", now - Duration::seconds(30))] {
+        let run_id = format!("{job}-{}", stamp(at).replace(['-', ':'], ""));
+        let run = RunItem::new(&run_id, job, stack.job(job).to_string(), None, at);
+        let claim = AttemptItem::claim(&run_id, 1, at, at.unix_timestamp() + lease);
+        reactor.store.create_run(&run, &claim).await.unwrap();
+    }
+    // RUNNING: 3 h with nothing to stop it; 30 min; 3 h under a one-day timeoutSeconds.
+    let long = start_at(&reactor, &stack.job("long"), T0).await;
+    let _young = start_at(&reactor, &stack.job("young"), now - Duration::minutes(30)).await;
+    let mut bounded = stack.job("bounded");
+    bounded["timeoutSeconds"] = json!(86_400);
+    let _bounded = start_at(&reactor, &bounded, T0).await;
+    // RETRY_SCHEDULED: a retry due at T0 + 2 min that nothing fired; one due right now.
+    let overdue = start_at(&reactor, &stack.job("overdue"), T0).await;
+    stop_at(
+        &stack,
+        &reactor,
+        &overdue,
+        "stopped-pull-rate-limit.json",
+        T0 + Duration::minutes(1),
+    )
+    .await;
+    let due = start_at(&reactor, &stack.job("due"), now - Duration::minutes(2)).await;
+    stop_at(
+        &stack,
+        &reactor,
+        &due,
+        "stopped-pull-rate-limit.json",
+        now - Duration::minutes(1),
+    )
+    .await;
+
+    let out = ecs_reactor(Some(&stack.table), &["--now", &as_of, "runs", "--stuck"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = &out.stdout;
+    let rows: Vec<Vec<&str>> = text.lines().map(cells).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "RUN",
+            "JOB",
+            "STATUS",
+            "ATTEMPT",
+            "CREATED",
+            "CHANGED",
+            "DURATION",
+            "LAST RULE",
+            "NEXT RETRY",
+            "REASON"
+        ],
+        "{text}"
+    );
+    let listed: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
+    assert_eq!(
+        listed,
+        [
+            "crashed-20261121T023000Z",
+            long.run_id.as_str(),
+            overdue.run_id.as_str()
+        ],
+        "the late ones, by status, and no healthy one:\n{text}"
+    );
+    #[rustfmt::skip]
+    let expected: [&[&str]; 3] = [
+        &["crashed-20261121T023000Z", "crashed", "LAUNCHING", "1", "3 h ago", "3 h ago", "3 h 0 min", "-", "-",
+          "attempt 1 CLAIMED 3 h ago, its launch lease ran out 2026-11-21 02:32:00Z (2 h ago): the sweep should have resumed the launch (check the scheduler's log)"],
+        &[&long.run_id, "long", "RUNNING", "1", "3 h ago", "3 h ago", "3 h 0 min", "-", "-",
+          "running for 3 h 0 min (over 2 h 0 min) and nothing stops it: the job sets no timeoutSeconds or runTimeoutSeconds; is its task still working, or was its STOPPED event lost?"],
+        &[&overdue.run_id, "overdue", "RETRY_SCHEDULED", "1", "3 h ago", "2 h ago", "3 h 0 min", "image-pull-rate-limited", "2 h ago",
+          "the retry (attempt 2) was due 2026-11-21 02:32:00Z (2 h ago): neither DynamoDB TTL nor the sweep fired it (check the scheduler's log)"],
+    ];
+    for (row, want) in rows[1..].iter().zip(expected) {
+        assert_eq!(row, want, "{text}");
+    }
+
+    let json = ecs_reactor(
+        Some(&stack.table),
+        &["--now", &as_of, "runs", "--stuck", "--json"],
+    )
+    .json();
+    let reasons: Vec<(&str, &str)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["runId"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{json}");
+    assert_eq!(reasons[1].0, long.run_id);
+    assert!(reasons[1].1.starts_with("running for 3 h 0 min"), "{json}");
+
+    // A higher threshold leaves the 3-hour run alone; --job narrows the list to one job.
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["runs", "--stuck", "--older-than", "4h", "--json"], &["crashed-20261121T023000Z", overdue.run_id.as_str()]),
+        (&["runs", "--stuck", "--job", "long", "--json"], &[long.run_id.as_str()]),
+    ];
+    for (args, want) in cases {
+        let mut with_now = vec!["--now", as_of.as_str()];
+        with_now.extend_from_slice(args);
+        let got = run_ids(&ecs_reactor(Some(&stack.table), &with_now).json());
+        assert_eq!(got, *want, "{args:?}");
+    }
+
+    // As of a minute after T0 nothing was late yet (the later runs had not happened).
+    let early = ecs_reactor(
+        Some(&stack.table),
+        &["--now", "2026-11-21T02:31:00Z", "runs", "--stuck"],
+    );
+    assert_eq!(
+        (early.code, early.stdout.trim()),
+        (0, "no stuck runs"),
+        "{}",
+        early.stderr
+    );
+
+    #[rustfmt::skip]
+    let refused: &[(&[&str], i32, &str)] = &[
+        (&["runs", "--stuck", "--older-than", "soon"], 3, "--older-than \"soon\": expected a number and a unit"),
+        (&["runs", "--stuck", "--status", "RUNNING"], 2, "cannot be used with"),
+        (&["runs", "--older-than", "2h"], 2, "--stuck"),
+    ];
+    for (args, code, message) in refused {
+        let out = ecs_reactor(Some(&stack.table), args);
+        assert_eq!(out.code, *code, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
 }

@@ -71,7 +71,8 @@ pub struct ActArgs {
     pub table: TableArgs,
 }
 
-/// List runs, newest first: all of them, of a job, or in a status (one Query on the table's indexes).
+/// List runs, newest first: all of them, of a job, or in a status (one Query on the table's indexes); or the
+/// runs that look stuck (`--stuck`).
 #[derive(Args)]
 #[command(after_help = "\
 Examples:
@@ -79,8 +80,15 @@ Examples:
   ecs-reactor runs --job nightly-report
   ecs-reactor runs --status FAILED --since 24h
   ecs-reactor runs --status RETRY_SCHEDULED --json
+  ecs-reactor runs --stuck
+  ecs-reactor runs --stuck --older-than 6h
 
-Exit codes: 0 listed (possibly none); 2 bad command line; 3 bad --status or --since;
+--stuck lists unfinished runs whose next step is late, each with the reason (one Query per unfinished
+status on the byStatus index, then each candidate's partition): LAUNCHING with its attempt's launch lease
+run out; RUNNING longer than --older-than when nothing stops it (no timeoutSeconds or runTimeoutSeconds),
+or past its deadline by more than 5 minutes; RETRY_SCHEDULED with its retry overdue by more than 5
+minutes, or without its delay item.
+Exit codes: 0 listed (possibly none); 2 bad command line; 3 bad --status, --since or --older-than;
 5 the table could not be read.")]
 pub struct RunsArgs {
     /// Only runs of this job (newest first by creation).
@@ -94,6 +102,14 @@ pub struct RunsArgs {
     /// in that status now, however long ago it got there.
     #[arg(long, value_name = "AGE")]
     pub since: Option<String>,
+    /// Only runs that look stuck, with the reason (a REASON column; `reason` in --json), oldest first in
+    /// each status; with --job, only that job's. --limit caps the runs checked per status.
+    #[arg(long, conflicts_with_all = ["status", "since"])]
+    pub stuck: bool,
+    /// With --stuck: how long a run may be RUNNING with nothing to stop it before it counts as stuck, e.g.
+    /// 30m, 2h, 1d. Default: 2h.
+    #[arg(long, value_name = "AGE", requires = "stuck")]
+    pub older_than: Option<String>,
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
@@ -101,18 +117,22 @@ pub struct RunsArgs {
     pub table: TableArgs,
 }
 
-/// A run's story: every attempt with its task, times, stop code, reasons, exit codes, decision and rule, and the
-/// pending retry.
+/// A run's story: every attempt with its full task id, times (date and time, UTC), stop code, reasons, exit
+/// codes, decision, rule and hint, its ECS console page and CloudWatch log streams, and the pending retry.
 #[derive(Args)]
 #[command(after_help = "\
 Examples:
   ecs-reactor show nightly-report-20261121T023000Z
-  ecs-reactor show arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef
+  ecs-reactor show arn:aws:ecs:us-east-1:111122223333:task/jobs/0123456789abcdef0123456789abcdef
+  ecs-reactor show 0123456789abcdef0123456789abcdef
 
+A task id (what the ECS console and log stream names show) is looked up in the clusters of the latest 100
+runs; a task of another cluster needs its full ARN. The log streams come from the awslogs configuration of
+the run's task definition (ecs:DescribeTaskDefinition); if it cannot be read, show says why and goes on.
 Exit codes: 0 shown; 2 bad command line; 4 no such run or task; 5 the table could not be read.")]
 pub struct ShowArgs {
-    /// A run id, or the ARN of a task one of its attempts ran.
-    #[arg(value_name = "RUN_ID|TASK_ARN")]
+    /// A run id, or the ARN or id of a task one of its attempts ran.
+    #[arg(value_name = "RUN_ID|TASK_ARN|TASK_ID")]
     pub run: String,
     #[command(flatten)]
     pub table: TableArgs,

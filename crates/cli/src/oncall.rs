@@ -1,56 +1,29 @@
-//! On-call's questions, answered from the attempts table: `runs` (all runs, runs of a job, runs in a status)
-//! and `show` (a run's story). Each is one Query; output is an aligned table with relative times, or `--json`.
+//! On-call's questions, answered from the attempts table: `runs` (all runs, runs of a job, runs in a status,
+//! runs that look stuck) and `show` (a run's story, with where to look next: the task's console page and log
+//! streams). Each is a Query or a few (never a Scan); output is an aligned table with dates and relative
+//! times, or `--json`.
+
+mod find;
+mod links;
+mod stuck;
+mod times;
 
 use crate::args::{RunsArgs, ShowArgs};
-use crate::aws::{aws_failure, runtime, store};
+use crate::aws::{aws_failure, runtime, sdk_config, store, table_name};
 use crate::failure::Failure;
+use links::Logs;
 use reactor_aws::history::RunStory;
 use reactor_aws::records::stamp;
 use reactor_aws::records::{AttemptItem, RunItem};
+use reactor_aws::store::DynamoStore;
 use reactor_core::run::RunStatus;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use times::{date_time, parse_age, relative, span, when};
 
-/// `24h`, `30m`, `7d`, `90s` → seconds.
-fn parse_age(text: &str) -> Result<i64, Failure> {
-    let bad = || {
-        Failure::BadInput(format!(
-            "--since {text:?}: expected a number and a unit, e.g. 30m, 24h, 7d"
-        ))
-    };
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    Ok(n * scale)
-}
-
-/// "3 min ago", "in 2 h", for an RFC 3339 time.
-fn relative(time: &str, now: OffsetDateTime) -> String {
-    let Ok(t) = OffsetDateTime::parse(time, &Rfc3339) else {
-        return time.to_owned();
-    };
-    let seconds = (t - now).whole_seconds();
-    let magnitude = seconds.unsigned_abs();
-    let amount = match magnitude {
-        0..=59 => format!("{magnitude} s"),
-        60..=3599 => format!("{} min", magnitude / 60),
-        3600..=172_799 => format!("{} h", magnitude / 3600),
-        _ => format!("{} d", magnitude / 86_400),
-    };
-    if seconds > 0 {
-        format!("in {amount}")
-    } else {
-        format!("{amount} ago")
-    }
-}
+/// `runs --stuck` without `--older-than`: a RUNNING run with nothing to stop it is suspicious after this.
+const DEFAULT_OLDER_THAN: &str = "2h";
 
 fn parse_status(text: &str) -> Result<RunStatus, Failure> {
     RunStatus::parse(&text.to_ascii_uppercase()).ok_or_else(|| {
@@ -63,11 +36,16 @@ fn parse_status(text: &str) -> Result<RunStatus, Failure> {
 }
 
 pub fn runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
+    if args.stuck {
+        return stuck_runs(args, now);
+    }
     let status = args.status.as_deref().map(parse_status).transpose()?;
     // A run can sit in an unfinished status for longer than any default window (a two-day task): asked for
     // one of those, on-call means "all of them now".
     let since = match (&args.since, status) {
-        (Some(age), _) => Some(stamp(now - time::Duration::seconds(parse_age(age)?))),
+        (Some(age), _) => Some(stamp(
+            now - time::Duration::seconds(parse_age("--since", age)?),
+        )),
         (None, Some(s)) if !s.is_terminal() => None,
         (None, _) => Some(stamp(now - time::Duration::days(1))),
     };
@@ -93,64 +71,125 @@ pub fn runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
             None => "no runs".into(),
         });
     }
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            vec![
-                r.run_id.clone(),
-                r.status.to_string(),
-                r.attempt.to_string(),
-                relative(&stamp(r.created_at), now),
-                relative(&stamp(r.updated_at), now),
-                r.last_rule_id.clone().unwrap_or_else(|| "-".into()),
-                r.next_retry_at
-                    .map(stamp)
-                    .as_deref()
-                    .map(|t| relative(t, now))
-                    .unwrap_or_else(|| "-".into()),
-            ]
-        })
-        .collect();
-    Ok(table(
-        &[
-            "RUN",
-            "STATUS",
-            "ATTEMPT",
-            "CREATED",
-            "CHANGED",
-            "LAST RULE",
-            "NEXT RETRY",
-        ],
-        &rows,
-    )
-    .trim_end()
-    .to_owned())
+    let rows: Vec<Vec<String>> = runs.iter().map(|r| run_row(r, now)).collect();
+    Ok(table(&RUN_HEADERS, &rows).trim_end().to_owned())
+}
+
+const RUN_HEADERS: [&str; 9] = [
+    "RUN",
+    "JOB",
+    "STATUS",
+    "ATTEMPT",
+    "CREATED",
+    "CHANGED",
+    "DURATION",
+    "LAST RULE",
+    "NEXT RETRY",
+];
+
+fn run_row(r: &RunItem, now: OffsetDateTime) -> Vec<String> {
+    vec![
+        r.run_id.clone(),
+        r.job.clone(),
+        r.status.to_string(),
+        r.attempt.to_string(),
+        relative(r.created_at, now),
+        relative(r.updated_at, now),
+        span(run_seconds(r, now)),
+        r.last_rule_id.clone().unwrap_or_else(|| "-".into()),
+        r.next_retry_at
+            .map(|t| relative(t, now))
+            .unwrap_or_else(|| "-".into()),
+    ]
+}
+
+/// How long the run took: from its creation to its end (a finished run's last status change), or to `now`
+/// while it is unfinished.
+fn run_seconds(r: &RunItem, now: OffsetDateTime) -> i64 {
+    let end = if r.status.is_terminal() {
+        r.updated_at
+    } else {
+        now
+    };
+    (end - r.created_at).whole_seconds()
+}
+
+/// `runs --stuck`: the runs table with a REASON column (`reason` in --json).
+fn stuck_runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
+    let older_than = parse_age(
+        "--older-than",
+        args.older_than.as_deref().unwrap_or(DEFAULT_OLDER_THAN),
+    )?;
+    let limit = i32::try_from(args.limit).unwrap_or(i32::MAX);
+    let mut found = runtime()?.block_on(async {
+        let store = store(&args.table).await?;
+        stuck::stuck_runs(&store, now, older_than, limit)
+            .await
+            .map_err(|e| aws_failure(store.table(), &e))
+    })?;
+    if let Some(job) = &args.job {
+        found.stuck.retain(|s| s.run.job == *job);
+    }
+    if args.table.json {
+        // The notes are not data: on stderr, so that stdout stays one JSON value.
+        for note in &found.notes {
+            eprintln!("ecs-reactor: {note}");
+        }
+        let list: Vec<Value> = found
+            .stuck
+            .iter()
+            .map(|s| {
+                let mut value = run_json(&s.run);
+                value["reason"] = json!(s.reason);
+                value
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default());
+    }
+    let mut out = if found.stuck.is_empty() {
+        "no stuck runs\n".to_owned()
+    } else {
+        let rows: Vec<Vec<String>> = found
+            .stuck
+            .iter()
+            .map(|s| {
+                let mut row = run_row(&s.run, now);
+                row.push(s.reason.clone());
+                row
+            })
+            .collect();
+        let mut headers = RUN_HEADERS.to_vec();
+        headers.push("REASON");
+        table(&headers, &rows)
+    };
+    for note in &found.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    Ok(out.trim_end().to_owned())
 }
 
 pub fn show(args: &ShowArgs, now: OffsetDateTime) -> Result<String, Failure> {
-    let story = runtime()?.block_on(async {
-        let store = store(&args.table).await?;
-        let run_id = if args.run.starts_with("arn:") {
-            store
-                .run_of_task(&args.run)
-                .await
-                .map_err(|e| aws_failure(store.table(), &e))?
-                .ok_or_else(|| Failure::NotFound(format!("no run launched task {}", args.run)))?
+    let (story, logs) = runtime()?.block_on(async {
+        let table = table_name(&args.table)?;
+        // One configuration for the table and ECS (the task definition's log configuration).
+        let config = sdk_config(&args.table, None).await?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+        let story = find::story(&store, &args.run).await?;
+        // No task, no log stream to name: ECS is not asked.
+        let logs = if story.attempts.iter().any(|a| a.task_arn.is_some()) {
+            let ecs = aws_sdk_ecs::Client::new(&config);
+            Some(links::logs(&ecs, &story.run.request).await)
         } else {
-            args.run.clone()
+            None
         };
-        store
-            .story(&run_id)
-            .await
-            .map_err(|e| aws_failure(store.table(), &e))?
-            .ok_or_else(|| {
-                Failure::NotFound(format!("no run {run_id:?} in table {}", store.table()))
-            })
+        Ok::<_, Failure>((story, logs))
     })?;
     if args.table.json {
-        return Ok(serde_json::to_string_pretty(&story_json(&story)).unwrap_or_default());
+        return Ok(
+            serde_json::to_string_pretty(&story_json(&story, logs.as_ref())).unwrap_or_default(),
+        );
     }
-    Ok(render_story(&story, now))
+    Ok(render_story(&story, logs.as_ref(), now))
 }
 
 /// A run for scripts: the item without its keys and the job request (which may carry override values).
@@ -175,53 +214,100 @@ fn run_json(run: &RunItem) -> Value {
     value
 }
 
-fn attempt_json(attempt: &AttemptItem) -> Value {
+/// An attempt for scripts: the item without its keys, plus where to look at its task (`taskId`,
+/// `consoleUrl`, and `logs` per container or `logsUnknown` with the reason).
+fn attempt_json(attempt: &AttemptItem, logs: Option<&Logs>) -> Value {
     let mut value = serde_json::to_value(attempt).unwrap_or_default();
     if let Some(map) = value.as_object_mut() {
         for key in ["pk", "sk", "launchLeaseUntil"] {
             map.remove(key);
         }
+        if let Some(arn) = &attempt.task_arn {
+            let id = links::task_id(arn);
+            map.insert("taskId".into(), json!(id));
+            map.insert("consoleUrl".into(), json!(links::console_url(arn)));
+            match logs {
+                Some(Logs::Known { containers, .. }) => {
+                    let each: Vec<Value> = containers.iter().map(|c| c.to_json(id)).collect();
+                    map.insert("logs".into(), json!(each));
+                }
+                Some(Logs::Unknown(why)) => {
+                    map.insert("logsUnknown".into(), json!(why));
+                }
+                None => {}
+            }
+        }
     }
     value
 }
 
-fn story_json(story: &RunStory) -> Value {
+fn story_json(story: &RunStory, logs: Option<&Logs>) -> Value {
+    let task_definition = match logs {
+        Some(Logs::Known {
+            task_definition, ..
+        }) => Some(task_definition.as_str()),
+        _ => None,
+    };
     json!({
         "run": run_json(&story.run),
-        "attempts": story.attempts.iter().map(attempt_json).collect::<Vec<_>>(),
+        "taskDefinition": task_definition,
+        "attempts": story.attempts.iter().map(|a| attempt_json(a, logs)).collect::<Vec<_>>(),
         "pendingRetry": story.delays.first().map(|d| json!({"attempt": d.attempt, "dueAt": d.due_at})),
     })
 }
 
-fn short_task(arn: &str) -> String {
-    arn.rsplit('/')
-        .next()
-        .unwrap_or(arn)
-        .chars()
-        .take(12)
-        .collect()
+fn render_story(story: &RunStory, logs: Option<&Logs>, now: OffsetDateTime) -> String {
+    let mut out = story_header(&story.run, now);
+    let rows: Vec<Vec<String>> = story
+        .attempts
+        .iter()
+        .map(|a| attempt_row(a, &story.run, now))
+        .collect();
+    out.push_str(&table(
+        &[
+            "#",
+            "TASK",
+            "STARTED",
+            "STOPPED",
+            "STOP CODE",
+            "MEMORY",
+            "EXIT CODES",
+            "DECISION",
+            "RULE",
+            "NEXT RETRY",
+            "HINT",
+        ],
+        &rows,
+    ));
+    for a in &story.attempts {
+        out.push_str(&attempt_notes(a, now));
+        out.push_str(&attempt_links(a, logs));
+    }
+    out.push_str(&logs_caveat(logs));
+    for d in &story.delays {
+        let due = OffsetDateTime::from_unix_timestamp(d.due_at).unwrap_or(now);
+        let _ = writeln!(
+            out,
+            "pending retry: attempt {} due {}",
+            d.attempt,
+            when(due, now)
+        );
+    }
+    out.trim_end().to_owned()
 }
 
-fn time_of(t: Option<&str>) -> String {
-    // The time of day is what on-call compares; the date is on the run line.
-    t.and_then(|t| t.split_once('T'))
-        .map(|(_, time)| time.trim_end_matches('Z').to_owned())
-        .unwrap_or_else(|| "-".into())
-}
-
-fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
-    let run = &story.run;
+/// The run line and what happened to the run as a whole (relaunches, concurrency, size, cancel, redrive).
+fn story_header(run: &RunItem, now: OffsetDateTime) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "run {}  job {}  {} at attempt {}  created {} ({})  changed {}",
+        "run {}  job {}  {} at attempt {}  created {}  changed {}",
         run.run_id,
         run.job,
         run.status,
         run.attempt,
-        relative(&stamp(run.created_at), now),
-        stamp(run.created_at),
-        relative(&stamp(run.updated_at), now)
+        when(run.created_at, now),
+        when(run.updated_at, now)
     );
     if run.disruptions > 0 {
         let _ = writeln!(
@@ -248,130 +334,150 @@ fn render_story(story: &RunStory, now: OffsetDateTime) -> String {
             "attempts launch with {size}, raised after an OutOfMemoryError (retry.onOutOfMemory)"
         );
     }
-    if let (Some(by), Some(at)) = (&run.cancelled_by, run.cancelled_at.map(stamp)) {
-        let _ = writeln!(out, "cancelled {} ({at}) by {by}", relative(&at, now));
+    if let (Some(by), Some(at)) = (&run.cancelled_by, run.cancelled_at) {
+        let _ = writeln!(out, "cancelled {} by {by}", when(at, now));
     }
-    if let (Some(by), Some(at)) = (&run.redriven_by, run.redriven_at.map(stamp)) {
+    if let (Some(by), Some(at)) = (&run.redriven_by, run.redriven_at) {
         let _ = writeln!(
             out,
-            "redriven {} time(s), last {} ({at}) by {by}; attempts count from {}",
+            "redriven {} time(s), last {} by {by}; attempts count from {}",
             run.redrives,
-            relative(&at, now),
+            when(at, now),
             run.counts_from
         );
     }
-    let rows: Vec<Vec<String>> = story
-        .attempts
+    out
+}
+
+fn attempt_row(a: &AttemptItem, run: &RunItem, now: OffsetDateTime) -> Vec<String> {
+    let dash = || "-".to_owned();
+    let exits: Vec<String> = a
+        .containers
         .iter()
-        .map(|a| {
-            let exits: Vec<String> = a
-                .containers
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{}={}",
-                        c.name,
-                        c.exit_code
-                            .map(|e| e.to_string())
-                            .unwrap_or_else(|| "-".into())
-                    )
-                })
-                .collect();
-            vec![
-                a.attempt.to_string(),
-                a.task_arn
-                    .as_deref()
-                    .map(short_task)
-                    .unwrap_or_else(|| "-".into()),
-                time_of(a.started_at.or(a.launched_at).map(stamp).as_deref()),
-                time_of(a.stopped_at.map(stamp).as_deref()),
-                a.stop_code.clone().unwrap_or_else(|| "-".into()),
-                a.memory_mib
-                    .map(|m| format!("{m} MiB"))
-                    .unwrap_or_else(|| "-".into()),
-                if exits.is_empty() {
-                    "-".into()
-                } else {
-                    exits.join(" ")
-                },
-                a.action
-                    .map(|x| x.as_str().to_owned())
-                    .unwrap_or_else(|| format!("({:?})", a.state).to_uppercase()),
-                a.rule_id.clone().unwrap_or_else(|| "-".into()),
-                a.next_retry_at
-                    .map(stamp)
-                    .as_deref()
-                    .map(|t| {
-                        // Only the pending retry is "in 40 s"; an earlier one happened (or was cancelled).
-                        let current = a.attempt == run.attempt;
-                        match run.status {
-                            RunStatus::RetryScheduled if current => {
-                                format!("{} ({})", time_of(Some(t)), relative(t, now))
-                            }
-                            RunStatus::Cancelled if current => {
-                                format!("{} (cancelled)", time_of(Some(t)))
-                            }
-                            _ => time_of(Some(t)),
-                        }
-                    })
-                    .unwrap_or_else(|| "-".into()),
-            ]
+        .map(|c| {
+            let code = c.exit_code.map(|e| e.to_string());
+            format!("{}={}", c.name, code.unwrap_or_else(dash))
         })
         .collect();
-    out.push_str(&table(
-        &[
-            "#",
-            "TASK",
-            "STARTED",
-            "STOPPED",
-            "STOP CODE",
-            "MEMORY",
-            "EXIT CODES",
-            "DECISION",
-            "RULE",
-            "NEXT RETRY",
-        ],
-        &rows,
-    ));
-    for a in &story.attempts {
-        if let Some(reason) = &a.stopped_reason {
-            let _ = writeln!(out, "attempt {}: {}", a.attempt, reason);
-        }
-        for c in a.containers.iter().filter(|c| c.reason.is_some()) {
-            let _ = writeln!(
-                out,
-                "attempt {} container {}: {}",
-                a.attempt,
-                c.name,
-                c.reason.as_deref().unwrap_or("")
-            );
-        }
-        if let Some(reason) = &a.reason {
-            let _ = writeln!(out, "attempt {} decision: {}", a.attempt, reason);
-        }
-        if let (Some(deadline), None) = (a.deadline_at.map(stamp), a.action) {
-            let _ = writeln!(
-                out,
-                "attempt {}: stopped by the sweep at {} ({}) if still running (timeoutSeconds / runTimeoutSeconds)",
-                a.attempt,
-                deadline,
-                relative(&deadline, now)
-            );
-        }
+    vec![
+        a.attempt.to_string(),
+        // The whole id: what `aws ecs describe-tasks --tasks` and the console's search take.
+        a.task_arn
+            .as_deref()
+            .map(|arn| links::task_id(arn).to_owned())
+            .unwrap_or_else(dash),
+        a.started_at
+            .or(a.launched_at)
+            .map(|t| when(t, now))
+            .unwrap_or_else(dash),
+        a.stopped_at.map(|t| when(t, now)).unwrap_or_else(dash),
+        a.stop_code.clone().unwrap_or_else(dash),
+        a.memory_mib
+            .map(|m| format!("{m} MiB"))
+            .unwrap_or_else(dash),
+        if exits.is_empty() {
+            dash()
+        } else {
+            exits.join(" ")
+        },
+        a.action
+            .map(|x| x.as_str().to_owned())
+            .unwrap_or_else(|| format!("({:?})", a.state).to_uppercase()),
+        a.rule_id.clone().unwrap_or_else(dash),
+        a.next_retry_at
+            .map(|t| next_retry(a, run, t, now))
+            .unwrap_or_else(dash),
+        a.hint.clone().unwrap_or_else(dash),
+    ]
+}
+
+/// An attempt's next retry time; only the pending retry is "in 40 s": an earlier one happened (or was
+/// cancelled).
+fn next_retry(a: &AttemptItem, run: &RunItem, t: OffsetDateTime, now: OffsetDateTime) -> String {
+    let current = a.attempt == run.attempt;
+    match run.status {
+        RunStatus::RetryScheduled if current => when(t, now),
+        RunStatus::Cancelled if current => format!("{} (cancelled)", date_time(t)),
+        _ => date_time(t),
     }
-    for d in &story.delays {
-        let due = OffsetDateTime::from_unix_timestamp(d.due_at)
-            .map(stamp)
-            .unwrap_or_default();
+}
+
+/// The attempt's reasons (ECS's, each container's, the decision's) and a deadline still ahead.
+fn attempt_notes(a: &AttemptItem, now: OffsetDateTime) -> String {
+    let mut out = String::new();
+    if let Some(reason) = &a.stopped_reason {
+        let _ = writeln!(out, "attempt {}: {}", a.attempt, reason);
+    }
+    for c in a.containers.iter().filter(|c| c.reason.is_some()) {
         let _ = writeln!(
             out,
-            "pending retry: attempt {} due {} ({})",
-            d.attempt,
-            due,
-            relative(&due, now)
+            "attempt {} container {}: {}",
+            a.attempt,
+            c.name,
+            c.reason.as_deref().unwrap_or("")
         );
     }
-    out.trim_end().to_owned()
+    if let Some(reason) = &a.reason {
+        let _ = writeln!(out, "attempt {} decision: {}", a.attempt, reason);
+    }
+    if let (Some(deadline), None) = (a.deadline_at, a.action) {
+        let _ = writeln!(
+            out,
+            "attempt {}: stopped by the sweep at {} if still running (timeoutSeconds / runTimeoutSeconds)",
+            a.attempt,
+            when(deadline, now)
+        );
+    }
+    out
+}
+
+/// Where to look at the attempt's task: its console page and each container's log stream.
+fn attempt_links(a: &AttemptItem, logs: Option<&Logs>) -> String {
+    let mut out = String::new();
+    let Some(arn) = &a.task_arn else {
+        return out;
+    };
+    let n = a.attempt;
+    match links::console_url(arn) {
+        Some(url) => {
+            let _ = writeln!(out, "attempt {n} console: {url}");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "attempt {n} console: unknown (the task ARN names no cluster): {arn}"
+            );
+        }
+    }
+    let id = links::task_id(arn);
+    match logs {
+        Some(Logs::Known { containers, .. }) => {
+            for c in containers {
+                let _ = writeln!(out, "attempt {n} logs {}: {}", c.container, c.describe(id));
+            }
+        }
+        Some(Logs::Unknown(why)) => {
+            let _ = writeln!(out, "attempt {n} logs: log stream unknown: {why}");
+        }
+        None => {}
+    }
+    out
+}
+
+/// Which task definition the log streams come from, when the job named a family without a revision: its
+/// latest now, which an earlier attempt may not have run.
+fn logs_caveat(logs: Option<&Logs>) -> String {
+    match logs {
+        Some(Logs::Known {
+            task_definition,
+            latest: true,
+            ..
+        }) => format!(
+            "logs as configured in {task_definition}, the latest revision of the family the job names; an \
+             attempt may have run an earlier one\n"
+        ),
+        _ => String::new(),
+    }
 }
 
 /// An aligned text table.
@@ -394,25 +500,4 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn ages_and_relative_times() {
-        #[rustfmt::skip]
-        let ages: &[(&str, Option<i64>)] = &[("90s", Some(90)), ("30m", Some(1800)), ("24h", Some(86_400)), ("7d", Some(604_800)), ("24", None), ("h", None), ("1w", None), ("-1h", None)];
-        for (text, expected) in ages {
-            assert_eq!(parse_age(text).ok(), *expected, "{text}");
-        }
-        let now = datetime!(2026-11-21 12:00:00 UTC);
-        #[rustfmt::skip]
-        let times: &[(&str, &str)] = &[("2026-11-21T11:57:00Z", "3 min ago"), ("2026-11-21T12:00:30Z", "in 30 s"), ("2026-11-20T12:00:00Z", "24 h ago"), ("2026-11-11T12:00:00Z", "10 d ago"), ("soon", "soon")];
-        for (time, expected) in times {
-            assert_eq!(relative(time, now), *expected, "{time}");
-        }
-    }
 }
