@@ -724,3 +724,81 @@ async fn the_same_fall_back_failure_on_two_attempts_in_a_row_fails_the_run_as_a_
         json!("repeated-failure")
     );
 }
+
+/// The container knows which run, attempt and scheduled time it is: `ECS_REACTOR_*` variables on the
+/// essential container, and `{{scheduledDate}}` in the command expanded to the tick's day — also for a retry
+/// launched after midnight (the reason: `run --date today` retried after midnight processes another day).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_attempt_knows_its_run_and_the_ticks_date_even_after_midnight() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let name = unique("dated");
+    let job = job(&stack, &name, |j| {
+        j["runTask"]["overrides"] = json!({"containerOverrides": [
+            {"name": "app", "command": ["report", "--date", "{{scheduledDate}}", "--attempt", "{{attempt}}"]}
+        ]});
+    });
+    let tick_at = "2026-11-21T23:59:00Z";
+    let before_midnight = reactor_testkit::utc("2026-11-21T23:59:05Z");
+    let started = start(&reactor, tick(&job, tick_at), before_midnight).await;
+    let first = started.task_arn.clone().unwrap();
+    // A Spot interruption just after midnight: attempt 2 launches at once, on the next day.
+    let after_midnight = reactor_testkit::utc("2026-11-22T00:00:30Z");
+    let event = stack
+        .stop(
+            &first,
+            &started_by(&started.run_id, 1),
+            "stopped-spot-interruption.json",
+            3,
+        )
+        .await;
+    let judged = classifier::handle(&reactor, event, after_midnight)
+        .await
+        .unwrap();
+    let second = judged
+        .next_task_arn
+        .clone()
+        .expect("attempt 2 launched at once");
+
+    for (task, attempt) in [(&first, "1"), (&second, "2")] {
+        let described = stack.task(task).await;
+        let app = described
+            .overrides()
+            .and_then(|o| {
+                o.container_overrides()
+                    .iter()
+                    .find(|c| c.name() == Some("app"))
+            })
+            .unwrap_or_else(|| panic!("attempt {attempt}: no override for app: {described:?}"));
+        assert_eq!(
+            app.command(),
+            ["report", "--date", "2026-11-21", "--attempt", attempt],
+            "attempt {attempt}: the tick's day, whenever the attempt launches"
+        );
+        let env: Vec<(&str, &str)> = app
+            .environment()
+            .iter()
+            .map(|p| (p.name().unwrap_or(""), p.value().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("ECS_REACTOR_JOB", name.as_str()),
+                ("ECS_REACTOR_RUN_ID", started.run_id.as_str()),
+                ("ECS_REACTOR_ATTEMPT", attempt),
+                ("ECS_REACTOR_SCHEDULED_TIME", tick_at),
+            ],
+            "attempt {attempt}"
+        );
+    }
+    // The run keeps the job as given: placeholders and all, for the next attempt to expand.
+    let run = stack.row(&started.run_id, "RUN").await.unwrap();
+    assert!(
+        run["request"]
+            .as_str()
+            .unwrap()
+            .contains("{{scheduledDate}}"),
+        "{run}"
+    );
+    assert_eq!(run["scheduledAt"], tick_at);
+}

@@ -417,7 +417,7 @@ impl JobRequest {
 
     /// Semantic checks serde cannot express.
     fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems = crate::context::problems(self);
         if !is_name(&self.job, MAX_JOB_NAME_LEN) {
             problems.push(format!(
                 "job must be 1-{MAX_JOB_NAME_LEN} letters, digits, '-' or '_' (got {:?})",

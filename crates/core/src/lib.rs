@@ -23,11 +23,13 @@
 //! - [`transition`]: the run's life as one table: which event moves a run from which status to which; the
 //!   store's conditions are derived from it.
 //! - [`step`]: the pure half of the loop's steps: a verdict to the run's decision, and what the store writes after it.
+//! - [`context`]: the run's identity in the container at launch (`ECS_REACTOR_*` variables, `{{scheduledDate}}`…).
 //! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
 //! - [`glob`]: the `*` patterns rules are written in; [`exit_codes`]: what `onExitCode` may say (numbers,
 //!   ranges, lists, patterns).
 
 pub mod builtin;
+pub mod context;
 pub mod deadline;
 pub mod event;
 pub mod exit_codes;

@@ -27,6 +27,9 @@ pub enum RequestError {
 pub struct StartRequest {
     pub job: JobRequest,
     pub run_id: String,
+    /// The tick's time, for a run a schedule started (the same for every retry: what the container is told
+    /// as its scheduled time); `None` for a direct request.
+    pub scheduled_at: Option<OffsetDateTime>,
 }
 
 /// Reads the input: a scheduled event carrying a job, or a job. Validation happens here, before anything
@@ -64,11 +67,19 @@ pub fn start_request(
         }
         let job = JobRequest::from_value(detail)?;
         let run_id = run_id(&job.job, at, None)?;
-        return Ok(StartRequest { job, run_id });
+        return Ok(StartRequest {
+            job,
+            run_id,
+            scheduled_at: Some(at),
+        });
     }
     let job = JobRequest::from_value(payload)?;
     let run_id = request_run_id(&job.job, request_id)?;
-    Ok(StartRequest { job, run_id })
+    Ok(StartRequest {
+        job,
+        run_id,
+        scheduled_at: None,
+    })
 }
 
 #[cfg(test)]

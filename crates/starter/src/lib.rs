@@ -57,7 +57,7 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
             return Err(e);
         }
     };
-    let started = reactor.start(&request.job, &request.run_id, now).await.inspect_err(|e| {
+    let started = reactor.start_scheduled(&request.job, &request.run_id, request.scheduled_at, now).await.inspect_err(|e| {
         tracing::error!(run = request.run_id.as_str(), retryable = e.is_retryable(), error = %e, "start failed");
     })?;
     Ok(StartResponse::from(started))

@@ -55,7 +55,12 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 (Some(left), Some(limit)) if left <= 0 => run_deadline_passed(limit),
                 _ => {
                     let token = reactor_core::run::client_token(&attempt_ref);
-                    match self.launcher.run_task(job, &attempt_ref, &token).await? {
+                    let launched = with_context(run, job, attempt);
+                    match self
+                        .launcher
+                        .run_task(&launched, &attempt_ref, &token)
+                        .await?
+                    {
                         LaunchOutcome::Started { task_arn } => {
                             return self.started(run, job, attempt, task_arn, now, false).await;
                         }
@@ -340,4 +345,22 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         let job = job_of(&run)?;
         Ok(Some(self.launch(&run, &job, run.attempt, now).await?))
     }
+}
+
+/// The job as attempt `attempt` of `run` launches it: its identity on the containers that matter (the
+/// essential ones, as the run knows them, and those the job overrides) and the job's placeholders expanded.
+/// The stored request keeps the placeholders: every attempt expands them again, to the same scheduled time.
+fn with_context(run: &RunItem, job: &JobRequest, attempt: u32) -> JobRequest {
+    let context = reactor_core::context::RunContext {
+        job: run.job.clone(),
+        run_id: run.run_id.clone(),
+        attempt,
+        scheduled_at: run.scheduled_at.unwrap_or(run.created_at),
+    };
+    let containers = run
+        .essential_containers
+        .clone()
+        .or_else(|| job.essential_containers.clone())
+        .unwrap_or_default();
+    reactor_core::context::with_run_context(job, &context, &containers)
 }

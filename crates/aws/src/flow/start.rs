@@ -13,6 +13,18 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         run_id: &str,
         now: OffsetDateTime,
     ) -> Result<Started, FlowError> {
+        self.start_scheduled(job, run_id, None, now).await
+    }
+
+    /// [`Reactor::start`] of a run a schedule's tick started: `scheduled_at` is the tick, recorded on the run
+    /// and told to every attempt's containers as their scheduled time.
+    pub async fn start_scheduled(
+        &self,
+        job: &JobRequest,
+        run_id: &str,
+        scheduled_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Started, FlowError> {
         let at = now;
         let request = serde_json::to_string(job).map_err(|e| FlowError::CorruptRun {
             run_id: run_id.into(),
@@ -38,6 +50,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             },
         };
         let mut run = RunItem::new(run_id, &job.job, request, essentials, at);
+        run.scheduled_at = scheduled_at;
         let first = AttemptItem::claim(
             run_id,
             1,

@@ -63,6 +63,14 @@ pub struct RunItem {
     pub created_at: OffsetDateTime,
     #[serde(with = "wire_time")]
     pub updated_at: OffsetDateTime,
+    /// The tick that started the run (a schedule's), told to its containers as their scheduled time; absent
+    /// for a direct request (then `created_at` is) and on runs written before it existed.
+    #[serde(
+        default,
+        with = "wire_time::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scheduled_at: Option<OffsetDateTime>,
     /// The job request as validated, JSON.
     pub request: String,
     /// The containers whose exit decides, once known (job, else task definition).
@@ -370,6 +378,7 @@ impl RunItem {
             disruptions: 0,
             created_at: at,
             updated_at: at,
+            scheduled_at: None,
             request,
             essential_containers,
             last_action: None,
