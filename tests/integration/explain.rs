@@ -444,3 +444,107 @@ async fn explain_agrees_with_the_classifiers_stored_verdict_for_every_sample() {
         );
     }
 }
+
+/// `validate DIR` (a `jobs/` directory of JSON and YAML job files): every problem of every file at once, one a
+/// line with the file and the field's path; anything that is not a job file is named, not skipped.
+#[test]
+fn validate_reads_a_directory_of_job_files_and_reports_every_problem_of_every_file() {
+    let good = run(&["validate", "jobs"]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    assert!(
+        good.stdout.starts_with("2 job files valid:"),
+        "{}",
+        good.stdout
+    );
+    assert!(
+        good.stdout.contains(
+            "jobs/weekly-export.yaml  weekly-export  cron(0 6 ? * MON *) America/New_York"
+        ),
+        "{}",
+        good.stdout
+    );
+
+    let dir = tempdir();
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write(
+        "a.json",
+        r#"{"job": "a", "schedule": {"expression": "cron(0 2 * * ?)"}, "runTask": {"taskDefinition": "t:1", "clustr": "jobs"}}"#,
+    );
+    write(
+        "b.yaml",
+        "job: b\nschedule:\n  expression: rate(1 hour)\n  timezone: Europe Berlin\nrunTask:\n  taskDefinition: t:1\nretry:\n  maxAttempts: 0\n",
+    );
+    write(
+        "c.json",
+        r#"{"job": "a", "runTask": {"taskDefinition": "t:1"}}"#,
+    );
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let out = run(&["validate", &dir_arg]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let lines: Vec<&str> = out
+        .stderr
+        .trim_end()
+        .lines()
+        .map(|l| l.trim_start_matches("ecs-reactor: "))
+        .collect();
+    let at = |file: &str, problem: &str| format!("{dir_arg}/{file}: {problem}");
+    assert_eq!(
+        lines,
+        [
+            at("a.json", "unknown field runTask.clustr at runTask, did you mean cluster?"),
+            at("a.json", "schedule.expression: cron takes 6 fields (minutes hours day-of-month month day-of-week year), got 5 in \"cron(0 2 * * ?)\""),
+            at("b.yaml", "retry.maxAttempts must be between 1 and 100 (got 0)"),
+            at("b.yaml", "schedule.timezone: \"Europe Berlin\" is not an IANA time zone name like \"Europe/Berlin\" or \"UTC\""),
+            at("c.json", "job: the file is named \"c\" but its job is \"a\": name the file after its job"),
+        ]
+    );
+    write("README.txt", "notes");
+    let stray = run(&["validate", &dir_arg]);
+    assert_eq!(stray.code, 3);
+    assert!(
+        stray
+            .stderr
+            .contains("README.txt: not a job file (job files end in .json, .yaml or .yml)"),
+        "{}",
+        stray.stderr
+    );
+}
+
+/// docs/job.schema.json (generated from the job types) accepts the repository's job files and refuses a
+/// misspelt field, checked by a real JSON Schema validator (Python's jsonschema, in the tools' venv).
+#[test]
+fn the_published_schema_validates_job_files_in_a_real_validator() {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "no {} (make venv)", python.display());
+    let script = r#"
+import json, sys, pathlib, yaml, jsonschema
+schema = json.load(open("docs/job.schema.json"))
+validator = jsonschema.Draft202012Validator(schema)
+for path in sorted(pathlib.Path("jobs").iterdir()):
+    doc = yaml.safe_load(path.read_text()) if path.suffix in (".yaml", ".yml") else json.loads(path.read_text())
+    errors = list(validator.iter_errors(doc))
+    print(path, "valid" if not errors else "INVALID: " + "; ".join(e.message for e in errors))
+bad = json.loads(pathlib.Path("jobs/nightly-report.json").read_text())
+bad["retyr"] = {"maxAttempts": 2}
+print("misspelt", "valid" if validator.is_valid(bad) else "refused")
+"#;
+    let out = std::process::Command::new(python)
+        .current_dir(root())
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "jobs/nightly-report.json valid",
+            "jobs/weekly-export.yaml valid",
+            "misspelt refused",
+        ]
+    );
+}

@@ -9,6 +9,7 @@ mod oncall;
 mod operate;
 mod rules;
 mod validate;
+mod yaml;
 
 use clap::Parser;
 use std::process::ExitCode;

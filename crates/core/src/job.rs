@@ -18,6 +18,7 @@ pub const MAX_JOB_NAME_LEN: usize = 64;
 pub const MAX_TIMEOUT_SECONDS: u32 = 14 * 86_400;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobRequest {
     /// Name of the job: letters, digits, `-` and `_`. Runs, alarms and notifications are named after it.
@@ -46,6 +47,7 @@ pub struct JobRequest {
 
 /// `concurrency`: what a new run of a job does while an earlier run of it is unfinished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Concurrency {
     /// Runs overlap freely (the default).
@@ -73,6 +75,7 @@ impl Concurrency {
 
 /// What can be published about a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NotifyOn {
     Succeeded,
@@ -86,6 +89,7 @@ pub enum NotifyOn {
 
 /// `notify`: which outcomes to publish. Without it: SUCCEEDED, FAILED and CANCELLED.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NotifyPolicy {
     pub on: Vec<NotifyOn>,
@@ -163,6 +167,7 @@ impl JobRequest {
 /// The part of ECS `RunTask` a job may set, in the ECS JSON API's camelCase. `startedBy` and `clientToken`
 /// are ecs-reactor's own (they identify the attempt); `count` is always one task per attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +215,7 @@ pub struct RunTask {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LaunchType {
     Ec2,
@@ -219,6 +225,7 @@ pub enum LaunchType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CapacityProviderStrategyItem {
     pub capacity_provider: String,
@@ -229,12 +236,14 @@ pub struct CapacityProviderStrategyItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkConfiguration {
     pub awsvpc_configuration: AwsVpcConfiguration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AwsVpcConfiguration {
     pub subnets: Vec<String>,
@@ -245,6 +254,7 @@ pub struct AwsVpcConfiguration {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AssignPublicIp {
     Enabled,
@@ -252,6 +262,7 @@ pub enum AssignPublicIp {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskOverride {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -269,6 +280,7 @@ pub struct TaskOverride {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerOverride {
     pub name: String,
@@ -289,6 +301,7 @@ pub struct ContainerOverride {
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyValuePair {
     pub name: String,
@@ -303,6 +316,7 @@ impl fmt::Debug for KeyValuePair {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentFile {
     pub value: String,
@@ -311,12 +325,14 @@ pub struct EnvironmentFile {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EnvironmentFileType {
     #[serde(rename = "s3")]
     S3,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRequirement {
     pub value: String,
@@ -325,6 +341,7 @@ pub struct ResourceRequirement {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ResourceType {
     #[serde(rename = "GPU")]
     Gpu,
@@ -332,12 +349,14 @@ pub enum ResourceType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EphemeralStorage {
     pub size_in_gi_b: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlacementConstraint {
     #[serde(rename = "type")]
@@ -347,6 +366,7 @@ pub struct PlacementConstraint {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum PlacementConstraintType {
     DistinctInstance,
@@ -354,6 +374,7 @@ pub enum PlacementConstraintType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlacementStrategy {
     #[serde(rename = "type")]
@@ -363,6 +384,7 @@ pub struct PlacementStrategy {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum PlacementStrategyType {
     Random,
@@ -371,6 +393,7 @@ pub enum PlacementStrategyType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PropagateTags {
     TaskDefinition,
@@ -379,6 +402,7 @@ pub enum PropagateTags {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Tag {
     pub key: String,
@@ -716,6 +740,11 @@ pub(crate) struct Parsed<T> {
 }
 
 impl<T> Parsed<T> {
+    /// What was read and the structural problems, for a caller without semantic checks of its own.
+    pub(crate) fn into_parts(self) -> (Option<T>, Vec<String>) {
+        (self.value, self.problems)
+    }
+
     /// Adds the semantic problems `check` finds in what was read, leaving out those that only say a field
     /// taken out is missing (`retry.rules[0]: a rule needs at least one of onExitCode…` after
     /// `retry.rules[0].onExitCode` had the wrong type: reported once, as what it is).

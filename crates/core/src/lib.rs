@@ -8,6 +8,7 @@
 //! A map of the crate:
 //! - [`event`]: the `ECS Task State Change` event, lenient about what ECS adds, exact about what we need.
 //! - [`job`]: the job request (RunTask + retry policy), strictly validated with errors that name the field.
+//! - [`jobfile`]: a job file of `jobs/`: the job request plus its `schedule`, every problem at once.
 //! - [`guard`]: what a job may ask for in this deployment (task families, clusters, role overrides, size).
 //! - [`policy`]: the retry policy (Step Functions field names, AWS Batch-style rules), backoff and jitter.
 //! - [`builtin`]: the built-in rule table, what an experienced ECS operator knows about stopped tasks and
@@ -36,6 +37,7 @@ pub mod exit_codes;
 pub mod glob;
 pub mod guard;
 pub mod job;
+pub mod jobfile;
 pub mod judge;
 pub mod memory;
 pub mod policy;

@@ -10,6 +10,7 @@ use std::fmt;
 
 /// A task's size: CPU units (1024 = 1 vCPU; unknown on EC2 tasks without task-level CPU) and memory in MiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSize {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,6 +29,7 @@ impl fmt::Display for TaskSize {
 
 /// `retry.onOutOfMemory`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MemoryEscalation {
     /// Factor applied to the memory of the attempt that ran out, e.g. 2.0.

@@ -76,8 +76,23 @@ impl<'de> Deserialize<'de> for Action {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Action {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Action".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["SUCCEED", "RETRY_NOW", "RETRY_LATER", "FAIL"],
+            "description": "what follows: the run succeeds, the next attempt launches now or after the backoff, or the run fails"
+        })
+    }
+}
+
 /// How the backoff delay is spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Jitter {
     /// Uniform in `[0, delay]` ("full jitter"): retries of many runs hit by one outage do not arrive together.
@@ -89,6 +104,7 @@ pub enum Jitter {
 
 /// The retry policy of a job, as written in its `retry` object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Counted attempts in all, the first included. Disruptions (capacity taken away) do not count.
@@ -275,6 +291,7 @@ impl RetryPolicy {
 
 /// One rule of the job: conditions (all must hold) and the action to take when they do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rule {
     /// Glob on the decimal exit code of a failed essential container (`"1"`, `"13*"`).
@@ -379,6 +396,20 @@ impl Serialize for Glob {
 impl<'de> Deserialize<'de> for Glob {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(|s| Glob::new(&s))
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Glob {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Pattern".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "a pattern where * matches anything (case-sensitive), anchored at both ends"
+        })
     }
 }
 
