@@ -25,6 +25,7 @@ fn ecs_reactor(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
         "REACTOR_TABLE",
+        "REACTOR_STACK",
     ] {
         command.env_remove(name);
     }

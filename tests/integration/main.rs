@@ -32,7 +32,7 @@ mod handlers;
 mod launcher;
 /// Proves: a notification reaches subscribers with its subject, attributes and body; filter policies choose.
 mod notifier;
-/// Proves: `runs`, `show`, `start`, `cancel`, `redrive` as a process: tables, --json, exit codes, the runbook.
+/// Proves: `runs`, `show`, `start`, `cancel`, `redrive` as a process: tables, --json, exit codes, the runbook, who acted (STS).
 mod oncall;
 /// Proves: cancel and redrive: nothing launches after a cancel; a redrive runs attempt n+1 with a fresh budget.
 mod operate;
@@ -46,6 +46,8 @@ mod refusals;
 mod reliability;
 /// Proves: many runs with random endings and deliveries end exactly once, notified once.
 mod soak;
+/// Proves: `--stack NAME` finds the table and topic in the stack's outputs; explicit ones win; a missing stack or output is one line naming it.
+mod stack_outputs;
 /// Proves: each conditional write of the attempts table holds under duplicates and races.
 mod store;
 /// Proves: template.yml lints clean, equals the locally provisioned table, wires the loop, alarms every failure.

@@ -11,26 +11,32 @@ use std::path::Path;
 use std::process::Command;
 use time::OffsetDateTime;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Out {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         assert_eq!(self.code, 0, "stderr: {}", self.stderr);
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
-/// A shell pointed at moto through the standard chain, as on-call's would be: no table or topic unless given.
-fn shell(program: &str, env: &[(&str, &str)]) -> Command {
+/// Who moto says the caller is (GetCallerIdentity with keys it did not issue): what cancel and redrive
+/// record as the actor.
+pub const CALLER: &str = "arn:aws:sts::123456789012:user/moto";
+
+/// A shell pointed at moto through the standard chain, as on-call's would be: no table, topic or stack
+/// unless given. USER is set to show that the login name is not who acts: the AWS identity is.
+pub fn shell(program: &str, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(program);
     command
         .env_remove("REACTOR_TABLE")
         .env_remove("REACTOR_TOPIC_ARN")
+        .env_remove("REACTOR_STACK")
         .env("AWS_ENDPOINT_URL", &crate::moto::moto().endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -44,7 +50,7 @@ fn shell(program: &str, env: &[(&str, &str)]) -> Command {
 }
 
 /// Fails naming the first of `needles` that `text` does not contain.
-fn assert_mentions(text: &str, needles: &[String]) {
+pub fn assert_mentions(text: &str, needles: &[String]) {
     for needle in needles {
         assert!(
             text.contains(needle.as_str()),
@@ -53,7 +59,7 @@ fn assert_mentions(text: &str, needles: &[String]) {
     }
 }
 
-fn output(mut command: Command) -> Out {
+pub fn output(mut command: Command) -> Out {
     let out = command.output().unwrap();
     Out {
         code: out.status.code().unwrap_or(-1),
@@ -63,7 +69,7 @@ fn output(mut command: Command) -> Out {
 }
 
 /// `ecs-reactor ARGS` with `REACTOR_TABLE` set to `table` (when given).
-fn ecs_reactor(table: Option<&str>, args: &[&str]) -> Out {
+pub fn ecs_reactor(table: Option<&str>, args: &[&str]) -> Out {
     let env: Vec<(&str, &str)> = table.map(|t| ("REACTOR_TABLE", t)).into_iter().collect();
     let mut command = shell(env!("CARGO_BIN_EXE_ecs-reactor"), &env);
     command.args(args);
@@ -91,7 +97,7 @@ pub fn cli_on(stack: &Stack, args: &[&str]) -> String {
 }
 
 /// A fresh directory holding `job.json`.
-fn dir_with_job(job: &Value) -> std::path::PathBuf {
+pub fn dir_with_job(job: &Value) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(crate::moto::unique("ecs-reactor-oncall"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("job.json"), job.to_string()).unwrap();
@@ -99,7 +105,7 @@ fn dir_with_job(job: &Value) -> std::path::PathBuf {
 }
 
 /// Runs of one job in several statuses, left by the real handlers; returns (run id, its first task) by status.
-async fn seeded(stack: &Stack) -> Vec<(&'static str, String, String)> {
+pub async fn seeded(stack: &Stack) -> Vec<(&'static str, String, String)> {
     let reactor = stack.reactor();
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
@@ -269,7 +275,7 @@ async fn runs_lists_a_job_newest_first_and_filters_by_status() {
     let cases: &[(Option<&str>, &[&str], i32, &str)] = &[
         (Some(&stack.table), &["runs", "--status", "DONE"], 3, "expected one of LAUNCHING"),
         (Some(&stack.table), &["runs", "--job", "j", "--since", "yesterday"], 3, "--since \"yesterday\""),
-        (None,               &["runs", "--job", "j"], 3, "give --table NAME or set REACTOR_TABLE"),
+        (None,               &["runs", "--job", "j"], 3, "no table: give --table NAME or --stack NAME, or set REACTOR_TABLE or REACTOR_STACK"),
         (Some("no-such-table"), &["runs", "--job", "j"], 5, "table \"no-such-table\" not found"),
     ];
     for (table, args, code, message) in cases {
@@ -479,16 +485,23 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         "{refused}"
     );
 
-    // cancel --stop-task: the run is CANCELLED, its task stopped with a reason naming who.
+    // cancel --stop-task: the run is CANCELLED, its task stopped with a reason naming who: the caller's AWS
+    // identity, after the name given with --by.
     let cancelled = cli(&[
         "cancel",
         &run,
         "--stop-task",
+        "--by",
+        "alice",
         "--reason",
         "wrong date",
         "--json",
     ])
     .json();
+    assert_eq!(
+        cancelled["by"],
+        format!("alice ({CALLER}, ecs-reactor CLI): wrong date")
+    );
     assert_eq!(
         (
             &cancelled["outcome"],
@@ -501,7 +514,7 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         stack.task(&task).await.stopped_reason(),
         Some(
             format!(
-                "ecs-reactor: run {run} cancelled by oncall-test (ecs-reactor CLI): wrong date"
+                "ecs-reactor: run {run} cancelled by alice ({CALLER}, ecs-reactor CLI): wrong date"
             )
             .as_str()
         )
@@ -524,6 +537,13 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         "{}",
         redriven.stdout
     );
+    assert!(
+        redriven.stdout.contains(&format!(
+            "redriven by {CALLER} (ecs-reactor CLI): date fixed"
+        )),
+        "{}",
+        redriven.stdout
+    );
     let again = cli(&["redrive", &run]);
     assert_eq!(
         again.code, 6,
@@ -536,9 +556,9 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         &[
             format!("run {run}"),
             "RUNNING at attempt 2".into(),
-            "by oncall-test (ecs-reactor CLI): wrong date".into(),
+            format!("by alice ({CALLER}, ecs-reactor CLI): wrong date"),
             "redriven 1 time(s)".into(),
-            "by oncall-test (ecs-reactor CLI): date fixed; attempts count from 2".into(),
+            format!("by {CALLER} (ecs-reactor CLI): date fixed; attempts count from 2"),
         ],
     );
     let lines: Vec<&str> = story
@@ -581,6 +601,123 @@ async fn start_cancel_and_redrive_from_the_command_line() {
         statuses,
         ["CANCELLED", "SUCCEEDED"],
         "each ending announced once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_and_redrive_without_a_topic_look_for_the_run_first() {
+    let stack = Stack::new().await;
+    let runs = seeded(&stack).await;
+    let (_, failed, _) = &runs[1];
+    let (_, running, _) = &runs[3];
+    let rows_before = stack.scan().await.len();
+    let missing = "no-such-run-20261121T000000Z";
+    let unknown = format!("ecs-reactor: no run {missing:?} in table {}", stack.table);
+    let no_topic = "ecs-reactor: no outcomes topic: give --topic-arn ARN or --stack NAME, or set \
+                    REACTOR_TOPIC_ARN (the stack's OutcomesTopicArn output); a run that ends is announced there";
+    #[rustfmt::skip]
+    let cases: &[(&[&str], i32, &str)] = &[
+        // No such run: that is the answer, not the topic the command would not have needed.
+        (&["cancel", missing], 4, &unknown),
+        (&["redrive", missing], 4, &unknown),
+        // The run exists: now the missing topic is what stops the command.
+        (&["cancel", running, "--stop-task"], 3, no_topic),
+        (&["redrive", failed], 3, no_topic),
+    ];
+    for (args, code, expected) in cases {
+        // Only REACTOR_TABLE: no topic, no stack.
+        let out = ecs_reactor(Some(&stack.table), args);
+        assert_eq!(out.code, *code, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.trim_end(), *expected, "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+    assert_eq!(stack.scan().await.len(), rows_before, "nothing written");
+    assert_eq!(
+        stack.row(running, "RUN").await.unwrap()["status"],
+        "RUNNING"
+    );
+    assert_eq!(stack.row(failed, "RUN").await.unwrap()["status"], "FAILED");
+}
+
+/// A loopback HTTP server answering every request with `status` and an STS (XML) `body`; the request bodies
+/// it received.
+fn sts_answering(
+    status: u16,
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // The headers, then as much body as Content-Length says.
+            while let Ok(n @ 1..) = stream.read(&mut buffer) {
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        log.lock().unwrap().push(text[end + 4..].to_owned());
+                        break;
+                    }
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Error\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{address}"), seen)
+}
+
+#[test]
+fn who_acts_is_asked_of_sts_first_and_its_refusal_is_one_line() {
+    let (endpoint, seen) = sts_answering(
+        403,
+        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error><RequestId>4d5c2b8e</RequestId></ErrorResponse>"#,
+    );
+    for command in ["cancel", "redrive"] {
+        let mut cli = shell(
+            env!("CARGO_BIN_EXE_ecs-reactor"),
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        );
+        cli.args([
+            command,
+            "nightly-report-20261121T023000Z",
+            "--table",
+            "attempts",
+            "--topic-arn",
+            "arn:aws:sns:us-east-1:123456789012:outcomes",
+        ]);
+        let out = output(cli);
+        assert_eq!(out.code, 5, "{command}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.trim_end(),
+            "ecs-reactor: AWS refused the call: ExpiredToken: The security token included in the request is \
+             expired; the caller needs that permission, or its credentials are expired (aws sso login)",
+            "{command}"
+        );
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "one call each: {seen:?}");
+    assert!(
+        seen.iter()
+            .all(|body| body.contains("Action=GetCallerIdentity")),
+        "the first call is STS's: {seen:?}"
     );
 }
 
@@ -639,10 +776,11 @@ async fn the_readme_runbook_runs_as_written() {
         root().join(".venv/bin/aws").exists(),
         "the AWS CLI is not in .venv — run `make venv` (make test does)"
     );
+    let cfn_stack = crate::stack_outputs::reactor_stack(&stack).await;
     let env = [
         ("PATH", path.as_str()),
-        ("REACTOR_TABLE", stack.table.as_str()),
-        ("REACTOR_TOPIC_ARN", stack.topic_arn.as_str()),
+        // As the runbook says: the stack named, its table and topic found in its outputs.
+        ("REACTOR_STACK", cfn_stack.as_str()),
         ("TABLE", stack.table.as_str()),
         ("RUN", waiting.as_str()),
         ("JOB", "nightly-report"),
@@ -663,9 +801,29 @@ async fn the_readme_runbook_runs_as_written() {
     for (heading, commands) in runbook_blocks() {
         if commands
             .iter()
-            .any(|c| c.starts_with("export REACTOR_TABLE"))
+            .any(|c| c.starts_with("export REACTOR_STACK"))
         {
-            continue; // the placeholders this test fills in through the environment
+            // The placeholders this test fills in through the environment; but the table's name from the
+            // stack's outputs, by hand, is checked.
+            let by_hand: Vec<&String> = commands
+                .iter()
+                .filter(|c| c.starts_with("TABLE=$("))
+                .collect();
+            assert_eq!(by_hand.len(), 1, "{heading}: {commands:?}");
+            let mut bash = shell("bash", &env);
+            bash.arg("-c").arg(format!(
+                "set -euo pipefail\n{}\necho \"$TABLE\"",
+                by_hand[0]
+            ));
+            let out = output(bash);
+            assert_eq!(
+                out.code, 0,
+                "{heading}: `{}` failed: {}",
+                by_hand[0], out.stderr
+            );
+            assert_eq!(out.stdout.trim(), stack.table, "{heading}: {}", by_hand[0]);
+            checked += 1;
+            continue;
         }
         let mut assignments = String::new();
         for command in commands {
@@ -735,10 +893,10 @@ async fn the_readme_runbook_runs_as_written() {
         (&run["status"], &run["attempt"], &run["redrives"]),
         (&json!("RUNNING"), &json!(2), &json!(1))
     );
-    assert!(run["cancelledBy"]
-        .as_str()
-        .unwrap()
-        .ends_with("bad input file; rerun after the fix"));
+    assert_eq!(
+        run["cancelledBy"],
+        format!("alice ({CALLER}, ecs-reactor CLI): bad input file; rerun after the fix")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -32,6 +32,17 @@ fn parse_now(text: &str) -> Result<OffsetDateTime, String> {
         .map_err(|e| format!("expected an RFC 3339 time such as 2026-11-21T12:00:00Z ({e})"))
 }
 
+/// A person's name for `--by`: a few words, as short as an IAM session name, so the stop reason keeps room
+/// for the reason.
+fn parse_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    match name.chars().count() {
+        0 => Err("a name, e.g. alice".into()),
+        1..=64 => Ok(name.to_owned()),
+        n => Err(format!("at most 64 characters (got {n})")),
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     Explain(ExplainArgs),
@@ -47,9 +58,15 @@ pub enum Command {
 /// Where the attempts table is: the standard AWS chain (`AWS_ENDPOINT_URL` works) plus these.
 #[derive(Args, Clone)]
 pub struct TableArgs {
-    /// The attempts table. Default: $REACTOR_TABLE.
+    /// The attempts table. Default: $REACTOR_TABLE, else the stack's AttemptsTableName output (--stack).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+    /// The ecs-reactor CloudFormation stack (name or ID): what is not given explicitly is read from its
+    /// outputs, the table (AttemptsTableName) and, for start/cancel/redrive, the outcomes topic
+    /// (OutcomesTopicArn); one DescribeStacks call. --table, --topic-arn, $REACTOR_TABLE and
+    /// $REACTOR_TOPIC_ARN win over the stack's outputs. Default: $REACTOR_STACK.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
     /// AWS region. Default: the standard chain (AWS_REGION, profile).
     #[arg(long)]
     pub region: Option<String>,
@@ -64,7 +81,8 @@ pub struct TableArgs {
 /// What changes a run needs besides the table: the outcomes topic (a run that ends is announced there).
 #[derive(Args, Clone)]
 pub struct ActArgs {
-    /// The SNS topic for outcomes (the stack's OutcomesTopicArn output). Default: $REACTOR_TOPIC_ARN.
+    /// The SNS topic for outcomes. Default: $REACTOR_TOPIC_ARN, else the stack's OutcomesTopicArn output
+    /// (--stack).
     #[arg(long, value_name = "ARN")]
     pub topic_arn: Option<String>,
     #[command(flatten)]
@@ -88,8 +106,8 @@ status on the byStatus index, then each candidate's partition): LAUNCHING with i
 run out; RUNNING longer than --older-than when nothing stops it (no timeoutSeconds or runTimeoutSeconds),
 or past its deadline by more than 5 minutes; RETRY_SCHEDULED with its retry overdue by more than 5
 minutes, or without its delay item.
-Exit codes: 0 listed (possibly none); 2 bad command line; 3 bad --status, --since or --older-than;
-5 the table could not be read.")]
+Exit codes: 0 listed (possibly none); 2 bad command line; 3 bad --status, --since or --older-than, no
+table named, or the stack has no AttemptsTableName output; 5 the table or the stack could not be read.")]
 pub struct RunsArgs {
     /// Only runs of this job (newest first by creation).
     #[arg(long, value_name = "JOB")]
@@ -129,7 +147,8 @@ Examples:
 A task id (what the ECS console and log stream names show) is looked up in the clusters of the latest 100
 runs; a task of another cluster needs its full ARN. The log streams come from the awslogs configuration of
 the run's task definition (ecs:DescribeTaskDefinition); if it cannot be read, show says why and goes on.
-Exit codes: 0 shown; 2 bad command line; 4 no such run or task; 5 the table could not be read.")]
+Exit codes: 0 shown; 2 bad command line; 3 no table named, or the stack has no AttemptsTableName output;
+4 no such run or task; 5 the table or the stack could not be read.")]
 pub struct ShowArgs {
     /// A run id, or the ARN or id of a task one of its attempts ran.
     #[arg(value_name = "RUN_ID|TASK_ARN|TASK_ID")]
@@ -149,7 +168,8 @@ Examples:
 Repeating a start with the same --idempotency-key names the same run and starts nothing new (safe to retry
 after a timeout). Without it, every start is a new run.
 Exit codes: 0 started (or the run existed already); 2 bad command line; 3 unreadable or invalid job
-(every problem named); 5 AWS could not be asked; 6 ECS refused the launch (the run is judged: see output).")]
+(every problem named), no table or outcomes topic, or the stack lacks the output; 5 AWS could not be asked;
+6 ECS refused the launch (the run is judged: see output).")]
 pub struct StartArgs {
     /// The job request (JSON); `-` reads standard input.
     #[arg(value_name = "JOB_FILE")]
@@ -167,12 +187,17 @@ pub struct StartArgs {
 #[command(after_help = "\
 Examples:
   ecs-reactor cancel nightly-report-20261121T023000Z
-  ecs-reactor cancel nightly-report-20261121T023000Z --stop-task --reason \"bad input file, rerun tomorrow\"
+  ecs-reactor cancel nightly-report-20261121T023000Z --stop-task --by alice --reason \"bad input file, rerun tomorrow\"
 
+Who cancelled is recorded on the run and in the task's stop reason: the caller's AWS identity (the ARN STS
+GetCallerIdentity answers, as CloudTrail shows the calls), after --by's name when given, then the reason:
+\"alice (arn:aws:sts::123456789012:assumed-role/OnCall/alice, ecs-reactor CLI): bad input file\". The
+reason is shortened to keep the stop reason within the 255 characters ECS keeps.
 Without --stop-task a running task runs on; its end is recorded but not judged. A task that was being
 launched at the moment of the cancel is stopped either way.
-Exit codes: 0 cancelled (or cancelled already); 2 bad command line; 4 no such run; 5 AWS could not be asked;
-6 the run has finished (SUCCEEDED or FAILED): nothing to cancel.")]
+Exit codes: 0 cancelled (or cancelled already); 2 bad command line; 3 no table or outcomes topic, or the
+stack lacks the output (the topic is asked for once the run is found); 4 no such run; 5 AWS could not be
+asked; 6 the run has finished (SUCCEEDED or FAILED): nothing to cancel.")]
 pub struct CancelArgs {
     #[arg(value_name = "RUN_ID")]
     pub run: String,
@@ -182,6 +207,9 @@ pub struct CancelArgs {
     /// Why, in a few words: recorded with the run and in the task's stop reason.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Your name, recorded before your AWS identity (when the role's session name does not say who).
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub by: Option<String>,
     #[command(flatten)]
     pub act: ActArgs,
 }
@@ -191,9 +219,12 @@ pub struct CancelArgs {
 #[derive(Args)]
 #[command(after_help = "\
 Example:
-  ecs-reactor redrive nightly-report-20261121T023000Z
+  ecs-reactor redrive nightly-report-20261121T023000Z --by alice --reason \"image fixed\"
 
-Exit codes: 0 redriven (its launch may still have been refused: see output); 2 bad command line; 4 no such
+Who redrove it is recorded on the run: the caller's AWS identity (the ARN STS GetCallerIdentity answers),
+after --by's name when given, then the reason.
+Exit codes: 0 redriven (its launch may still have been refused: see output); 2 bad command line; 3 no table
+or outcomes topic, or the stack lacks the output (the topic is asked for once the run is found); 4 no such
 run; 5 AWS could not be asked; 6 the run is not FAILED or CANCELLED.")]
 pub struct RedriveArgs {
     #[arg(value_name = "RUN_ID")]
@@ -201,6 +232,9 @@ pub struct RedriveArgs {
     /// Why, in a few words: recorded with the run.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Your name, recorded before your AWS identity (when the role's session name does not say who).
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub by: Option<String>,
     #[command(flatten)]
     pub act: ActArgs,
 }
@@ -220,8 +254,8 @@ ruleId, reason, countsAsAttempt, delaySeconds (RETRY_LATER; the upper bound when
 (the words of the event that matched), hint (what to check), reasoning (every rule considered, those that
 matched, whether a fall-back decided and why), and the task's facts. With --run: one object per judged
 attempt, with what was recorded, the judgement now (the run's own policy and history) and the reasoning.
-Exit codes: 0 judged; 2 bad command line; 3 unreadable or invalid event or policy; 4 no such run; 5 the
-table could not be read.")]
+Exit codes: 0 judged; 2 bad command line; 3 unreadable or invalid event or policy, or the stack has no
+AttemptsTableName output; 4 no such run; 5 the table or the stack could not be read.")]
 pub struct ExplainArgs {
     /// A full EventBridge `ECS Task State Change` event (JSON; also inside a Lambda on-failure record or an
     /// SQS message, as the failure queues hold it); `-` reads standard input. A run id instead of a file
@@ -233,7 +267,7 @@ pub struct ExplainArgs {
     )]
     pub event: Option<String>,
     /// A stored run instead of an event: each judged attempt judged again from its recorded facts, with the
-    /// run's job policy and its earlier attempts (the table: --table or $REACTOR_TABLE).
+    /// run's job policy and its earlier attempts (the table: --table, $REACTOR_TABLE or --stack).
     #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["policy", "essential", "disruptions"])]
     pub run: Option<String>,
     #[command(flatten)]

@@ -1,8 +1,10 @@
 //! Reaching AWS from the command line: the SDK configuration (the standard chain, `--region` and
-//! `--profile` on top), the table, and an AWS failure in on-call's words.
+//! `--profile` on top), the table and topic (given, or from the stack's outputs), who is calling, and an AWS
+//! failure in on-call's words.
 
 use crate::args::TableArgs;
 use crate::failure::Failure;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use reactor_aws::aws_error::{find_in_chain, AwsError, FailureKind};
 use reactor_aws::flow::FlowError;
 use reactor_aws::store::{DynamoStore, StoreError};
@@ -14,13 +16,211 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Aws(format!("cannot start the async runtime: {e}")))
 }
 
-/// The table named by `--table` or `REACTOR_TABLE`.
-pub fn table_name(args: &TableArgs) -> Result<String, Failure> {
-    args.table
-        .clone()
-        .or_else(|| std::env::var("REACTOR_TABLE").ok())
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| Failure::BadInput("no table: give --table NAME or set REACTOR_TABLE".into()))
+/// The stack outputs the command line reads (template.yml's Outputs).
+pub const TABLE_OUTPUT: &str = "AttemptsTableName";
+pub const TOPIC_OUTPUT: &str = "OutcomesTopicArn";
+
+/// A setting given explicitly, and the variable it came from (`None`: its flag).
+type Given = Option<(String, Option<&'static str>)>;
+
+/// A setting given explicitly: its flag, else its environment variable (blank counts as not given); with the
+/// variable's name when it came from there.
+fn given(flag: Option<&str>, var: &'static str) -> Given {
+    match flag.filter(|v| !v.trim().is_empty()) {
+        Some(v) => Some((v.to_owned(), None)),
+        None => std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, Some(var))),
+    }
+}
+
+/// Whether the command line names a table at all: `--table`, `REACTOR_TABLE`, `--stack` or `REACTOR_STACK`.
+pub fn table_named(args: &TableArgs) -> bool {
+    given(args.table.as_deref(), "REACTOR_TABLE").is_some()
+        || given(args.stack.as_deref(), "REACTOR_STACK").is_some()
+}
+
+/// What a command that changes runs needs besides the SDK configuration: the table, and the outcomes topic or
+/// why there is none (refused only when it is needed: `cancel` first looks for the run).
+pub struct Located {
+    pub sdk: aws_config::SdkConfig,
+    pub table: String,
+    pub topic: Result<String, Failure>,
+}
+
+/// The SDK configuration and the table: `--table`, else `REACTOR_TABLE`, else the stack's
+/// `AttemptsTableName` output.
+pub async fn locate_table(
+    args: &TableArgs,
+    timeouts: Option<aws_config::timeout::TimeoutConfig>,
+) -> Result<(aws_config::SdkConfig, String), Failure> {
+    let (sdk, table, _) = locate(args, None, timeouts).await?;
+    Ok((sdk, table))
+}
+
+/// As [`locate_table`], and the outcomes topic: `--topic-arn` (`topic_flag`), else `REACTOR_TOPIC_ARN`,
+/// else the stack's `OutcomesTopicArn` output.
+pub async fn locate_with_topic(
+    args: &TableArgs,
+    topic_flag: Option<&str>,
+    timeouts: Option<aws_config::timeout::TimeoutConfig>,
+) -> Result<Located, Failure> {
+    let topic = given(topic_flag, "REACTOR_TOPIC_ARN");
+    let (sdk, table, outputs) = locate(args, Some(&topic), timeouts).await?;
+    let topic = match (topic, outputs) {
+        (Some((topic, _)), _) => Ok(topic),
+        (None, Some(outputs)) => {
+            outputs.value(TOPIC_OUTPUT, "--topic-arn ARN or set REACTOR_TOPIC_ARN")
+        }
+        (None, None) => Err(Failure::BadInput(format!(
+            "no outcomes topic: give --topic-arn ARN or --stack NAME, or set REACTOR_TOPIC_ARN (the stack's \
+             {TOPIC_OUTPUT} output); a run that ends is announced there"
+        ))),
+    };
+    Ok(Located { sdk, table, topic })
+}
+
+/// The SDK configuration, the table, and the stack's outputs when they were read. `topic`: the topic given
+/// explicitly, for a command that needs one (`None`: it needs none). The stack is asked only for what was
+/// not given (one DescribeStacks call; none when everything was given).
+async fn locate(
+    args: &TableArgs,
+    topic: Option<&Given>,
+    timeouts: Option<aws_config::timeout::TimeoutConfig>,
+) -> Result<(aws_config::SdkConfig, String, Option<StackOutputs>), Failure> {
+    let stack = given(args.stack.as_deref(), "REACTOR_STACK").map(|(name, _)| name);
+    let table = given(args.table.as_deref(), "REACTOR_TABLE");
+    // Nothing names a table: said before anything is asked of AWS (no region or login needed to be told).
+    let Some(stack) = stack else {
+        let Some((table, _)) = table else {
+            return Err(Failure::BadInput(
+                "no table: give --table NAME or --stack NAME, or set REACTOR_TABLE or REACTOR_STACK"
+                    .into(),
+            ));
+        };
+        return Ok((sdk_config(args, timeouts).await?, table, None));
+    };
+    // A variable exported for another stack would silently win over the stack named: say so, once the command
+    // is sure to go on (a flag on this command line is in plain sight; a failure stays one line).
+    let overridden: Vec<String> = [Some(&table), topic]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|(value, var)| var.map(|var| format!("{var}={value}")))
+        .collect();
+    let note = || {
+        if !overridden.is_empty() {
+            eprintln!(
+                "ecs-reactor: note: using {}, not stack {stack:?}'s output (unset to use the stack's)",
+                overridden.join(", ")
+            );
+        }
+    };
+    let sdk = sdk_config(args, timeouts).await?;
+    if let (Some((table, _)), None | Some(Some(_))) = (&table, topic) {
+        note();
+        return Ok((sdk, table.clone(), None));
+    }
+    let outputs = stack_outputs(&sdk, &stack).await?;
+    let table = match table {
+        Some((table, _)) => table,
+        None => outputs.value(TABLE_OUTPUT, "--table NAME or set REACTOR_TABLE")?,
+    };
+    note();
+    Ok((sdk, table, Some(outputs)))
+}
+
+/// A stack's outputs, as DescribeStacks answered.
+struct StackOutputs {
+    name: String,
+    status: String,
+    outputs: Vec<(String, String)>,
+}
+
+impl StackOutputs {
+    /// The output `key`; else a failure naming the stack, its status and the outputs it has, and `instead`
+    /// (how to give the value by hand).
+    fn value(&self, key: &str, instead: &str) -> Result<String, Failure> {
+        if let Some((_, value)) = self.outputs.iter().find(|(k, v)| k == key && !v.is_empty()) {
+            return Ok(value.clone());
+        }
+        let has = if self.outputs.is_empty() {
+            "none".to_owned()
+        } else {
+            let keys: Vec<&str> = self.outputs.iter().map(|(k, _)| k.as_str()).collect();
+            keys.join(", ")
+        };
+        Err(Failure::BadInput(format!(
+            "stack {:?} ({}) has no output {key} (its outputs: {has}): is it an ecs-reactor stack, fully \
+             deployed? give {instead}",
+            self.name, self.status
+        )))
+    }
+}
+
+/// DescribeStacks of `name` (a stack name or ID), in the configured account and region.
+async fn stack_outputs(sdk: &aws_config::SdkConfig, name: &str) -> Result<StackOutputs, Failure> {
+    let answer = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await;
+    let missing = |what: &str| {
+        let region = POINTED
+            .get()
+            .map(|p| format!(" ({})", p.region))
+            .unwrap_or_default();
+        Failure::Aws(format!(
+            "stack {name:?} {what} in this account and region{region}: check --stack / REACTOR_STACK, \
+             --region and --profile"
+        ))
+    };
+    let answer = match answer {
+        Ok(answer) => answer,
+        // CloudFormation answers a stack it does not have with the code ValidationError ("Stack with id X
+        // does not exist"): for DescribeStacks of one name, the only thing that code can mean.
+        Err(SdkError::ServiceError(e)) if e.err().code() == Some("ValidationError") => {
+            return Err(missing("not found"));
+        }
+        // Not a store's error: aws_failure words it as any AWS call's (the name is not taken for a table).
+        Err(e) => return Err(aws_failure(name, &AwsError::from_sdk(e))),
+    };
+    let Some(stack) = answer.stacks.unwrap_or_default().into_iter().next() else {
+        return Err(missing("not found"));
+    };
+    let status = stack.stack_status.as_ref().map(|s| s.as_str().to_owned());
+    // Asked by its ID, a deleted stack is still described: its outputs name what no longer exists.
+    if status.as_deref() == Some("DELETE_COMPLETE") {
+        return Err(missing("was deleted"));
+    }
+    Ok(StackOutputs {
+        name: name.to_owned(),
+        status: status.unwrap_or_else(|| "status unknown".into()),
+        outputs: stack
+            .outputs
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| Some((o.output_key?, o.output_value.unwrap_or_default())))
+            .collect(),
+    })
+}
+
+/// The caller's AWS identity, as CloudTrail records its calls: the ARN GetCallerIdentity answers (an
+/// assumed role's names the session, e.g. `arn:aws:sts::123456789012:assumed-role/OnCall/alice`). It needs
+/// no IAM permission.
+pub async fn caller_arn(sdk: &aws_config::SdkConfig, table: &str) -> Result<String, Failure> {
+    let answer = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| aws_failure(table, &AwsError::from_sdk(e)))?;
+    answer
+        .arn
+        .filter(|arn| !arn.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::Aws("STS answered GetCallerIdentity without the caller's ARN".into())
+        })
 }
 
 /// Where this process points AWS calls, for the one line a failure prints (the command makes its calls with
@@ -118,8 +318,7 @@ fn host_and_port(url: &str) -> String {
 }
 
 pub async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
-    let table = table_name(args)?;
-    let config = sdk_config(args, None).await?;
+    let (config, table) = locate_table(args, None).await?;
     Ok(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),
         table,

@@ -6,7 +6,7 @@
 //! `consider_stopped_task` for the reasoning: every rule looked at, which matched, whether a fall-back decided.
 
 use crate::args::{ExplainArgs, TableArgs};
-use crate::aws::{aws_failure, runtime, store};
+use crate::aws::{aws_failure, runtime, store, table_named};
 use crate::failure::{read_input, Failure};
 use reactor_aws::history::RunStory;
 use reactor_core::event::task_state_change_from_value;
@@ -69,7 +69,7 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
     // The knowledge the classifier judged with: the run's job and the essential containers it learnt at
     // launch, read from the table when there is one and no --policy overrides them.
     let stored = match (&args.policy, &attempt_ref) {
-        (None, Some(r)) if table_given(&args.table) => stored_run(&r.run_id, &args.table)?,
+        (None, Some(r)) if table_named(&args.table) => stored_run(&r.run_id, &args.table)?.0,
         _ => None,
     };
     let (policy, job_essentials, policy_from) = match (&args.policy, &stored) {
@@ -85,7 +85,7 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
                 .or_else(|| story.run.essential_containers.clone());
             (job.retry, essentials, format!("run {}'s job in the table", story.run.run_id))
         }
-        (None, None) if attempt_ref.is_some() && table_given(&args.table) => (
+        (None, None) if attempt_ref.is_some() && table_named(&args.table) => (
             RetryPolicy::default(),
             None,
             "the default policy: the run is not in the table".to_owned(),
@@ -93,7 +93,7 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
         (None, None) => (
             RetryPolicy::default(),
             None,
-            "the default policy: no table to read the run's job from (--table, REACTOR_TABLE) and no --policy"
+            "the default policy: no table to read the run's job from (--table, REACTOR_TABLE, --stack) and no --policy"
                 .to_owned(),
         ),
     };
@@ -233,10 +233,6 @@ fn names_a_run(text: &str) -> bool {
     text != "-" && !std::path::Path::new(text).exists() && is_valid_run_id(text)
 }
 
-fn table_given(table: &TableArgs) -> bool {
-    table.table.is_some() || std::env::var("REACTOR_TABLE").is_ok_and(|t| !t.trim().is_empty())
-}
-
 /// The event inside what on-call holds: the event itself (a rule's dead-letter message), a Lambda
 /// on-failure destination record (`requestPayload`), an SQS message (`Body`), or `aws sqs receive-message`
 /// output (its first message). Also says which, when it was not the bare event.
@@ -264,14 +260,15 @@ fn unwrap_event(value: Value) -> (Value, Option<&'static str>) {
     (value, None)
 }
 
-/// A stored run, `None` if the table has no such run.
-fn stored_run(run_id: &str, table: &TableArgs) -> Result<Option<RunStory>, Failure> {
+/// A stored run, `None` if the table has no such run; and the table's name.
+fn stored_run(run_id: &str, table: &TableArgs) -> Result<(Option<RunStory>, String), Failure> {
     runtime()?.block_on(async {
         let store = store(table).await?;
-        store
+        let story = store
             .story(run_id)
             .await
-            .map_err(|e| aws_failure(store.table(), &e))
+            .map_err(|e| aws_failure(store.table(), &e))?;
+        Ok((story, store.table().to_owned()))
     })
 }
 
@@ -374,16 +371,9 @@ fn reasoning(considered: &[Considered], decision: &Decision, same_failure_limit:
 /// the run's own policy and its earlier attempts, beside what was recorded. The launch type is not recorded:
 /// the one Fargate-only rule (`fargate-disk-full`) reads such an attempt as on EC2.
 fn explain_run(run_id: &str, only: Option<u32>, table: &TableArgs) -> Result<String, Failure> {
-    let story = stored_run(run_id, table)?.ok_or_else(|| {
-        Failure::NotFound(format!(
-            "no run {run_id:?} in table {}",
-            table
-                .table
-                .clone()
-                .or_else(|| std::env::var("REACTOR_TABLE").ok())
-                .unwrap_or_default()
-        ))
-    })?;
+    let (story, table) = stored_run(run_id, table)?;
+    let story =
+        story.ok_or_else(|| Failure::NotFound(format!("no run {run_id:?} in table {table}")))?;
     let run = &story.run;
     let job = stored_job(&story)?;
     let policy = &job.retry;

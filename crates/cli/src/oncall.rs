@@ -9,7 +9,7 @@ mod stuck;
 mod times;
 
 use crate::args::{RunsArgs, ShowArgs};
-use crate::aws::{aws_failure, runtime, sdk_config, store, table_name};
+use crate::aws::{aws_failure, locate_table, runtime, store};
 use crate::failure::Failure;
 use links::Logs;
 use reactor_aws::history::RunStory;
@@ -170,9 +170,8 @@ fn stuck_runs(args: &RunsArgs, now: OffsetDateTime) -> Result<String, Failure> {
 
 pub fn show(args: &ShowArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let (story, logs) = runtime()?.block_on(async {
-        let table = table_name(&args.table)?;
         // One configuration for the table and ECS (the task definition's log configuration).
-        let config = sdk_config(&args.table, None).await?;
+        let (config, table) = locate_table(&args.table, None).await?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
         let story = find::story(&store, &args.run).await?;
         // No task, no log stream to name: ECS is not asked.

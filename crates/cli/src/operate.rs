@@ -3,12 +3,13 @@
 //! nothing twice and a command racing a Lambda loses cleanly (and says so).
 
 use crate::args::{ActArgs, CancelArgs, RedriveArgs, StartArgs};
-use crate::aws::{aws_failure, runtime, sdk_config, table_name};
+use crate::aws::{aws_failure, caller_arn, locate_with_topic, runtime};
 use crate::failure::{read_input, Failure};
 use reactor_aws::config::Config;
 use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive, StartResponse};
-use reactor_aws::launcher::EcsLauncher;
+use reactor_aws::launcher::{EcsLauncher, STOP_REASON_MAX};
 use reactor_aws::notifier::SnsNotifier;
+use reactor_aws::store::prelude::*;
 use reactor_aws::store::DynamoStore;
 use reactor_core::request::start_request;
 use reactor_core::run::RunStatus;
@@ -17,69 +18,127 @@ use time::OffsetDateTime;
 
 type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
 
-/// The Lambdas' configuration (timeouts, sweep shards, leases from the same variables), with the table and
-/// topic from the command line when given.
-fn config(args: &ActArgs) -> Result<Config, Failure> {
-    let table = table_name(&args.table)?;
-    let topic = args
-        .topic_arn
-        .clone()
-        .or_else(|| std::env::var("REACTOR_TOPIC_ARN").ok())
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::BadInput(
-                "no outcomes topic: give --topic-arn ARN or set REACTOR_TOPIC_ARN (the stack's \
-                 OutcomesTopicArn output); a run that ends is announced there"
-                    .into(),
-            )
-        })?;
+/// The Lambdas' configuration (timeouts, sweep shards, leases from the same variables) with the table and
+/// topic the command line found.
+fn lambda_config(table: &str, topic: &str) -> Result<Config, Failure> {
     Config::from_lookup(|name| match name {
-        "REACTOR_TABLE" => Some(table.clone()),
-        "REACTOR_TOPIC_ARN" => Some(topic.clone()),
+        "REACTOR_TABLE" => Some(table.to_owned()),
+        "REACTOR_TOPIC_ARN" => Some(topic.to_owned()),
         other => std::env::var(other).ok(),
     })
     .map_err(|e| Failure::BadInput(e.to_string()))
 }
 
-async fn connect(args: &ActArgs, config: &Config) -> Result<AwsReactor, Failure> {
-    // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
-    Ok(config.reactor(
-        &sdk_config(&args.table, Some(config.timeouts())).await?,
-        std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
-    ))
+/// The Lambdas' timeouts, for every call the command makes (the stack's and STS's too): read, and a bad
+/// variable refused, before the table and topic are found, which the timeouts do not depend on.
+fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
+    lambda_config("-", "-").map(|config| config.timeouts())
 }
 
-/// Runs one step of the flow on a reactor built from the command line, at `now`; returns its result and the
-/// table.
+/// What a command acts through: the reactor on the table and topic it found, and the SDK configuration.
+struct Acting {
+    reactor: AwsReactor,
+    table: String,
+    sdk: aws_config::SdkConfig,
+}
+
+/// The reactor for a command that changes runs. `run`: the run it changes (cancel, redrive). Without an
+/// outcomes topic that run is looked up first: "no such run" is the answer on-call needs, not the topic it
+/// would not have needed.
+async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, Failure> {
+    let located =
+        locate_with_topic(&args.table, args.topic_arn.as_deref(), Some(timeouts()?)).await?;
+    let topic = match located.topic {
+        Ok(topic) => topic,
+        Err(missing) => {
+            if let Some(run) = run {
+                let store = DynamoStore::new(
+                    aws_sdk_dynamodb::Client::new(&located.sdk),
+                    located.table.clone(),
+                );
+                let found = store
+                    .run(run)
+                    .await
+                    .map_err(|e| aws_failure(&located.table, &e))?;
+                if found.is_none() {
+                    return Err(unknown_run(run, &located.table));
+                }
+            }
+            return Err(missing);
+        }
+    };
+    let config = lambda_config(&located.table, &topic)?;
+    // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
+    let reactor = config.reactor(
+        &located.sdk,
+        std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
+    );
+    Ok(Acting {
+        reactor,
+        table: located.table,
+        sdk: located.sdk,
+    })
+}
+
+/// Runs one step of the flow on `run` at `now`, as the caller (see [`actor`]); returns its result, the
+/// table and who acted.
 fn act<T>(
     args: &ActArgs,
+    run: &str,
+    person: Option<&str>,
+    reason: Option<&str>,
     now: OffsetDateTime,
-    step: impl AsyncFnOnce(&AwsReactor, OffsetDateTime) -> Result<T, FlowError>,
-) -> Result<(T, String), Failure> {
-    let config = config(args)?;
-    let result = runtime()?.block_on(async {
-        let reactor = connect(args, &config).await?;
-        step(&reactor, now)
+    step: impl AsyncFnOnce(&AwsReactor, &str, OffsetDateTime) -> Result<T, FlowError>,
+) -> Result<(T, String, String), Failure> {
+    runtime()?.block_on(async {
+        let acting = acting(args, Some(run)).await?;
+        let arn = caller_arn(&acting.sdk, &acting.table).await?;
+        let by = actor(&arn, person, reason, run);
+        let result = step(&acting.reactor, &by, now)
             .await
-            .map_err(|e| aws_failure(&config.table, &e))
-    })?;
-    Ok((result, config.table))
+            .map_err(|e| aws_failure(&acting.table, &e))?;
+        Ok((result, acting.table, by))
+    })
 }
 
 fn unknown_run(run: &str, table: &str) -> Failure {
     Failure::NotFound(format!("no run {run:?} in table {table}"))
 }
 
-/// Who is acting, as recorded on the run and in a stopped task's reason.
-fn who(reason: Option<&str>) -> String {
-    let user = ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
-        .unwrap_or_else(|| "an unnamed user".into());
-    match reason.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reason) => format!("{user} (ecs-reactor CLI): {reason}"),
-        None => format!("{user} (ecs-reactor CLI)"),
+/// Who is acting, as recorded on the run and in a stopped task's reason: the caller's AWS identity (`arn`,
+/// what CloudTrail shows for the same calls), after a person's name when given, then why:
+/// `alice (arn:aws:sts::…:assumed-role/OnCall/alice, ecs-reactor CLI): wrong date`. The reason is shortened
+/// so that the stop reason (`ecs-reactor: run <run> cancelled by <this>`, built in the flow) fits the 255
+/// characters ECS keeps; the identity and the name are never cut.
+fn actor(arn: &str, person: Option<&str>, reason: Option<&str>, run: &str) -> String {
+    let who = match person.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(person) => format!("{person} ({arn}, ecs-reactor CLI)"),
+        None => format!("{arn} (ecs-reactor CLI)"),
+    };
+    let Some(reason) = reason.map(str::trim).filter(|r| !r.is_empty()) else {
+        return who;
+    };
+    let stop_reason = format!("ecs-reactor: run {run} cancelled by {who}: ");
+    // When a long identity and run id leave (almost) no room, the run still records a readable reason; ECS
+    // cuts the stop reason's end.
+    let room = STOP_REASON_MAX
+        .saturating_sub(stop_reason.chars().count())
+        .max(MIN_REASON);
+    format!("{who}: {}", shorten(reason, room))
+}
+
+/// The fewest characters of a reason kept, however little room the stop reason leaves.
+const MIN_REASON: usize = 40;
+
+/// `text` in at most `max` characters, ending with … when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
     }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
 }
 
 /// A key no other start has used: the time to the nanosecond and the process.
@@ -146,17 +205,17 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
     // The starter's own validation, before anything is asked of AWS.
     let request = start_request(payload, &key, now)
         .map_err(|e| Failure::BadInput(format!("{}: {e}", args.job)))?;
-    let config = config(&args.act)?;
     let response = runtime()?
         .block_on(async {
-            let reactor = connect(&args.act, &config).await?;
-            reactor
+            let acting = acting(&args.act, None).await?;
+            acting
+                .reactor
                 .start(&request.job, &request.run_id, now)
                 .await
                 .map_err(|e| match e {
                     FlowError::NotAllowed(e) => Failure::BadInput(format!("{}: {e}", args.job)),
                     e @ FlowError::Conflict { .. } => Failure::Conflict(e.to_string()),
-                    e => aws_failure(&config.table, &e),
+                    e => aws_failure(&acting.table, &e),
                 })
         })
         .map(StartResponse::from)?;
@@ -200,10 +259,14 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
 }
 
 pub fn cancel(args: &CancelArgs, now: OffsetDateTime) -> Result<String, Failure> {
-    let by = who(args.reason.as_deref());
-    let (result, table) = act(&args.act, now, async |reactor, now| {
-        reactor.cancel(&args.run, &by, args.stop_task, now).await
-    })?;
+    let (result, table, by) = act(
+        &args.act,
+        &args.run,
+        args.by.as_deref(),
+        args.reason.as_deref(),
+        now,
+        async |reactor, by, now| reactor.cancel(&args.run, by, args.stop_task, now).await,
+    )?;
     let (outcome, was, attempt, stopped) = match result {
         Cancel::Unknown => return Err(unknown_run(&args.run, &table)),
         Cancel::Finished(status) => {
@@ -256,10 +319,14 @@ pub fn cancel(args: &CancelArgs, now: OffsetDateTime) -> Result<String, Failure>
 }
 
 pub fn redrive(args: &RedriveArgs, now: OffsetDateTime) -> Result<String, Failure> {
-    let by = who(args.reason.as_deref());
-    let (result, table) = act(&args.act, now, async |reactor, now| {
-        reactor.redrive(&args.run, &by, now).await
-    })?;
+    let (result, table, by) = act(
+        &args.act,
+        &args.run,
+        args.by.as_deref(),
+        args.reason.as_deref(),
+        now,
+        async |reactor, by, now| reactor.redrive(&args.run, by, now).await,
+    )?;
     match result {
         Redrive::Unknown => Err(unknown_run(&args.run, &table)),
         Redrive::NotRedrivable(status) => Err(Failure::Conflict(format!(
@@ -286,5 +353,56 @@ pub fn redrive(args: &RedriveArgs, now: OffsetDateTime) -> Result<String, Failur
                 args.run, args.run
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:sts::123456789012:assumed-role/OnCall/alice";
+    const RUN: &str = "nightly-report-20261121T023000Z";
+
+    #[test]
+    fn the_actor_is_the_aws_identity_after_a_name_when_given_then_why() {
+        assert_eq!(
+            actor(ARN, Some("alice"), Some("wrong date"), RUN),
+            format!("alice ({ARN}, ecs-reactor CLI): wrong date")
+        );
+        assert_eq!(
+            actor(ARN, None, Some(" wrong date "), RUN),
+            format!("{ARN} (ecs-reactor CLI): wrong date")
+        );
+        assert_eq!(
+            actor(ARN, Some(" "), Some(""), RUN),
+            format!("{ARN} (ecs-reactor CLI)")
+        );
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_so_the_stop_reason_fits_what_ecs_keeps() {
+        let reason = "the input file of the 21st was the 20th's, ".repeat(10);
+        let by = actor(ARN, Some("alice"), Some(&reason), RUN);
+        let stop_reason = format!("ecs-reactor: run {RUN} cancelled by {by}");
+        assert_eq!(
+            stop_reason.chars().count(),
+            STOP_REASON_MAX,
+            "{stop_reason}"
+        );
+        assert!(by.starts_with(&format!("alice ({ARN}, ecs-reactor CLI): the input file")));
+        assert!(by.ends_with('…'), "{by}");
+    }
+
+    #[test]
+    fn with_no_room_left_the_run_still_records_the_start_of_the_reason() {
+        let run = "r".repeat(111);
+        let arn = format!(
+            "arn:aws:sts::123456789012:assumed-role/{}/{}",
+            "R".repeat(64),
+            "s".repeat(64)
+        );
+        let by = actor(&arn, None, Some(&"why ".repeat(30)), &run);
+        let reason = by.rsplit_once("): ").map(|(_, r)| r).unwrap_or_default();
+        assert_eq!(reason.chars().count(), MIN_REASON, "{by}");
     }
 }
