@@ -20,6 +20,8 @@ mod beyond;
 mod cli;
 /// Proves: `make demo`'s story end to end: the rows, one task per attempt, the notification.
 mod demo;
+/// Proves: `dlq` explains each failure-queue shape; a replay judges or starts once through the flow, deleting only after success; purge needs --yes; no secret printed.
+mod dlq;
 /// Proves: every file in events/ on its Lambda binary under the runtime emulator: answer, rows, one log line; no secret logged.
 mod emulated;
 /// Proves: `explain` and `validate` on the sample events and on bad input.
@@ -28,8 +30,12 @@ mod explain;
 mod faults;
 /// Proves: the three handlers in-process: launch, each decision and its consequence, TTL and sweep, duplicates.
 mod handlers;
+/// Proves: `jobs apply` of 500 job files to moto's Scheduler and the registry (again: nothing; one changed: one; --prune; a broken file writes nothing); a registered tick runs once, SKIPPED while suspended; resume; run now.
+mod jobs;
 /// Proves: RunTask carries the attempt's identity; a relaunch adopts the task an interrupted launch started.
 mod launcher;
+/// Proves: `logs` prints an attempt's container lines from CloudWatch Logs (time, container; --container, --attempt, --json, --follow ends on a stopped task); another log driver is named; no stream yet is exit 4.
+mod logs;
 /// Proves: a notification reaches subscribers with its subject, attributes and body; filter policies choose.
 mod notifier;
 /// Proves: `runs`, `show`, `start`, `cancel`, `redrive` as a process: tables, --json, exit codes, the runbook, who acted (STS).
@@ -52,3 +58,5 @@ mod stack_outputs;
 mod store;
 /// Proves: template.yml lints clean, equals the locally provisioned table, wires the loop, alarms every failure.
 mod template;
+/// Proves: runs the previous release left in the table (item schema 1) finish under this one; a newer release's item is refused by key.
+mod upgrade;

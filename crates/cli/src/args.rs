@@ -50,9 +50,12 @@ pub enum Command {
     Validate(ValidateArgs),
     Runs(RunsArgs),
     Show(ShowArgs),
+    Logs(LogsArgs),
     Start(StartArgs),
     Cancel(CancelArgs),
     Redrive(RedriveArgs),
+    Dlq(DlqArgs),
+    Jobs(JobsArgs),
 }
 
 /// Where the attempts table is: the standard AWS chain (`AWS_ENDPOINT_URL` works) plus these.
@@ -153,6 +156,41 @@ pub struct ShowArgs {
     /// A run id, or the ARN or id of a task one of its attempts ran.
     #[arg(value_name = "RUN_ID|TASK_ARN|TASK_ID")]
     pub run: String,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// An attempt's container logs, from CloudWatch Logs: each line with its time (UTC) and container.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor logs nightly-report-20261121T023000Z
+  ecs-reactor logs nightly-report-20261121T023000Z --attempt 1 --container app
+  ecs-reactor logs 0123456789abcdef0123456789abcdef --follow
+  ecs-reactor logs nightly-report-20261121T023000Z --json | jq -r .message
+
+The streams are those the awslogs configuration of the run's task definition names
+(ecs:DescribeTaskDefinition): PREFIX/CONTAINER/TASK_ID in its group, read with logs:GetLogEvents. Given a
+task ARN or id, the attempt that ran it; else the latest attempt that launched a task. A container that
+logs elsewhere (another log driver, or none) is named on stderr. --json prints one JSON object per line
+(container, timestamp, message).
+Exit codes: 0 printed; 2 bad command line; 3 no table named, no such --container, or the stack has no
+AttemptsTableName output; 4 no such run, task or attempt, no log stream (yet) or no events in it, or no
+chosen container logs to CloudWatch Logs; 5 AWS could not be asked, or the task definition could not be read.")]
+pub struct LogsArgs {
+    /// A run id, or the ARN or id of a task one of its attempts ran.
+    #[arg(value_name = "RUN_ID|TASK_ARN|TASK_ID")]
+    pub run: String,
+    /// The attempt. Default: the one that ran the task given, else the latest that launched a task.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt: Option<u32>,
+    /// Only this container's stream. Default: every essential container's.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// Keep printing new events (asked for every 2 s) until the attempt's task is recorded as stopped and
+    /// its streams are read to the end.
+    #[arg(long)]
+    pub follow: bool,
     #[command(flatten)]
     pub table: TableArgs,
 }
@@ -311,4 +349,268 @@ pub struct ValidateArgs {
     /// The job request (JSON); `-` reads standard input.
     #[arg(value_name = "JOB_FILE")]
     pub job: String,
+}
+
+/// The stack's failure queues: what a function or a rule could not handle, explained, replayed through the
+/// flow, or deleted.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor dlq list --stack ecs-reactor
+  ecs-reactor dlq show 0f6c1b7e-2d3a-4e5f-8a9b-0c1d2e3f4a5b
+  ecs-reactor dlq replay 0f6c1b7e-2d3a-4e5f-8a9b-0c1d2e3f4a5b
+  ecs-reactor dlq replay --all
+  ecs-reactor dlq purge 0f6c1b7e-2d3a-4e5f-8a9b-0c1d2e3f4a5b --yes
+
+The queues (the stack's outputs): InvokeFailureQueueUrl, Lambda's on-failure records of the three functions
+(the event, the function, its error); RuleDeliveryFailureQueueUrl, events an EventBridge rule could not
+deliver (the event, with the rule's error in the message attributes); StreamFailureQueueUrl, batches of
+stream records the scheduler gave up on (where they were, not what they held). Reading a queue hides its
+messages from other readers for a moment and shows them again; only replay and purge delete. Environment
+values and commands in a message (a job's overrides) are never printed.")]
+pub struct DlqArgs {
+    #[command(subcommand)]
+    pub command: DlqCommand,
+}
+
+#[derive(Subcommand)]
+pub enum DlqCommand {
+    List(DlqListArgs),
+    Show(DlqShowArgs),
+    Replay(DlqReplayArgs),
+    Purge(DlqPurgeArgs),
+}
+
+/// Which failure queues, and how AWS is reached (the standard chain, `AWS_ENDPOINT_URL` works, plus these).
+#[derive(Args, Clone)]
+pub struct QueueArgs {
+    /// A failure queue's URL; repeat for several. Default: the stack's three (its InvokeFailureQueueUrl,
+    /// RuleDeliveryFailureQueueUrl and StreamFailureQueueUrl outputs).
+    #[arg(long = "queue", value_name = "URL")]
+    pub queues: Vec<String>,
+    /// The ecs-reactor CloudFormation stack (name or ID): its outputs name the queues and, for replay, the
+    /// table and the outcomes topic. Default: $REACTOR_STACK.
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
+    /// AWS region. Default: the standard chain (AWS_REGION, profile).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile. Default: the standard chain (AWS_PROFILE).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// JSON on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The messages of the failure queues, newest first: one line each (message id, queue, kind, when, run or
+/// task, error).
+#[derive(Args)]
+#[command(after_help = "\
+Kinds: rule-delivery (an EventBridge rule could not deliver the event), invoke-failure (Lambda gave up on an
+invocation), stream-batch (Lambda gave up on stream records), unrecognised.
+Exit codes: 0 listed (possibly none); 2 bad command line; 3 no queue named (--queue, --stack,
+REACTOR_STACK), or the stack lacks a queue output; 5 a queue or the stack could not be read.")]
+pub struct DlqListArgs {
+    /// At most this many messages per queue.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// One message explained: what failed (the function or the rule), when, why, what it is about (run,
+/// attempt, task, job), and what a replay would do.
+#[derive(Args)]
+#[command(after_help = "\
+--json adds the message attributes and the payload (the event or job request), environment values and
+commands redacted.
+Exit codes: 0 shown; 2 bad command line; 3 no queue named, or the stack lacks a queue output; 4 no such
+message (or another reader hides it for a while); 5 a queue or the stack could not be read.")]
+pub struct DlqShowArgs {
+    /// The message id (`ecs-reactor dlq list` shows them).
+    #[arg(value_name = "MESSAGE_ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// Replay messages through the step their handler runs, in-process: a STOPPED event is judged (the
+/// classifier's step), a job request or a schedule's tick starts its run (the starter's, under the run id
+/// its first try used). A message is deleted only once its replay succeeded.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor dlq replay 0f6c1b7e-2d3a-4e5f-8a9b-0c1d2e3f4a5b
+  ecs-reactor dlq replay --all --stack ecs-reactor --json
+
+Idempotent: a message whose run has moved on changes nothing (DUPLICATE or STALE) and is deleted. A stream
+batch cannot be replayed from its record (the stream's data is gone after 24 h; the sweep fires due delays
+by itself), nor can the sweep's tick; they are kept and say what to do. --all replays what can be replayed
+and lists the rest, kept. A message whose run is not in the table is kept (another stack's table?).
+Exit codes: 0 every message asked for replayed and deleted (with --all: every replayable one); 2 bad command
+line; 3 no queue, table or topic named, or the job is not allowed here; 4 no such message, or its run is not
+in the table; 5 AWS could not be asked (the message is kept); 6 the message cannot be replayed, or its run
+exists with another job request. With several messages not replayed, the first one's code.")]
+pub struct DlqReplayArgs {
+    /// Message ids (`ecs-reactor dlq list` shows them).
+    #[arg(
+        value_name = "MESSAGE_ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub ids: Vec<String>,
+    /// Every message of the queues (up to 1000 a queue).
+    #[arg(long)]
+    pub all: bool,
+    /// The attempts table. Default: $REACTOR_TABLE, else the stack's AttemptsTableName output.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// The SNS topic for outcomes. Default: $REACTOR_TOPIC_ARN, else the stack's OutcomesTopicArn output.
+    #[arg(long, value_name = "ARN")]
+    pub topic_arn: Option<String>,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// Delete messages for good (after reading them: `ecs-reactor dlq show`).
+#[derive(Args)]
+#[command(after_help = "\
+Without --yes nothing is deleted: the messages are listed. An id that is not found deletes nothing at all.
+Exit codes: 0 deleted; 2 bad command line; 3 no queue named, or no --yes (nothing deleted); 4 no such message
+(nothing deleted); 5 a queue or the stack could not be read, or a message could not be deleted.")]
+pub struct DlqPurgeArgs {
+    /// Message ids (`ecs-reactor dlq list` shows them).
+    #[arg(
+        value_name = "MESSAGE_ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub ids: Vec<String>,
+    /// Every message of the queues (up to 1000 a queue).
+    #[arg(long)]
+    pub all: bool,
+    /// Delete: without it the messages are only listed.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// Jobs as data: a directory of job files applied to the stack (each job's spec to the registry, its
+/// schedule to the stack's EventBridge Scheduler group); registered jobs listed, shown, suspended, resumed,
+/// run now.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor jobs apply jobs/ --stack ecs-reactor --dry-run
+  ecs-reactor jobs apply jobs/ --stack ecs-reactor
+  ecs-reactor jobs apply jobs/ --stack ecs-reactor --prune
+  ecs-reactor jobs list --stack ecs-reactor
+  ecs-reactor jobs show nightly-report --stack ecs-reactor
+  ecs-reactor jobs suspend nightly-report --stack ecs-reactor --by alice
+  ecs-reactor jobs resume nightly-report --stack ecs-reactor
+  ecs-reactor jobs run nightly-report --stack ecs-reactor
+
+A schedule sends the starter only the job's name and the tick; the starter reads the job's spec from the
+registry (items in the attempts table), so changing a job file changes no schedule. A run keeps the spec it
+started with. Exit codes: 0 done; 2 bad command line; 3 a job file is invalid (every problem, one a line;
+nothing written) or no table or group named; 4 no such registered job; 5 AWS could not be asked; 6 a job
+changed since the plan was made (apply again).")]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub command: JobsCommand,
+}
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    Apply(JobsApplyArgs),
+    List(JobsListArgs),
+    Show(JobArgs),
+    Suspend(JobControlArgs),
+    Resume(JobControlArgs),
+    Run(JobRunArgs),
+}
+
+/// The stack's schedule group and what its schedules invoke: each from its flag, else its variable, else the
+/// stack's output (--stack).
+#[derive(Args, Clone)]
+pub struct GroupArgs {
+    /// The EventBridge Scheduler schedule group. Default: $REACTOR_SCHEDULE_GROUP, else the stack's
+    /// ScheduleGroupName output.
+    #[arg(long, value_name = "NAME")]
+    pub schedule_group: Option<String>,
+    /// The starter function every schedule invokes. Default: $REACTOR_STARTER_ARN, else the stack's
+    /// StarterFunctionArn output.
+    #[arg(long, value_name = "ARN")]
+    pub starter_arn: Option<String>,
+    /// The role Scheduler invokes the starter with. Default: $REACTOR_SCHEDULER_ROLE_ARN, else the stack's
+    /// SchedulerRoleArn output.
+    #[arg(long, value_name = "ARN")]
+    pub scheduler_role_arn: Option<String>,
+    /// The queue Scheduler sends a tick it could not deliver to. Default: $REACTOR_TICK_DLQ_ARN, else the
+    /// stack's TickDeadLetterQueueArn output.
+    #[arg(long, value_name = "ARN")]
+    pub tick_dlq_arn: Option<String>,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// Validate every job file of DIR, show the plan (+ create, ~ change, - delete), and apply it.
+#[derive(Args)]
+pub struct JobsApplyArgs {
+    /// The directory of job files (*.json, *.yaml, *.yml), one job per file named after it.
+    #[arg(value_name = "DIR")]
+    pub dir: String,
+    /// Show the plan; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete registered jobs and schedules that have no file (without it they are kept and named).
+    #[arg(long)]
+    pub prune: bool,
+    #[command(flatten)]
+    pub group: GroupArgs,
+}
+
+/// The registered jobs: NAME, SCHEDULE, TZ, STATE, LAST RUN, LAST STATUS (one Query, then each job's last
+/// run).
+#[derive(Args)]
+pub struct JobsListArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// A registered job: its state, who applied and suspended it, its spec (environment values and commands not
+/// shown) and its last runs.
+#[derive(Args)]
+pub struct JobArgs {
+    /// The job's name.
+    #[arg(value_name = "JOB")]
+    pub name: String,
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// Suspend a job (its schedule disabled, a tick already on its way recorded SKIPPED; an apply keeps it
+/// suspended) or resume it.
+#[derive(Args)]
+pub struct JobControlArgs {
+    /// The job's name.
+    #[arg(value_name = "JOB")]
+    pub name: String,
+    /// Your name, recorded with your AWS identity.
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub group: GroupArgs,
+}
+
+/// Start a run of a registered job now, under a run id of its own (never a tick's).
+#[derive(Args)]
+pub struct JobRunArgs {
+    /// The job's name.
+    #[arg(value_name = "JOB")]
+    pub name: String,
+    #[command(flatten)]
+    pub act: ActArgs,
 }

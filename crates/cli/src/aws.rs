@@ -25,7 +25,7 @@ type Given = Option<(String, Option<&'static str>)>;
 
 /// A setting given explicitly: its flag, else its environment variable (blank counts as not given); with the
 /// variable's name when it came from there.
-fn given(flag: Option<&str>, var: &'static str) -> Given {
+pub(crate) fn given(flag: Option<&str>, var: &'static str) -> Given {
     match flag.filter(|v| !v.trim().is_empty()) {
         Some(v) => Some((v.to_owned(), None)),
         None => std::env::var(var)
@@ -81,6 +81,43 @@ pub async fn locate_with_topic(
     Ok(Located { sdk, table, topic })
 }
 
+/// The stack outputs naming its failure queues (template.yml's Outputs), in the order `dlq` reads them.
+pub const QUEUE_OUTPUTS: [&str; 3] = [
+    "InvokeFailureQueueUrl",
+    "RuleDeliveryFailureQueueUrl",
+    "StreamFailureQueueUrl",
+];
+
+/// `dlq`: the SDK configuration and the failure queues' URLs: `queues` (`--queue`) when given, else the
+/// stack's (`--stack`, else `REACTOR_STACK`) [`QUEUE_OUTPUTS`] (one DescribeStacks call).
+pub async fn locate_queues(
+    args: &TableArgs,
+    queues: &[String],
+    timeouts: Option<aws_config::timeout::TimeoutConfig>,
+) -> Result<(aws_config::SdkConfig, Vec<String>), Failure> {
+    let named: Vec<String> = queues
+        .iter()
+        .filter(|q| !q.trim().is_empty())
+        .cloned()
+        .collect();
+    if !named.is_empty() {
+        return Ok((sdk_config(args, timeouts).await?, named));
+    }
+    // Said before anything is asked of AWS, as for the table.
+    let Some((stack, _)) = given(args.stack.as_deref(), "REACTOR_STACK") else {
+        return Err(Failure::BadInput(
+            "no failure queue: give --queue URL or --stack NAME, or set REACTOR_STACK".into(),
+        ));
+    };
+    let sdk = sdk_config(args, timeouts).await?;
+    let outputs = stack_outputs(&sdk, &stack).await?;
+    let urls = QUEUE_OUTPUTS
+        .iter()
+        .map(|key| outputs.value(key, "--queue URL"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((sdk, urls))
+}
+
 /// The SDK configuration, the table, and the stack's outputs when they were read. `topic`: the topic given
 /// explicitly, for a command that needs one (`None`: it needs none). The stack is asked only for what was
 /// not given (one DescribeStacks call; none when everything was given).
@@ -132,7 +169,7 @@ async fn locate(
 }
 
 /// A stack's outputs, as DescribeStacks answered.
-struct StackOutputs {
+pub(crate) struct StackOutputs {
     name: String,
     status: String,
     outputs: Vec<(String, String)>,
@@ -141,7 +178,7 @@ struct StackOutputs {
 impl StackOutputs {
     /// The output `key`; else a failure naming the stack, its status and the outputs it has, and `instead`
     /// (how to give the value by hand).
-    fn value(&self, key: &str, instead: &str) -> Result<String, Failure> {
+    pub(crate) fn value(&self, key: &str, instead: &str) -> Result<String, Failure> {
         if let Some((_, value)) = self.outputs.iter().find(|(k, v)| k == key && !v.is_empty()) {
             return Ok(value.clone());
         }
@@ -160,7 +197,10 @@ impl StackOutputs {
 }
 
 /// DescribeStacks of `name` (a stack name or ID), in the configured account and region.
-async fn stack_outputs(sdk: &aws_config::SdkConfig, name: &str) -> Result<StackOutputs, Failure> {
+pub(crate) async fn stack_outputs(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<StackOutputs, Failure> {
     let answer = aws_sdk_cloudformation::Client::new(sdk)
         .describe_stacks()
         .stack_name(name)

@@ -3,8 +3,11 @@
 
 mod args;
 mod aws;
+mod dlq;
 mod explain;
 mod failure;
+mod jobs;
+mod logs;
 mod oncall;
 mod operate;
 mod rules;
@@ -23,9 +26,12 @@ fn main() -> ExitCode {
         args::Command::Validate(a) => validate::run(&a),
         args::Command::Runs(a) => oncall::runs(&a, now),
         args::Command::Show(a) => oncall::show(&a, now),
+        args::Command::Logs(a) => logs::run(&a),
         args::Command::Start(a) => operate::start(&a, now),
         args::Command::Cancel(a) => operate::cancel(&a, now),
         args::Command::Redrive(a) => operate::redrive(&a, now),
+        args::Command::Dlq(a) => dlq::run(&a, now),
+        args::Command::Jobs(a) => jobs::run(&a, now),
     };
     match result {
         Ok(output) => print(&output),

@@ -3,10 +3,11 @@
 //! streams). Each is a Query or a few (never a Scan); output is an aligned table with dates and relative
 //! times, or `--json`.
 
-mod find;
-mod links;
+// `logs` reads the same run (by run id, task ARN or task id) and the same log streams.
+pub(crate) mod find;
+pub(crate) mod links;
 mod stuck;
-mod times;
+pub(crate) mod times;
 
 use crate::args::{RunsArgs, ShowArgs};
 use crate::aws::{aws_failure, locate_table, runtime, store};
@@ -480,7 +481,7 @@ fn logs_caveat(logs: Option<&Logs>) -> String {
 }
 
 /// An aligned text table.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -36,16 +36,16 @@ fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
 }
 
 /// What a command acts through: the reactor on the table and topic it found, and the SDK configuration.
-struct Acting {
-    reactor: AwsReactor,
-    table: String,
+pub(crate) struct Acting {
+    pub(crate) reactor: AwsReactor,
+    pub(crate) table: String,
     sdk: aws_config::SdkConfig,
 }
 
 /// The reactor for a command that changes runs. `run`: the run it changes (cancel, redrive). Without an
 /// outcomes topic that run is looked up first: "no such run" is the answer on-call needs, not the topic it
 /// would not have needed.
-async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, Failure> {
+pub(crate) async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, Failure> {
     let located =
         locate_with_topic(&args.table, args.topic_arn.as_deref(), Some(timeouts()?)).await?;
     let topic = match located.topic {
@@ -142,7 +142,7 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// A key no other start has used: the time to the nanosecond and the process.
-fn fresh_key() -> String {
+pub(crate) fn fresh_key() -> String {
     // An identity, not a time: the clock's nanoseconds and the process id make it unique even when `--now`
     // pins the time every start records.
     let nanos = std::time::SystemTime::now()
@@ -219,12 +219,22 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
                 })
         })
         .map(StartResponse::from)?;
-    let output = if args.act.table.json {
+    start_output(response, args.act.table.json, "--idempotency-key")
+}
+
+/// What `start` (and `jobs run`) print for a start: the run, its attempt and task, or why it did not launch
+/// (exit code 6 when ECS refused it). `key`: what names the run, for a duplicate.
+pub(crate) fn start_output(
+    response: StartResponse,
+    json: bool,
+    key: &str,
+) -> Result<String, Failure> {
+    let output = if json {
         serde_json::to_string_pretty(&response).unwrap_or_default()
     } else {
         match response.outcome {
             "DUPLICATE" => format!(
-                "run {} exists already (same --idempotency-key): nothing new started",
+                "run {} exists already (same {key}): nothing new started",
                 response.run_id
             ),
             "DEFERRED" => format!(

@@ -30,10 +30,10 @@ pub struct Schedule {
     /// DISABLED: the schedule exists and does not fire (`ecs-reactor jobs suspend` sets it).
     #[serde(default, skip_serializing_if = "ScheduleState::is_enabled")]
     pub state: ScheduleState,
-    /// The schedule's first possible tick (`2027-01-01T00:00:00`, in its time zone).
+    /// The schedule's first possible tick (`2027-01-01T00:00:00`, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
-    /// The schedule's last possible tick.
+    /// The schedule's last possible tick (UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<String>,
 }
@@ -58,6 +58,17 @@ impl ScheduleState {
 pub struct JobFile {
     pub job: JobRequest,
     pub schedule: Option<Schedule>,
+}
+
+impl JobFile {
+    /// The job file as the registry keeps it: the job request's fields and `schedule`.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut value = serde_json::to_value(&self.job)?;
+        if let (Some(fields), Some(schedule)) = (value.as_object_mut(), &self.schedule) {
+            fields.insert("schedule".into(), serde_json::to_value(schedule)?);
+        }
+        Ok(value)
+    }
 }
 
 /// The shape of a job file, for its JSON Schema: the job request's fields and `schedule`.
@@ -265,6 +276,11 @@ mod tests {
         );
         let good = json!({"job": "nightly", "schedule": {"expression": "rate(1 hour)", "timezone": "Europe/Berlin"}, "runTask": {"taskDefinition": "t:1"}});
         let read = read(good, None).unwrap();
+        // What the registry keeps reads back as the same file.
+        assert_eq!(
+            super::read(read.to_value().unwrap(), Some("nightly")).unwrap(),
+            read
+        );
         assert_eq!(
             read.schedule.unwrap().timezone.as_deref(),
             Some("Europe/Berlin")

@@ -12,6 +12,8 @@
 //!
 //! One module per step, each an `impl Reactor` block:
 //! - [`start`](start.rs): a request becomes a run (the guard, the job's lock for FORBID / REPLACE), then its launch.
+//! - [`registered`](registered.rs): a registered job's tick: its spec from the registry, then `start`; a suspended
+//!   job's tick recorded SKIPPED.
 //! - [`launch`](launch.rs): an attempt's task started or adopted and recorded; a refused launch judged; resume.
 //! - [`judge`](judge.rs): **a STOPPED task judged** and the decision applied, with the run's history.
 //! - [`fire`](fire.rs): a due retry fired (TTL or sweep), an attempt stopped at its deadline.
@@ -57,7 +59,9 @@ use time::OffsetDateTime;
 /// Settings every step shares; read once from the environment by [`crate::config::Config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
-    /// Sweep partitions of the `byDue` index. Writers and the sweep must agree.
+    /// Sweep partitions of the `byDue` index that writers spread new delay and deadline items over. The sweep
+    /// reads these every minute and one more of the [`MAX_SWEEP_SHARDS`] in turn, so lowering this never
+    /// strands an item written under the old count.
     pub sweep_shards: u32,
     /// How long a claimer has an attempt's launch to itself before someone else may resume it.
     pub launch_lease_seconds: i64,
@@ -79,6 +83,11 @@ pub struct Settings {
     /// next (the scheduler function's timeout is longer).
     pub sweep_budget_seconds: u64,
 }
+
+/// The most sweep shards a stack may have (`SweepShards`' MaxValue). Beyond its own count the sweep reads one of
+/// the others a minute, in turn, so that lowering `SweepShards` leaves no due item unread (reached within
+/// `MAX_SWEEP_SHARDS - SweepShards` minutes) while a sweep costs one Query more than its shards.
+pub const MAX_SWEEP_SHARDS: u32 = 64;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -128,6 +137,12 @@ pub enum FlowError {
     /// The run id (a job's tick, or an idempotency key) names a run started with a different job request.
     #[error("run {run_id} exists with a different job request: refused, nothing written (a tick or an idempotency key names one run; change the job for a later tick, or start with another key)")]
     Conflict { run_id: String },
+    /// A registered job's tick names a job the registry does not hold; nothing was written.
+    #[error("job {job:?} is not registered: its schedule outlived it, or its file was never applied (ecs-reactor jobs apply DIR registers it; --prune deletes a schedule without a file); nothing written")]
+    NotRegistered { job: String },
+    /// The registry holds a spec for the job this release cannot read; nothing was written.
+    #[error("registered job {job:?} cannot be read: {message}; apply its file again (ecs-reactor jobs apply)")]
+    UnreadableJob { job: String, message: String },
 }
 
 impl FlowError {
@@ -140,7 +155,9 @@ impl FlowError {
             FlowError::Notify(_) | FlowError::NotificationInProgress(_) => true,
             FlowError::CorruptRun { .. }
             | FlowError::NotAllowed(_)
-            | FlowError::Conflict { .. } => false,
+            | FlowError::Conflict { .. }
+            | FlowError::NotRegistered { .. }
+            | FlowError::UnreadableJob { .. } => false,
         }
     }
 }
@@ -229,6 +246,11 @@ pub enum Started {
     Skipped {
         run_id: String,
         blocked_by: String,
+    },
+    /// A registered job's tick not run (the job suspended, its schedule DISABLED): recorded as SKIPPED.
+    NotRun {
+        run_id: String,
+        reason: String,
     },
 }
 
@@ -395,6 +417,7 @@ mod notify;
 mod operate;
 mod outcome;
 mod reconcile;
+mod registered;
 mod start;
 mod sweep;
 

@@ -26,12 +26,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         now: OffsetDateTime,
     ) -> Result<Started, FlowError> {
         let at = now;
-        let request = serde_json::to_string(job).map_err(|e| FlowError::CorruptRun {
-            run_id: run_id.into(),
-            message: e.to_string(),
-        })?;
-        // The request as stored is what must stay small; the guard sees it before anything is written.
-        self.guard.check(job, request.len())?;
+        let mut run = self.new_run(job, run_id, at)?;
         let essentials = match &job.essential_containers {
             Some(names) => Some(names.clone()),
             // Best effort: without them every container counts, which the classifier can still refine from
@@ -49,7 +44,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 }
             },
         };
-        let mut run = RunItem::new(run_id, &job.job, request, essentials, at);
+        run.essential_containers = essentials;
         run.scheduled_at = scheduled_at;
         let first = AttemptItem::claim(
             run_id,
@@ -165,6 +160,22 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     }
 
     /// `concurrency: FORBID`: records the run as SKIPPED (once), so `runs` shows the tick that did not run.
+    /// A new run of `job`, LAUNCHING its first attempt, checked against the deployment's guard first (the
+    /// request as stored is what must stay small; the guard sees it before anything is written).
+    pub(super) fn new_run(
+        &self,
+        job: &JobRequest,
+        run_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<RunItem, FlowError> {
+        let request = serde_json::to_string(job).map_err(|e| FlowError::CorruptRun {
+            run_id: run_id.into(),
+            message: e.to_string(),
+        })?;
+        self.guard.check(job, request.len())?;
+        Ok(RunItem::new(run_id, &job.job, request, None, at))
+    }
+
     pub(super) async fn skip(
         &self,
         job: &JobRequest,
@@ -172,41 +183,62 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         holder: &RunItem,
         now: OffsetDateTime,
     ) -> Result<Started, FlowError> {
-        let at = now;
-        run.status = RunStatus::Skipped;
-        run.attempt = 0;
         run.skipped_for = Some(holder.run_id.clone());
-        run.last_rule_id = Some("concurrency-forbid".into());
-        run.last_rule = Some(format!(
-            "concurrency FORBID: run {} of the job is {}",
-            holder.run_id, holder.status
-        ));
-        run.by_status_pk = status_key(RunStatus::Skipped);
-        run.by_status_sk = format!("{at}#{}", run.run_id);
-        let created = self.store.record_skipped(&run).await?;
-        tracing::info!(
-            run = run.run_id.as_str(),
-            job = job.job.as_str(),
-            blocked_by = holder.run_id.as_str(),
-            action = "SKIP",
-            rule = "concurrency-forbid",
-            duplicate = created != Created::New,
-            "run skipped: another run of the job is unfinished"
-        );
-        if created == Created::New {
-            self.metrics.record(&job.job, Metric::RunSkipped);
-        }
-        if job.announces(RunStatus::Skipped) {
-            let outcome = skipped_outcome(
-                &run,
-                &format!("run {} of the job is {}", holder.run_id, holder.status),
-            );
-            self.notify_once(&outcome, now).await?;
-        }
+        let reason = format!("run {} of the job is {}", holder.run_id, holder.status);
+        self.record_skip(job, &mut run, "concurrency-forbid", &reason, now)
+            .await?;
         Ok(Started::Skipped {
             run_id: run.run_id,
             blocked_by: holder.run_id.clone(),
         })
+    }
+
+    /// Records `run` as SKIPPED (once) under `rule_id` because of `reason`, counts it and announces it when
+    /// the job asks for that; whether it was recorded now or found there.
+    pub(super) async fn record_skip(
+        &self,
+        job: &JobRequest,
+        run: &mut RunItem,
+        rule_id: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Created, FlowError> {
+        let at = now;
+        run.status = RunStatus::Skipped;
+        run.attempt = 0;
+        run.last_rule_id = Some(rule_id.into());
+        run.last_rule = Some(match rule_id {
+            "concurrency-forbid" => format!("concurrency FORBID: {reason}"),
+            _ => reason.to_owned(),
+        });
+        run.by_status_pk = status_key(RunStatus::Skipped);
+        run.by_status_sk = format!("{at}#{}", run.run_id);
+        let created = self.store.record_skipped(run).await?;
+        tracing::info!(
+            run = run.run_id.as_str(),
+            job = job.job.as_str(),
+            blocked_by = run.skipped_for.as_deref(),
+            action = "SKIP",
+            rule = rule_id,
+            duplicate = created != Created::New,
+            reason,
+            "run skipped"
+        );
+        if created == Created::New {
+            self.metrics.record(&job.job, Metric::RunSkipped);
+        }
+        // Found there: announced again (the notice is deduplicated) only if it is a SKIPPED run, in case the first
+        // delivery failed before announcing it; a concurrent delivery may have started the run instead.
+        let skipped = match created {
+            Created::New => true,
+            _ => {
+                matches!(self.store.run(&run.run_id).await?, Some(r) if r.status == RunStatus::Skipped)
+            }
+        };
+        if skipped && job.announces(RunStatus::Skipped) {
+            self.notify_once(&skipped_outcome(run, reason), now).await?;
+        }
+        Ok(created)
     }
 
     /// `concurrency: REPLACE`: cancels the run this one replaces and stops its task, before this run's first
@@ -250,23 +282,31 @@ pub struct StartResponse {
     pub reason: Option<String>,
 }
 
+impl StartResponse {
+    fn skipped(run_id: String, reason: String) -> StartResponse {
+        StartResponse {
+            run_id,
+            outcome: "SKIPPED",
+            attempt: None,
+            task_arn: None,
+            action: None,
+            reason: Some(reason),
+        }
+    }
+}
+
 impl From<Started> for StartResponse {
     fn from(started: Started) -> StartResponse {
         let (run_id, outcome, launch) = match started {
             Started::New { run_id, launch } => (run_id, "STARTED", Some(launch)),
             Started::Duplicate { run_id, resumed } => (run_id, "DUPLICATE", resumed),
             Started::Skipped { run_id, blocked_by } => {
-                return StartResponse {
+                return StartResponse::skipped(
                     run_id,
-                    outcome: "SKIPPED",
-                    attempt: None,
-                    task_arn: None,
-                    action: None,
-                    reason: Some(format!(
-                        "run {blocked_by} of the job is unfinished (concurrency FORBID)"
-                    )),
-                }
+                    format!("run {blocked_by} of the job is unfinished (concurrency FORBID)"),
+                )
             }
+            Started::NotRun { run_id, reason } => return StartResponse::skipped(run_id, reason),
         };
         let mut response = StartResponse {
             run_id,

@@ -1,5 +1,5 @@
 //! The one-minute sweep: everything no single delivery settles. In order, each bounded:
-//! 1. **due retries and deadlines** (`byDue`, every shard): TTL is late by minutes to hours, so the sweep fires
+//! 1. **due retries and deadlines** (`byDue`: its shards, and one of the others in turn): TTL is late by minutes to hours, so the sweep fires
 //!    what is overdue — a few at once, RunTask paced at `launch_rate` a second (ECS's own RunTask rate), page
 //!    after page until nothing is due or `sweep_budget_seconds` is spent — and stops tasks past their deadline;
 //! 2. **launches left behind**: interrupted (the claimer crashed) or deferred (AWS refused them for reasons of
@@ -20,6 +20,18 @@ use std::time::{Duration, Instant};
 const RESUME_AFTER_SECONDS: i64 = 15;
 
 /// The sweep's time: when it was invoked, plus how long it has run.
+/// The shards a sweep at `at` reads: the `configured` ones writers use now, and one of the others up to
+/// [`MAX_SWEEP_SHARDS`] in turn (a different one each minute), where items written under a larger count wait
+/// after `SweepShards` was lowered. Delays among them are fired by DynamoDB's TTL deletes meanwhile; every
+/// shard is read within `MAX_SWEEP_SHARDS - configured` minutes.
+pub(crate) fn shards_to_read(configured: u32, at: OffsetDateTime) -> impl Iterator<Item = u32> {
+    let configured = configured.clamp(1, MAX_SWEEP_SHARDS);
+    let beyond = MAX_SWEEP_SHARDS - configured;
+    let minute = u64::try_from(at.unix_timestamp().div_euclid(60)).unwrap_or(0);
+    let extra = (beyond > 0).then(|| configured + (minute % u64::from(beyond)) as u32);
+    (0..configured).chain(extra)
+}
+
 struct SweepClock {
     invoked: OffsetDateTime,
     started: Instant,
@@ -161,7 +173,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let (mut more, failed_before) = (false, swept.failed);
             let progress = |s: &Swept| s.launched + s.deferred + s.stale + s.timed_out;
             let progress_before = progress(swept);
-            for shard in 0..self.settings.sweep_shards {
+            for shard in shards_to_read(self.settings.sweep_shards, clock.invoked) {
                 let page = self
                     .store
                     .due_items(
@@ -274,5 +286,37 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_reads_its_shards_and_one_more_in_turn() {
+        let minute =
+            |m: i64| OffsetDateTime::from_unix_timestamp(1_795_000_000 / 60 * 60 + m * 60).unwrap();
+        #[rustfmt::skip]
+        let cases: &[(u32, i64, &[u32])] = &[
+            // configured, minute, shards read
+            (4,  0, &[0, 1, 2, 3, 4 + (1_795_000_000 / 60 % 60) as u32]),
+            (64, 0, &(0..64).collect::<Vec<_>>()),
+            (0,  0, &[0, 1 + (1_795_000_000 / 60 % 63) as u32]),
+            (99, 0, &(0..64).collect::<Vec<_>>()),
+        ];
+        for (configured, m, want) in cases {
+            assert_eq!(
+                shards_to_read(*configured, minute(*m)).collect::<Vec<_>>(),
+                *want,
+                "{configured}"
+            );
+        }
+        // Within 60 minutes a sweep with 4 shards has read every one of the 64.
+        let mut seen = std::collections::BTreeSet::new();
+        for m in 0..60 {
+            seen.extend(shards_to_read(4, minute(m)));
+        }
+        assert_eq!(seen.len(), 64);
     }
 }

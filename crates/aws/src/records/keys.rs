@@ -55,6 +55,9 @@ pub const RECONCILE_CURSOR_PK: &str = "SWEEP";
 pub const NOTIFY_DUE_SHARD: &str = "DUE#NOTIFY";
 pub const RECONCILE_CURSOR_SK: &str = "RECONCILE";
 
+/// The job registry's one partition: a registered job's item is `JOBS` / `<job>`, so `jobs list` is one Query.
+pub const REGISTRY_PK: &str = "JOBS";
+
 /// The partition of a job's lock item.
 pub fn lock_pk(job: &str) -> String {
     format!("JOB#{job}")

@@ -17,6 +17,9 @@
 //! finished, a conditional write on the holder's id, so no crash can leave a job locked); and `SWEEP` /
 //! `RECONCILE`, where the sweep's last check of quiet RUNNING runs stopped in `byStatus`.
 //!
+//! The job registry: one item per registered job, `JOBS` / `<job>` ([`JobItem`]), the job file `jobs apply`
+//! wrote (the request and its schedule) that a registered job's tick starts a run of, and who suspended it.
+//!
 //! So a run's whole story is one Query on its partition, and every other question on-call asks (README: On-call runbook) is one Query
 //! on an index. Items stay well under 4 KB: reasons are ECS's (≤ 255 chars), the job request ≤ ~10 KB is the
 //! exception and lives only on the run item.
@@ -45,6 +48,13 @@ pub fn delay_of_image(image: serde_dynamo::Item) -> Result<Option<DelayItem>, se
     }
     serde_dynamo::from_item(image).map(Some)
 }
+
+/// The version of the item shapes this release writes: every item it puts carries it as `schemaVersion`.
+/// Items without one were written by the first release (version 1) and read the same; a reader refuses, by
+/// key, an item of a higher version (a newer release's). Version 2 added `scheduledAt` on runs (optional).
+/// What changes a version, and the upgrade procedure: docs/DEPLOY.md, "Upgrades".
+pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION_ATTRIBUTE: &str = "schemaVersion";
 
 /// The run item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -331,6 +341,57 @@ impl DeadlineItem {
 pub enum DueItem {
     Retry(DelayItem),
     Deadline(DeadlineItem),
+}
+
+/// A registered job: the job file as applied (JSON: the job request and its `schedule`), and whether on-call
+/// suspended it. A tick of the job's schedule starts a run of this spec; the run keeps its own copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobItem {
+    pub pk: String,
+    pub sk: String,
+    pub job: String,
+    /// The job file as applied, JSON.
+    pub spec: String,
+    /// 1 for the first apply, one more for each that changed the spec: an apply writes only over the revision
+    /// it planned from, so two applies racing cannot merge.
+    pub revision: u64,
+    #[serde(with = "wire_time")]
+    pub applied_at: OffsetDateTime,
+    /// Who applied it (their AWS identity).
+    pub applied_by: String,
+    /// Who suspended the job (`jobs suspend`), when it is suspended: its ticks are recorded SKIPPED, and an
+    /// apply keeps it suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_by: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "wire_time::optional"
+    )]
+    pub suspended_at: Option<OffsetDateTime>,
+    /// What was last written to the job's schedule, as a fingerprint of the schedule, its state and its target
+    /// (`jobs apply`, `suspend`, `resume`): an apply that computes another one writes the schedule again (a
+    /// write that failed half-way, a new starter, role or queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_applied: Option<String>,
+}
+
+impl JobItem {
+    pub fn new(job: &str, spec: String, revision: u64, by: &str, at: OffsetDateTime) -> JobItem {
+        JobItem {
+            pk: REGISTRY_PK.into(),
+            sk: job.into(),
+            job: job.into(),
+            spec,
+            revision,
+            applied_at: at,
+            applied_by: by.into(),
+            suspended_by: None,
+            suspended_at: None,
+            schedule_applied: None,
+        }
+    }
 }
 
 /// A job's lock (`concurrency` FORBID or REPLACE).

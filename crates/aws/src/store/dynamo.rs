@@ -2,7 +2,7 @@
 
 use super::{Changed, StoreError};
 use crate::aws_error::AwsError;
-use crate::records::{run_pk, Index, LockItem};
+use crate::records::{run_pk, Index, LockItem, SCHEMA_VERSION, SCHEMA_VERSION_ATTRIBUTE};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -167,14 +167,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(service)?;
-        out.item
-            .map(|item| {
-                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
-                    key: format!("{pk}/{sk}"),
-                    message: e.to_string(),
-                })
-            })
-            .transpose()
+        out.item.map(|item| read_item(&item)).transpose()
     }
 }
 
@@ -182,27 +175,51 @@ impl DynamoStore {
 pub(crate) fn read_item<T: serde::de::DeserializeOwned>(
     item: &HashMap<String, AttributeValue>,
 ) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item.clone()).map_err(|e| {
+    let key = || {
         let key = |k: &str| {
             item.get(k)
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default()
         };
-        StoreError::Corrupt {
-            key: format!("{}/{}", key("pk"), key("sk")),
-            message: e.to_string(),
-        }
+        format!("{}/{}", key("pk"), key("sk"))
+    };
+    // An item a newer release wrote may mean something this one would get wrong: refuse it by name rather
+    // than half-read it. Items without a version are the first release's, read as they always were.
+    let version = item
+        .get(SCHEMA_VERSION_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(1);
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt {
+            key: key(),
+            message: format!(
+                "written by a newer ecs-reactor (item schema {version}; this release reads up to {SCHEMA_VERSION}): \
+                 deploy that release again, or roll back only once its runs have finished (docs/DEPLOY.md)"
+            ),
+        });
+    }
+    serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt {
+        key: key(),
+        message: e.to_string(),
     })
 }
 
+/// An item to put, stamped with the item schema this release writes.
 pub(super) fn item<T: serde::Serialize>(
     value: &T,
 ) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt {
-        key: "(new item)".into(),
-        message: e.to_string(),
-    })
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt {
+            key: "(new item)".into(),
+            message: e.to_string(),
+        })?;
+    item.insert(
+        SCHEMA_VERSION_ATTRIBUTE.to_owned(),
+        AttributeValue::N(SCHEMA_VERSION.to_string()),
+    );
+    Ok(item)
 }
 
 pub(crate) fn service<E, R>(e: SdkError<E, R>) -> StoreError

@@ -8,6 +8,8 @@
 //! - [`decisions`](decisions.rs): **a judged attempt applied** with what follows (close, retry now, delay) in one
 //!   transaction; notifications claimed and marked.
 //! - [`sweeps`](sweeps.rs): the due delay and deadline items the sweep reads, and discards.
+//! - [`registry`](registry.rs): the job registry `jobs apply` writes and a registered job's tick reads (not part
+//!   of [`Store`]: only the starter and the CLI need it).
 //!
 //! Underneath: [`dynamo`](dynamo.rs) (the client, transactions, item mapping, errors) and
 //! [`expression`](expression.rs) (every status/state condition derived from `reactor_core::transition`). Item
@@ -154,6 +156,7 @@ mod decisions;
 mod dynamo;
 mod expression;
 mod launches;
+mod registry;
 mod runs;
 mod sweeps;
 
@@ -161,10 +164,11 @@ pub use decisions::Decisions;
 pub use dynamo::DynamoStore;
 pub(crate) use dynamo::{built, read_item, service};
 pub use launches::Launches;
+pub use registry::Registry;
 pub use runs::Runs;
 pub use sweeps::{QuietRun, Sweeps};
 
 /// The store's traits, to call its operations on a concrete [`DynamoStore`]: `use reactor_aws::store::prelude::*`.
 pub mod prelude {
-    pub use super::{Decisions, Launches, Runs, Sweeps};
+    pub use super::{Decisions, Launches, Registry, Runs, Sweeps};
 }

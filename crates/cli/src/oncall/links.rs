@@ -59,6 +59,11 @@ pub struct ContainerLogs {
     pub region: Option<String>,
     /// Why the stream cannot be named, when it cannot.
     pub unknown: Option<String>,
+    /// The log driver (`awslogs`, `awsfirelens`, `splunk`…), `None` without a logConfiguration: for `logs`,
+    /// to say where the logs of a container it cannot read went.
+    pub driver: Option<String>,
+    /// Whether the task stops when this container does (ECS's default: yes): `logs` shows these by default.
+    pub essential: bool,
 }
 
 impl ContainerLogs {
@@ -192,6 +197,8 @@ fn container_logs(c: &aws_sdk_ecs::types::ContainerDefinition) -> ContainerLogs 
         prefix: option("awslogs-stream-prefix"),
         region: option("awslogs-region"),
         unknown,
+        driver,
+        essential: c.essential().unwrap_or(true),
     }
 }
 
