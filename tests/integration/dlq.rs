@@ -724,3 +724,76 @@ async fn purge_lists_without_yes_and_deletes_with_it_and_the_sweeps_tick_is_not_
     assert_eq!(purged.code, 0, "{}", purged.stderr);
     assert!(listed(&q.rule).is_empty());
 }
+
+/// A registered job's tick EventBridge Scheduler could not deliver (its dead letter in the rule-delivery queue,
+/// with Scheduler's attributes) is explained with the run it names and replayed through the registry: the run
+/// starts once, a second copy is a duplicate, and the spec's secret is printed nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registered_jobs_dead_tick_is_replayed_from_the_registry_once() {
+    use reactor_aws::store::prelude::*;
+    let stack = Stack::new().await;
+    let q = queues(&stack).await;
+    let job = crate::moto::unique("registered");
+    let mut spec = secret_job(&stack);
+    spec["job"] = json!(job);
+    spec["schedule"] = json!({"expression": "cron(0 5 * * ? *)", "timezone": "Europe/Berlin"});
+    let store = reactor_aws::store::DynamoStore::new(stack.dynamodb.clone(), &stack.table);
+    let item = reactor_aws::records::JobItem::new(
+        &job,
+        spec.to_string(),
+        1,
+        "test",
+        OffsetDateTime::now_utc(),
+    );
+    store.register_job(&item, None).await.unwrap();
+    let tick = json!({"scheduledJob": job, "scheduledTime": "2026-11-21T04:00:00Z"});
+    let scheduler_attributes = [
+        ("ERROR_CODE", "AWS.Lambda.TooManyRequestsException"),
+        ("ERROR_MESSAGE", "Rate Exceeded."),
+        (
+            "SCHEDULE_ARN",
+            "arn:aws:scheduler:us-east-1:123456789012:schedule/jobs/registered",
+        ),
+        ("TARGET_ARN", STARTER_ARN),
+        ("RETRY_ATTEMPTS", "20"),
+    ];
+    let id = send(&stack, &q.rule, &tick, &scheduler_attributes).await;
+    let run = format!("{job}-20261121T040000Z");
+
+    let shown = dlq(&[], &["dlq", "show", &id, "--queue", &q.rule]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert_mentions(
+        &shown.stdout,
+        &[
+            format!("about: registered job {job}, run {run} (its schedule's tick of 2026-11-21 04:00:00Z)"),
+            "AWS.Lambda.TooManyRequestsException".into(),
+            "the starter's start step".into(),
+        ],
+    );
+    let replayed = dlq(&acting(&stack), &["dlq", "replay", &id, "--queue", &q.rule]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_mentions(
+        &replayed.stdout,
+        &[
+            format!("→ STARTED: run {run} started"),
+            "message deleted".into(),
+        ],
+    );
+    let tasks = stack.tasks(&format!("ecs-reactor/{run}/1")).await;
+    assert_eq!(tasks.len(), 1);
+    let again = send(&stack, &q.rule, &tick, &scheduler_attributes).await;
+    let replayed = dlq(
+        &acting(&stack),
+        &["dlq", "replay", &again, "--queue", &q.rule, "--json"],
+    )
+    .json();
+    assert_eq!(
+        (
+            &replayed[0]["outcome"],
+            &replayed[0]["runId"],
+            &replayed[0]["deleted"]
+        ),
+        (&json!("DUPLICATE"), &json!(run), &json!(true))
+    );
+    assert_eq!(stack.tasks(&format!("ecs-reactor/{run}/1")).await, tasks);
+}

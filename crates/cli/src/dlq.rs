@@ -349,6 +349,16 @@ fn explain(l: &Letter, now: OffsetDateTime) -> String {
                 }
             }
         }
+        About::Tick(Ok(tick)) => {
+            let _ = writeln!(
+                out,
+                "about: registered job {}, run {} (its schedule's tick of {})",
+                tick.job,
+                tick.run_id,
+                date_time(tick.scheduled_at)
+            );
+        }
+        About::Tick(Err(_)) => out.push_str("about: a registered job's tick the starter refuses\n"),
         About::Sweep => out
             .push_str("about: a Scheduled Event with no job in it (the sweep's one-minute tick)\n"),
         About::Stream(b) => {
@@ -702,6 +712,19 @@ fn plan(reading: &Reading) -> Result<Plan, String> {
             "the starter refuses it: {why}; fix the job, start it with `ecs-reactor start`, then purge this \
              message"
         )),
+        About::Tick(Ok(t)) => Ok(Plan {
+            step: "the starter's start step",
+            does: format!(
+                "run {} of registered job {} is started from the registry's spec under the tick's run id; a run \
+                 that exists already answers DUPLICATE and nothing starts twice; a suspended job's tick is \
+                 recorded SKIPPED",
+                t.run_id, t.job
+            ),
+        }),
+        About::Tick(Err(why)) => Err(format!(
+            "the starter refuses it: {why}; if the job should still run, `ecs-reactor jobs run JOB`, then purge \
+             this message"
+        )),
         // EventBridge may dead-letter a rule's event as it was before the rule's input transformer: the job
         // schedule's tick would then carry no job either, and its run cannot be named from it.
         About::Sweep => Err(
@@ -737,6 +760,8 @@ fn about_line(about: &About) -> String {
             (Some(job), Err(_)) => format!("job {job} (refused by the starter)"),
             (None, Err(_)) => "a job request (refused by the starter)".into(),
         },
+        About::Tick(Ok(t)) => format!("job {} run {} (registered)", t.job, t.run_id),
+        About::Tick(Err(_)) => "a registered job's tick (refused by the starter)".into(),
         About::Sweep => "a scheduled tick with no job (the sweep's)".into(),
         About::Stream(b) => format!(
             "{} stream record(s) of table {}",
@@ -823,6 +848,10 @@ fn about_json(about: &About) -> Value {
             }),
             Err(why) => json!({"event": "job request", "job": job, "refused": why}),
         },
+        About::Tick(Ok(t)) => json!({
+            "event": "registered tick", "job": t.job, "runId": t.run_id, "scheduledAt": stamp(t.scheduled_at),
+        }),
+        About::Tick(Err(why)) => json!({"event": "registered tick", "refused": why}),
         About::Sweep => json!({"event": "Scheduled Event", "sweep": true}),
         About::Stream(b) => json!({
             "streamArn": b.stream_arn,

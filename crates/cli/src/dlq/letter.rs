@@ -11,7 +11,7 @@
 //! job), and whether and how it can be replayed. Nothing here talks to AWS.
 
 use reactor_core::event::{task_state_change_from_value, Task};
-use reactor_core::request::{start_request, StartRequest};
+use reactor_core::request::{start_request, RegisteredTick, StartRequest, StarterInput};
 use reactor_core::started_by::{owner_of, AttemptRef, Owner};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -41,7 +41,8 @@ impl Kind {
     pub fn words(self) -> &'static str {
         match self {
             Kind::RuleDelivery => {
-                "an EventBridge rule could not deliver the event to its function (the rule's dead-letter queue)"
+                "an EventBridge rule could not deliver the event to its function (the rule's dead-letter queue; \
+                 also a job's EventBridge Scheduler schedule)"
             }
             Kind::InvokeFailure => {
                 "Lambda gave up on an asynchronous invocation (the function's on-failure destination record)"
@@ -121,6 +122,9 @@ pub enum About {
         job: Option<String>,
         request: Result<Box<StartRequest>, String>,
     },
+    /// A registered job's tick (`{"scheduledJob", "scheduledTime"}`, what its EventBridge Scheduler schedule
+    /// sends): the starter's input. The tick, or why the starter refuses it.
+    Tick(Result<RegisteredTick, String>),
     /// The sweep's one-minute `Scheduled Event` (no job in it): the scheduler's input.
     Sweep,
     /// Stream records the scheduler gave up on.
@@ -208,12 +212,14 @@ pub fn read(
         };
     }
     let attribute = |name: &str| attributes.get(name).cloned();
-    let from_a_rule = ["RULE_ARN", "TARGET_ARN", "ERROR_CODE"]
+    let from_a_rule = ["RULE_ARN", "SCHEDULE_ARN", "TARGET_ARN", "ERROR_CODE"]
         .iter()
         .any(|a| attributes.contains_key(*a));
-    if from_a_rule || value.get("detail-type").is_some() {
+    let a_tick = value.get(reactor_core::request::TICK_JOB_FIELD).is_some();
+    if from_a_rule || a_tick || value.get("detail-type").is_some() {
         let failed = Failed {
-            rule: attribute("RULE_ARN"),
+            // A job's schedule names itself as EventBridge Scheduler's dead letters do.
+            rule: attribute("RULE_ARN").or_else(|| attribute("SCHEDULE_ARN")),
             function: attribute("TARGET_ARN"),
             condition: attribute("EXHAUSTED_RETRY_CONDITION"),
             tries: attribute("RETRY_ATTEMPTS"),
@@ -279,19 +285,16 @@ fn about(payload: &Value, request_id: Option<&str>, now: OffsetDateTime) -> Abou
             )),
         };
     }
-    // A registered job's tick that EventBridge Scheduler could not deliver (its dead-letter queue is the rule
-    // delivery queue): named with the run it would have started, not replayed from here.
+    // A registered job's tick: EventBridge Scheduler could not deliver it (its dead-letter queue is the rule
+    // delivery queue), or the starter failed it (Lambda's on-failure record).
     if payload.get(reactor_core::request::TICK_JOB_FIELD).is_some() {
-        return About::Other(
+        return About::Tick(
             match reactor_core::request::starter_input(payload.clone(), "-", now) {
-                Ok(reactor_core::request::StarterInput::Tick(tick)) => format!(
-                    "a tick of registered job {} that EventBridge Scheduler could not deliver to the starter; it \
-                     names run {}: if `ecs-reactor show {}` finds no such run and the job should still run, \
-                     `ecs-reactor jobs run {}`; then purge this message",
-                    tick.job, tick.run_id, tick.run_id, tick.job
-                ),
-                Ok(_) => "a registered job's tick the starter reads as a job request".to_owned(),
-                Err(e) => format!("a registered job's tick the starter would refuse: {e}"),
+                Ok(StarterInput::Tick(tick)) => Ok(tick),
+                Ok(StarterInput::Request(_)) => {
+                    Err("the starter reads it as a job request, not a tick".to_owned())
+                }
+                Err(e) => Err(e.to_string()),
             },
         );
     }

@@ -97,6 +97,14 @@ pub async fn replay(
                 .map_err(|e| flow_failure(&replayer.table, e))?;
             Ok(started_of(StartResponse::from(started)))
         }
+        About::Tick(Ok(tick)) => {
+            let started = replayer
+                .reactor
+                .start_registered(tick, now)
+                .await
+                .map_err(|e| flow_failure(&replayer.table, e))?;
+            Ok(started_of(StartResponse::from(started)))
+        }
         _ => Err(Failure::Conflict(
             "nothing in this message can be replayed".into(),
         )),
