@@ -97,7 +97,10 @@ fn secret_job(stack: &Stack) -> Value {
 async fn stopped_run(stack: &Stack, tick: &str) -> (Value, String) {
     let mut event = stack.tick("nightly-report", tick);
     event["detail"] = secret_job(stack);
-    let started = starter::handle(&stack.reactor(), event, "r", OffsetDateTime::now_utc())
+    // The tick's own time, not the clock: a tick is refused when it is from the future, whatever day the suite runs.
+    let at = OffsetDateTime::parse(tick, &time::format_description::well_known::Rfc3339).unwrap()
+        + time::Duration::seconds(5);
+    let started = starter::handle(&stack.reactor(), event, "r", at)
         .await
         .unwrap();
     let task = started.task_arn.unwrap();
@@ -168,11 +171,18 @@ fn stream_record(table: &str) -> Value {
     })
 }
 
-/// `ecs-reactor ARGS` pointed at moto, with `env` and nothing else naming a table, topic or stack; every
-/// output is checked for the secret.
+/// When the commands run (`--now`): after every tick the messages carry, whatever day the suite runs (a tick
+/// from the future is not one, and would be read as refused).
+const NOW: &str = "2026-11-21T06:00:00Z";
+
+/// `ecs-reactor ARGS --now NOW` pointed at moto, with `env` and nothing else naming a table, topic or stack;
+/// every output is checked for the secret.
 fn dlq(env: &[(&str, &str)], args: &[&str]) -> Out {
     let mut command = shell(env!("CARGO_BIN_EXE_ecs-reactor"), env);
-    command.args(args).current_dir(std::env::temp_dir());
+    command
+        .args(args)
+        .args(["--now", NOW])
+        .current_dir(std::env::temp_dir());
     let out = output(command);
     assert!(
         !out.stdout.contains(MARKER) && !out.stderr.contains(MARKER),
