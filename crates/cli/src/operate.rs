@@ -110,7 +110,7 @@ fn unknown_run(run: &str, table: &str) -> Failure {
 /// `alice (arn:aws:sts::…:assumed-role/OnCall/alice, ecs-reactor CLI): wrong date`. The reason is shortened
 /// so that the stop reason (`ecs-reactor: run <run> cancelled by <this>`, built in the flow) fits the 255
 /// characters ECS keeps; the identity and the name are never cut.
-fn actor(arn: &str, person: Option<&str>, reason: Option<&str>, run: &str) -> String {
+pub(crate) fn actor(arn: &str, person: Option<&str>, reason: Option<&str>, run: &str) -> String {
     let who = match person.map(str::trim).filter(|p| !p.is_empty()) {
         Some(person) => format!("{person} ({arn}, ecs-reactor CLI)"),
         None => format!("{arn} (ecs-reactor CLI)"),

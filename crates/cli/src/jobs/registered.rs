@@ -9,7 +9,7 @@ use crate::aws::{aws_failure, caller_arn, runtime, store};
 use crate::dlq::letter::redacted;
 use crate::failure::Failure;
 use crate::oncall::{table, times::relative};
-use crate::operate::{acting, fresh_key, start_output};
+use crate::operate::{acting, actor, fresh_key, start_output};
 use futures_util::StreamExt;
 use reactor_aws::flow::FlowError;
 use reactor_aws::records::{stamp, JobItem, RunItem};
@@ -166,10 +166,8 @@ pub fn suspend(
         let mut revision = job.revision;
         if !already {
             let arn = caller_arn(&sdk, &table).await?;
-            let by = match args.by.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-                Some(person) => format!("{person} ({arn}, ecs-reactor CLI)"),
-                None => format!("{arn} (ecs-reactor CLI)"),
-            };
+            // Who acts, as cancel and redrive record it (no reason: nothing is stopped).
+            let by = actor(&arn, args.by.as_deref(), None, &args.name);
             let changed = store
                 .suspend_job(&args.name, suspending.then_some(by.as_str()), now, revision)
                 .await
