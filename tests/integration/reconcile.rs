@@ -361,3 +361,61 @@ async fn a_burst_of_due_retries_is_drained_page_after_page_in_one_sweep_within_i
         );
     }
 }
+
+#[tokio::test]
+async fn a_sweep_fires_retries_coming_due_within_its_budget_at_their_due_times_never_before() {
+    use crate::handlers::{at, waiting};
+    use time::format_description::well_known::Rfc3339;
+    let stack = Stack::new().await;
+    let mut reactor = stack.reactor();
+    reactor.settings.sweep_shards = 1;
+    reactor.settings.sweep_budget_seconds = 20;
+    reactor.settings.sweep_lookahead_seconds = 20;
+    let (mut runs, mut latest_due) = (Vec::new(), 0);
+    for i in 0..4 {
+        let (run_id, due) = waiting(&stack, &reactor, &format!("coming-{i}")).await;
+        latest_due = latest_due.max(due);
+        runs.push(run_id);
+    }
+    // Due when the sweep reads, 1 s and 2 s later (within its budget), and 40 s later (past it).
+    let t = latest_due + 600;
+    let offsets = [0, 1, 2, 40];
+    for (run_id, offset) in runs.iter().zip(offsets) {
+        stack.make_due(run_id, "DELAY#0002", t + offset).await;
+    }
+    let swept = sweep(&reactor, at(t)).await;
+    assert_eq!(swept["sweep"]["launched"], 3, "{swept}");
+    for (run_id, offset) in runs.iter().zip(offsets) {
+        let second = stack.row(run_id, "ATTEMPT#0002").await;
+        if offset > 20 {
+            assert_eq!(
+                second, None,
+                "{run_id}: due after the budget, the next sweep's"
+            );
+            assert!(stack.row(run_id, "DELAY#0002").await.is_some(), "{run_id}");
+            continue;
+        }
+        let second = second.unwrap_or_else(|| panic!("{run_id}: attempt 2 was not claimed"));
+        let claimed =
+            OffsetDateTime::parse(second["claimedAt"].as_str().unwrap(), &Rfc3339).unwrap();
+        assert!(
+            claimed >= at(t + offset),
+            "{run_id}: claimed at {claimed}, before it was due at {}",
+            at(t + offset)
+        );
+        assert_eq!(
+            stack.tasks(&started_by(run_id, 2)).await.len(),
+            1,
+            "{run_id}"
+        );
+    }
+    // Without look-ahead a sweep fires only what is due when it reads.
+    let mut prompt = stack.reactor();
+    prompt.settings = reactor.settings;
+    prompt.settings.sweep_lookahead_seconds = 0;
+    let before = sweep(&prompt, at(t + 39)).await;
+    assert_eq!(before["sweep"]["launched"], 0, "{before}");
+    let due = sweep(&prompt, at(t + 40)).await;
+    assert_eq!(due["sweep"]["launched"], 1, "{due}");
+    assert_eq!(stack.tasks(&started_by(&runs[3], 2)).await.len(), 1);
+}

@@ -86,6 +86,9 @@ impl Config {
                                 "REACTOR_SWEEP_BUDGET_SECONDS" => {
                                     "a whole number of seconds from 1 to 600, below the function's timeout"
                                 }
+                                "REACTOR_SWEEP_LOOKAHEAD_SECONDS" => {
+                                    "a whole number of seconds from 0 (fire only what is due) to 600"
+                                }
                                 _ => "a whole number of milliseconds from 100 to 600000",
                             },
                             value: v,
@@ -149,6 +152,12 @@ impl Config {
                     "REACTOR_SWEEP_BUDGET_SECONDS",
                     defaults.sweep_budget_seconds,
                     1,
+                    600,
+                )?,
+                sweep_lookahead_seconds: number(
+                    "REACTOR_SWEEP_LOOKAHEAD_SECONDS",
+                    defaults.sweep_lookahead_seconds,
+                    0,
                     600,
                 )?,
                 ..defaults
@@ -237,9 +246,11 @@ mod tests {
             BASE[1],
             ("REACTOR_SWEEP_SHARDS", "8"),
             ("REACTOR_CALL_TIMEOUT_MS", "2000"),
+            ("REACTOR_SWEEP_LOOKAHEAD_SECONDS", "0"),
         ])
         .unwrap();
         assert_eq!(c.settings.sweep_shards, 8);
+        assert_eq!(c.settings.sweep_lookahead_seconds, 0, "0 turns waiting off");
         assert_eq!(
             c.attempt_timeout,
             Duration::from_secs(2),
@@ -256,6 +267,7 @@ mod tests {
             (&[BASE[0], BASE[1], ("REACTOR_SWEEP_SHARDS", "0")], "REACTOR_SWEEP_SHARDS must be a whole number from 1 to 64 (got \"0\")"),
             (&[BASE[0], BASE[1], ("REACTOR_CALL_TIMEOUT_MS", "5s")], "REACTOR_CALL_TIMEOUT_MS must be a whole number of milliseconds"),
             (&[BASE[0], BASE[1], ("REACTOR_LAUNCH_LEASE_SECONDS", "5")], "REACTOR_LAUNCH_LEASE_SECONDS must be a whole number of seconds"),
+            (&[BASE[0], BASE[1], ("REACTOR_SWEEP_LOOKAHEAD_SECONDS", "-1")], "REACTOR_SWEEP_LOOKAHEAD_SECONDS must be a whole number of seconds from 0"),
             (&[BASE[0], BASE[1], ("REACTOR_ALLOW_ROLE_OVERRIDES", "yes")], "REACTOR_ALLOW_ROLE_OVERRIDES must be true or false (got \"yes\")"),
         ];
         for (vars, expected) in cases {

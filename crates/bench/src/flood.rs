@@ -25,7 +25,8 @@ pub struct Burst {
     pub wrong: Vec<String>,
     /// Runs judged (APPLIED) other than once.
     pub applied_not_once: usize,
-    /// When the events were judged: the delay items are due up to a minute after it (full jitter).
+    /// When the events were judged (all at one instant): the delay items are due up to a minute after it (full
+    /// jitter).
     pub judged_at: OffsetDateTime,
 }
 
@@ -35,7 +36,10 @@ pub async fn run(n: usize) -> Burst {
     // The default jitter: runs failing together do not retry together.
     job["retry"]["jitter"] = "FULL".into();
     let launched = start_runs(&stack, &job, n).await;
-    let now = OffsetDateTime::now_utc();
+    // Every event is judged at one instant, 10 s past the next whole minute, so that the delay items fall due
+    // at the same phase of the one-minute sweep whenever the benchmark runs (the figure repeats).
+    let real = OffsetDateTime::now_utc().unix_timestamp();
+    let now = OffsetDateTime::from_unix_timestamp(real - real.rem_euclid(60) + 70).unwrap();
     let mut events: Vec<Value> = launched
         .iter()
         .map(|(run, task)| stopped("stopped-pull-rate-limit.json", task, run, 1, now))
@@ -55,10 +59,8 @@ pub async fn run(n: usize) -> Burst {
         INSTANCES,
         move || instance.reactor(),
         events,
-        |reactor, event| async move {
-            let answer = classifier::handle(&reactor, event, OffsetDateTime::now_utc())
-                .await
-                .unwrap();
+        move |reactor, event| async move {
+            let answer = classifier::handle(&reactor, event, now).await.unwrap();
             (answer.outcome, answer.run_id.unwrap_or_default())
         },
     )

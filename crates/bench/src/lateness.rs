@@ -1,8 +1,9 @@
 //! Section 8: how late a delayed retry fires after its due time. TTL deletes a delay item 8–28 minutes after
 //! it expires (public measurements; drawn uniformly in that range here), the sweep runs every minute and fires
 //! what is due (`dueAt <= now` on the `byDue` index), page after page, a few at once, RunTask paced at
-//! `launch_rate` a second, for up to `sweep_budget_seconds`; its clock is its invocation time plus the time it
-//! has run, so a retry fired late in a long drain is recorded as that late.
+//! `launch_rate` a second, for up to `sweep_budget_seconds`, and waits within that budget for what comes due
+//! in the next `sweep_lookahead_seconds`, firing each at its due time; its clock is its invocation time plus
+//! the time it has run, so a retry fired late in a long drain is recorded as that late.
 //!
 //! Two ways: the burst's delay items fired by the real scheduler handler against moto on a simulated clock
 //! (sweeps at each whole minute, TTL deletes played at their drawn times, whichever comes first wins, as in
@@ -32,12 +33,16 @@ pub struct Lateness {
     pub burst_wrong: usize,
     /// Seconds past due in the model of a steady flow.
     pub steady: Vec<f64>,
+    /// Seconds past due in the model of retries with delays shorter than the sweep's period.
+    pub short: Vec<f64>,
     /// Retries one sweep fires at most (RunTask rate × budget).
     pub sweep_capacity: u32,
     /// RunTask calls a second the sweep allows itself.
     pub launch_rate: u32,
     /// Seconds one sweep drains, at most.
     pub sweep_budget: u64,
+    /// Seconds ahead a sweep waits for retries coming due.
+    pub lookahead: u64,
 }
 
 pub async fn run(burst: &Burst, quick: bool) -> Lateness {
@@ -124,24 +129,66 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
         burst_by_ttl: by_ttl,
         sweeps,
         burst_wrong: wrong,
-        steady: steady(if quick { 10_000 } else { 1_000_000 }),
+        steady: steady(
+            if quick { 10_000 } else { 1_000_000 },
+            settings
+                .sweep_budget_seconds
+                .min(settings.sweep_lookahead_seconds) as f64,
+        ),
+        short: short_delays(
+            if quick { 10_000 } else { 1_000_000 },
+            settings
+                .sweep_budget_seconds
+                .min(settings.sweep_lookahead_seconds) as f64,
+        ),
         sweep_capacity: settings.launch_rate * settings.sweep_budget_seconds as u32,
         launch_rate: settings.launch_rate,
         sweep_budget: settings.sweep_budget_seconds,
+        lookahead: settings.sweep_lookahead_seconds,
     }
 }
 
 /// A steady flow of retries (fewer due per minute than the sweep fires): due times uniform over whole
-/// seconds, sweeps at each whole minute fire every delay due at or before it, a TTL delete fires one earlier
-/// only if it comes before the next sweep.
-fn steady(samples: usize) -> Vec<f64> {
+/// seconds, sweeps at each whole minute fire every delay due at or before it and wait for those due in the
+/// `waits` seconds after it (fired at their due second), a TTL delete fires one earlier only if it comes
+/// before the next sweep.
+fn steady(samples: usize, waits: f64) -> Vec<f64> {
     let mut draw = SplitMix64(13);
     (0..samples)
         .map(|_| {
             let due = uniform(&mut draw, 0.0, 86_400.0).floor();
-            let next_sweep = (due / 60.0).ceil() * 60.0;
+            let last_sweep = (due / 60.0).floor() * 60.0;
+            let fired = if due - last_sweep <= waits {
+                due
+            } else {
+                last_sweep + 60.0
+            };
             let ttl = due + uniform(&mut draw, TTL_LAG.0, TTL_LAG.1);
-            next_sweep.min(ttl) - due
+            fired.min(ttl) - due
+        })
+        .collect()
+}
+
+/// Retries whose delay is shorter than a minute (FULL jitter under a 60 s ceiling), judged at a uniformly
+/// random moment: a sweep only sees a delay item written before it reads, so one judged just after a sweep
+/// read waits for the next (what a one-minute sweep costs; TTL is minutes later still). The first sweep after
+/// the judgement fires what is overdue at once and what comes due within `waits` at its due second; the rest
+/// goes to the sweep after.
+fn short_delays(samples: usize, waits: f64) -> Vec<f64> {
+    let mut draw = SplitMix64(17);
+    (0..samples)
+        .map(|_| {
+            let judged = uniform(&mut draw, 0.0, 86_400.0);
+            let due = (judged + uniform(&mut draw, 0.0, 60.0)).round();
+            let sweep = (judged / 60.0).ceil() * 60.0;
+            let fired = if due <= sweep {
+                sweep
+            } else if due - sweep <= waits {
+                due
+            } else {
+                sweep + 60.0
+            };
+            fired - due
         })
         .collect()
 }

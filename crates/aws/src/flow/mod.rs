@@ -82,6 +82,10 @@ pub struct Settings {
     /// How long one sweep keeps draining due retries and deferred launches before it leaves the rest to the
     /// next (the scheduler function's timeout is longer).
     pub sweep_budget_seconds: u64,
+    /// How far ahead a sweep looks for retries and deadlines coming due, waiting for them within its budget
+    /// and firing each at its due time: a burst of retries due over the next minute starts as it comes due,
+    /// not at the next sweep. 0 fires only what is due when the sweep reads.
+    pub sweep_lookahead_seconds: u64,
 }
 
 /// The most sweep shards a stack may have (`SweepShards`' MaxValue). Beyond its own count the sweep reads one of
@@ -101,6 +105,7 @@ impl Default for Settings {
             launch_rate: 20,
             sweep_concurrency: 10,
             sweep_budget_seconds: 50,
+            sweep_lookahead_seconds: 50,
         }
     }
 }

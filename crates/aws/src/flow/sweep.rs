@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 /// 15 s (`reactor_core::step::launch_backoff`); whether its lease has run out is the conditional write's to say.
 const RESUME_AFTER_SECONDS: i64 = 15;
 
-/// The sweep's time: when it was invoked, plus how long it has run.
 /// The shards a sweep at `at` reads: the `configured` ones writers use now, and one of the others up to
 /// [`MAX_SWEEP_SHARDS`] in turn (a different one each minute), where items written under a larger count wait
 /// after `SweepShards` was lowered. Delays among them are fired by DynamoDB's TTL deletes meanwhile; every
@@ -32,6 +31,7 @@ pub(crate) fn shards_to_read(configured: u32, at: OffsetDateTime) -> impl Iterat
     (0..configured).chain(extra)
 }
 
+/// The sweep's time: when it was invoked, plus how long it has run.
 struct SweepClock {
     invoked: OffsetDateTime,
     started: Instant,
@@ -46,6 +46,26 @@ impl SweepClock {
 
     fn spent(&self) -> bool {
         self.started.elapsed() >= self.budget
+    }
+
+    /// The latest due time a sweep reads now: `lookahead` seconds on, but not past the end of its budget.
+    fn horizon(&self, lookahead: u64) -> i64 {
+        let end = self.invoked.unix_timestamp()
+            + i64::try_from(self.budget.as_secs()).unwrap_or(i64::MAX / 2);
+        let ahead = self.now().unix_timestamp() + i64::try_from(lookahead).unwrap_or(0);
+        ahead.min(end)
+    }
+
+    /// Sleeps until the sweep's clock reaches `due` (epoch seconds): at least a second, at most what is left
+    /// of the budget.
+    async fn wait_until(&self, due: i64) {
+        let ahead = OffsetDateTime::from_unix_timestamp(due)
+            .map(|due| due - self.now())
+            .ok()
+            .and_then(|ahead| Duration::try_from(ahead).ok())
+            .unwrap_or(Duration::ZERO);
+        let left = self.budget.saturating_sub(self.started.elapsed());
+        tokio::time::sleep(ahead.max(Duration::from_secs(1)).min(left)).await;
     }
 }
 
@@ -156,7 +176,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     }
 
     /// Fires due retries and stops tasks past their deadline, page after page over every shard, until a pass
-    /// finds no full page, a pass fails somewhere (the next sweep tries again), or the budget is spent.
+    /// finds no full page, a pass fails somewhere (the next sweep tries again), or the budget is spent. Each
+    /// Query also reads what comes due within the look-ahead (and the budget): when nothing more is due now,
+    /// the sweep waits for the first of those and fires it at its due time, never before. An idle sweep reads
+    /// no more than before; a sweep with retries coming due stays until they are fired or its budget is spent.
     async fn drain_due(
         &self,
         clock: &SweepClock,
@@ -173,16 +196,27 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             let (mut more, failed_before) = (false, swept.failed);
             let progress = |s: &Swept| s.launched + s.deferred + s.stale + s.timed_out;
             let progress_before = progress(swept);
+            // The first item that is not due yet but falls due within this sweep's look-ahead.
+            let mut next_due: Option<i64> = None;
             for shard in shards_to_read(self.settings.sweep_shards, clock.invoked) {
+                let now = clock.now().unix_timestamp();
                 let page = self
                     .store
                     .due_items(
                         shard,
-                        clock.now().unix_timestamp(),
+                        clock
+                            .horizon(self.settings.sweep_lookahead_seconds)
+                            .max(now),
                         self.settings.sweep_batch,
                     )
                     .await?;
-                more |= page.len() >= self.settings.sweep_batch as usize;
+                // Pages come in due order: the items due now first, then those coming due.
+                let (page, coming): (Vec<_>, Vec<_>) =
+                    page.into_iter().partition(|item| item.due_at() <= now);
+                more |= coming.is_empty() && page.len() >= self.settings.sweep_batch as usize;
+                if let Some(first) = coming.first() {
+                    next_due = Some(next_due.map_or(first.due_at(), |n| n.min(first.due_at())));
+                }
                 let mut retries = Vec::new();
                 for due in page {
                     match due {
@@ -222,11 +256,18 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     }
                 }
             }
-            // Another pass only when a page was full and this one changed something without failing: a page
-            // read again unchanged (a retry claimed elsewhere that left its item) is the next sweep's.
-            let progressed = progress(swept) > progress_before;
-            if !more || !progressed || swept.failed > failed_before || clock.spent() {
+            if swept.failed > failed_before || clock.spent() {
                 return Ok(());
+            }
+            // Another pass at once only when a page was full and this one changed something: a page read
+            // again unchanged (a retry claimed elsewhere that left its item) is the next sweep's.
+            if more && progress(swept) > progress_before {
+                continue;
+            }
+            match next_due {
+                // Items falling due in the same second are fired together, one pass a second at most.
+                Some(at) => clock.wait_until(at).await,
+                None => return Ok(()),
             }
         }
     }

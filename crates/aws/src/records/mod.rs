@@ -343,6 +343,16 @@ pub enum DueItem {
     Deadline(DeadlineItem),
 }
 
+impl DueItem {
+    /// When it falls due, epoch seconds (its `byDue` sort key).
+    pub fn due_at(&self) -> i64 {
+        match self {
+            DueItem::Retry(delay) => delay.due_at,
+            DueItem::Deadline(deadline) => deadline.due_at,
+        }
+    }
+}
+
 /// A registered job: the job file as applied (JSON: the job request and its `schedule`), and whether on-call
 /// suspended it. A tick of the job's schedule starts a run of this spec; the run keeps its own copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
