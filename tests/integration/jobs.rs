@@ -637,3 +637,109 @@ async fn a_tick_of_a_job_nobody_registered_is_refused_and_writes_nothing() {
         empty.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tick_that_never_came_shows_missed_and_is_counted_once_while_a_skipped_tick_is_not() {
+    use reactor_aws::metrics::Metric;
+    use reactor_testkit::recorded::RecordedMetrics;
+    let jobs = Jobs::new().await;
+    let recorded = std::sync::Arc::new(RecordedMetrics::new());
+    let mut reactor = jobs.stack.reactor();
+    reactor.metrics = recorded.clone();
+    let (quiet, skipped) = (unique("quiet"), unique("forbid"));
+    // Both daily at 02:30 in Berlin: 01:30 UTC in November. `skipped` forbids overlapping runs.
+    for name in [&quiet, &skipped] {
+        let mut file = jobs.job_file(
+            name,
+            Some(json!({"expression": "cron(30 2 * * ? *)", "timezone": "Europe/Berlin"})),
+        );
+        file["concurrency"] = json!("FORBID");
+        jobs.write(name, &file);
+    }
+    jobs.apply(&["--now", "2026-11-20T12:00:00Z"]);
+    // `skipped` has a run going (started by hand), so its tick comes and is recorded SKIPPED; `quiet`'s tick
+    // never comes (a schedule disabled in the console, say).
+    let by_hand = jobs.cli(&["jobs", "run", &skipped, "--now", "2026-11-21T01:00:00Z"]);
+    assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
+    let tick_answer = starter::handle(
+        &reactor,
+        tick(&skipped, "2026-11-21T01:30:00Z"),
+        "r1",
+        utc("2026-11-21T01:30:02Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tick_answer.outcome, "SKIPPED");
+
+    let listed = |now: &str| -> Vec<Value> {
+        let out = jobs.cli(&["jobs", "list", "--json", "--now", now]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.json().as_array().unwrap().clone()
+    };
+    let row = |rows: &[Value], name: &str| rows.iter().find(|r| r["job"] == name).unwrap().clone();
+    // Within the grace (ten minutes after the tick) nothing is missed yet; the next tick is named.
+    let early = listed("2026-11-21T01:35:00Z");
+    assert_eq!(row(&early, &quiet)["state"], "ENABLED");
+    assert_eq!(row(&early, &quiet)["nextTick"], "2026-11-22T01:30:00Z");
+    let late = listed("2026-11-21T01:41:00Z");
+    let missed = row(&late, &quiet);
+    assert_eq!(
+        (missed["state"].as_str(), missed["missedTick"].as_str()),
+        (Some("MISSED"), Some("2026-11-21T01:30:00Z")),
+        "{missed}"
+    );
+    assert_eq!(
+        row(&late, &skipped)["state"],
+        "ENABLED",
+        "a SKIPPED tick came"
+    );
+    let table = jobs.cli(&["jobs", "list", "--now", "2026-11-21T01:41:00Z"]);
+    assert!(
+        table.stdout.contains("MISSED 2026-11-21 01:30:00Z"),
+        "{}",
+        table.stdout
+    );
+
+    // The sweep of the minute after the grace counts it once, and says so in the table; a second sweep of
+    // that minute (a duplicated invocation) and the next minute's count nothing more.
+    let sweep = |now: &str| {
+        let reactor = &reactor;
+        let now = utc(now);
+        async move {
+            scheduler::handle(reactor, crate::stack::sweep_event(), now)
+                .await
+                .unwrap()
+        }
+    };
+    let before = sweep("2026-11-21T01:39:30Z").await;
+    assert_eq!(before["sweep"]["missed"], 0, "{before}");
+    for now in [
+        "2026-11-21T01:40:10Z",
+        "2026-11-21T01:40:50Z",
+        "2026-11-21T01:41:10Z",
+    ] {
+        sweep(now).await;
+    }
+    let counted: Vec<String> = recorded
+        .taken()
+        .into_iter()
+        .filter(|(_, m)| *m == Metric::TickMissed)
+        .map(|(job, _)| job)
+        .collect();
+    assert_eq!(counted, vec![quiet.clone()]);
+    let noted = jobs
+        .stack
+        .scan()
+        .await
+        .into_iter()
+        .filter(|i| i["pk"] == format!("MISSED#{quiet}").as_str())
+        .collect::<Vec<_>>();
+    assert_eq!(noted.len(), 1, "{noted:?}");
+    assert_eq!(
+        (noted[0]["sk"].as_str(), noted[0]["runId"].as_str()),
+        (
+            Some("2026-11-21T01:30:00Z"),
+            Some(format!("{quiet}-20261121T013000Z").as_str())
+        )
+    );
+}

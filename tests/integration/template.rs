@@ -40,17 +40,22 @@ fn run_tool(name: &str, args: &[&str]) -> Output {
 
 /// template.yml as JSON, intrinsic functions in their long form (`{"Ref": …}`, `{"Fn::Sub": …}`).
 fn template() -> Value {
+    template_at("template.yml")
+}
+
+/// A CloudFormation template of the repository, as JSON (SAM's own YAML loader: short-form intrinsics).
+fn template_at(path: &str) -> Value {
     let out = run_tool(
         "python",
         &[
             "-c",
             "import json, sys; from samcli.yamlhelper import yaml_parse; print(json.dumps(yaml_parse(open(sys.argv[1]).read())))",
-            "template.yml",
+            path,
         ],
     );
     assert!(
         out.status.success(),
-        "reading template.yml failed: {}",
+        "reading {path} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the YAML loader prints one JSON document")
@@ -501,8 +506,7 @@ fn template_wires_the_loop() {
             Some(&json!({"Ref": topic})),
             "{id}: REACTOR_TOPIC_ARN"
         );
-        // The starter's guard: the stack's cluster, the allowed families (plus the example job's), no role
-        // overrides.
+        // The starter's guard: the stack's cluster, the allowed families, no role overrides.
         assert_eq!(
             env.get("REACTOR_ALLOWED_CLUSTERS"),
             Some(&json!({"Ref": "JobCluster"})),
@@ -518,8 +522,8 @@ fn template_wires_the_loop() {
             .map(Value::to_string)
             .unwrap_or_default();
         assert!(
-            families.contains("AllowedTaskFamilies") && families.contains("JobTaskDefinition"),
-            "{id}: REACTOR_ALLOWED_TASK_FAMILIES must name AllowedTaskFamilies and the example job's family: {families}"
+            families.contains("AllowedTaskFamilies"),
+            "{id}: REACTOR_ALLOWED_TASK_FAMILIES must name AllowedTaskFamilies: {families}"
         );
         // The values as the function sees them (a parameter by its default) are a valid configuration, and an
         // AWS call gives up before the function times out.
@@ -726,7 +730,7 @@ fn parameters(template: &Value, overrides: &[(&str, Value)]) -> BTreeMap<String,
     for (name, value) in overrides {
         assert!(
             parameters.contains_key(*name),
-            "template.yml has no parameter {name}"
+            "the template has no parameter {name}"
         );
         parameters.insert((*name).to_owned(), value.clone());
     }
@@ -829,53 +833,38 @@ impl Intrinsics<'_> {
     }
 }
 
+/// Whether an IAM resource pattern (`*` for any characters) matches an ARN.
+fn iam_matches(pattern: &str, arn: &str) -> bool {
+    reactor_core::glob::Glob::new(pattern).matches(arn)
+}
+
 #[test]
-fn run_task_is_allowed_for_the_listed_families_and_the_jobs_in_the_cluster_only() {
+fn run_task_is_allowed_for_the_listed_families_and_prefixes_in_the_cluster_only() {
     let template = template();
     let functions = functions(&template);
     let wild = |family: &str| format!("arn:*:ecs:*:*:task-definition/{family}:*");
-    let exact =
-        |family: &str| format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:*");
-    // (JobTaskDefinition, AllowedTaskFamilies) → the task definitions RunTask may start; none: no RunTask
-    // statement at all.
+    // AllowedTaskFamilies → the task definitions RunTask may start.
     #[rustfmt::skip]
-    let cases: [(&str, &[&str], Vec<String>); 4] = [
-        ("", &[""], vec![]),
-        ("report:7", &[""], vec![exact("report")]),
-        ("report", &["etl", "backfill"], vec![wild("etl"), wild("backfill"), exact("report")]),
-        ("", &["etl"], vec![wild("etl")]),
+    let cases: [(&[&str], Vec<String>); 3] = [
+        (&["etl"], vec![wild("etl")]),
+        (&["etl", "backfill"], vec![wild("etl"), wild("backfill")]),
+        (&["reports-*"], vec![wild("reports-*")]),
     ];
-    for (job, families, expected) in cases {
+    for (families, expected) in cases {
         let ev = Intrinsics {
             template: &template,
             parameters: parameters(
                 &template,
                 &[
                     ("JobCluster", json!("jobs")),
-                    ("JobTaskDefinition", json!(job)),
                     ("AllowedTaskFamilies", json!(families)),
                 ],
             ),
         };
         for (binary, (id, f)) in &functions {
-            let run_task: Vec<Value> = ev
-                .eval(&f["Properties"]["Policies"])
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
-                .filter(|s| actions(s).iter().any(|a| a == "ecs:RunTask"))
-                .collect();
-            let case = format!(
-                "{id} ({binary}), JobTaskDefinition {job:?}, AllowedTaskFamilies {families:?}"
-            );
-            if expected.is_empty() {
-                assert!(
-                    run_task.is_empty(),
-                    "{case}: nothing to run, yet {run_task:?}"
-                );
-                continue;
-            }
+            let run_task =
+                statements_allowing(&ev.eval(&f["Properties"]["Policies"]), "ecs:RunTask");
+            let case = format!("{id} ({binary}), AllowedTaskFamilies {families:?}");
             assert_eq!(run_task.len(), 1, "{case}: one RunTask statement");
             assert_eq!(
                 run_task[0]["Resource"],
@@ -891,8 +880,105 @@ fn run_task_is_allowed_for_the_listed_families_and_the_jobs_in_the_cluster_only(
     }
 }
 
+/// The statements of an evaluated `Policies` list that allow `action`.
+fn statements_allowing(policies: &Value, action: &str) -> Vec<Value> {
+    policies
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .filter(|s| actions(s).iter().any(|a| a == action))
+        .collect()
+}
+
+#[test]
+fn five_hundred_jobs_need_no_more_of_the_stack_than_one() {
+    let template = template();
+    // Nothing in the stack is per job: no parameter but the cluster names a job, no rule or permission
+    // invokes the starter (ticks come from the schedule group's schedules, through SchedulerRole).
+    let job_parameters: Vec<&String> = template["Parameters"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("Job") && *k != "JobCluster")
+        .collect();
+    assert!(
+        job_parameters.is_empty(),
+        "per-job parameters: {job_parameters:?}"
+    );
+    let starter = functions(&template)["starter"].0.clone();
+    let rules_to_starter: Vec<String> = sources(&template)
+        .into_iter()
+        .filter(|s| s.function == starter)
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        rules_to_starter.is_empty(),
+        "rules invoking the starter: {rules_to_starter:?}"
+    );
+    assert!(
+        resources_of_type(&template, "AWS::Lambda::Permission").is_empty(),
+        "a Lambda permission per rule"
+    );
+
+    // One family prefix and one role path cover 500 jobs, each with its own family and roles, and nothing
+    // else; the policies are the same documents for 1 job as for 500 (they do not mention jobs at all).
+    let ev = Intrinsics {
+        template: &template,
+        parameters: parameters(
+            &template,
+            &[
+                ("JobCluster", json!("jobs")),
+                ("AllowedTaskFamilies", json!(["jobs-*"])),
+                (
+                    "PassRoleArns",
+                    json!(["arn:aws:iam::123456789012:role/ecs-jobs/*"]),
+                ),
+            ],
+        ),
+    };
+    for (binary, (id, f)) in &functions(&template) {
+        let policies = ev.eval(&f["Properties"]["Policies"]);
+        let allowed = |action: &str, arn: &str| {
+            statements_allowing(&policies, action).iter().any(|s| {
+                let resources = match &s["Resource"] {
+                    Value::Array(list) => list.clone(),
+                    one => vec![one.clone()],
+                };
+                resources
+                    .iter()
+                    .any(|r| r.as_str().is_some_and(|r| iam_matches(r, arn)))
+            })
+        };
+        for n in 1..=500 {
+            let family =
+                format!("arn:aws:ecs:us-east-1:123456789012:task-definition/jobs-{n:03}:7");
+            assert!(allowed("ecs:RunTask", &family), "{id} ({binary}): {family}");
+            let role = format!("arn:aws:iam::123456789012:role/ecs-jobs/jobs-{n:03}-task");
+            assert!(allowed("iam:PassRole", &role), "{id} ({binary}): {role}");
+        }
+        for (action, arn) in [
+            (
+                "ecs:RunTask",
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/payroll:1",
+            ),
+            (
+                "ecs:RunTask",
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/job-1:1",
+            ),
+            ("iam:PassRole", "arn:aws:iam::123456789012:role/admin"),
+            (
+                "iam:PassRole",
+                "arn:aws:iam::123456789012:role/other/ecs-jobs-task",
+            ),
+        ] {
+            assert!(!allowed(action, arn), "{id} ({binary}): {action} on {arn}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
-// The example schedule's input
+// The rule-per-job path (docs/examples/rule-per-job.yml): a tick's input
 // ---------------------------------------------------------------------------------------------------------
 
 /// What EventBridge does with a JSON InputTemplate: each placeholder becomes its value; a string value in a
@@ -907,18 +993,17 @@ fn fill(input_template: &str, values: &[(&str, &str)]) -> String {
 }
 
 #[test]
-fn the_example_schedule_sends_a_job_the_starter_accepts() {
-    let template = template();
-    let starter = functions(&template)["starter"].0.clone();
-    let schedules = sources(&template)
-        .into_iter()
-        .filter(|s| s.function == starter && s.properties["InputTransformer"].is_object())
-        .collect::<Vec<_>>();
-    assert_eq!(schedules.len(), 1, "one schedule rule targets the starter");
-    let (rule, transformer) = (
-        &schedules[0].name,
-        &schedules[0].properties["InputTransformer"],
+fn the_rule_per_job_example_sends_a_job_the_starter_accepts() {
+    let template = template_at("docs/examples/rule-per-job.yml");
+    let rules = resources_of_type(&template, "AWS::Events::Rule");
+    assert_eq!(rules.len(), 1, "one schedule rule");
+    let (rule, target) = (&rules[0].0, &rules[0].1["Properties"]["Targets"][0]);
+    assert_eq!(
+        target["Arn"],
+        json!({"Ref": "StarterFunctionArn"}),
+        "{rule}: targets the stack's starter"
     );
+    let transformer = &target["InputTransformer"];
     assert_eq!(
         transformer["InputPathsMap"],
         json!({"time": "$.time", "id": "$.id"}),
@@ -931,6 +1016,7 @@ fn the_example_schedule_sends_a_job_the_starter_accepts() {
             .any(
                 |(_, p)| p["Properties"]["SourceArn"] == json!({"Fn::GetAtt": [rule, "Arn"]})
                     && p["Properties"]["Principal"] == json!("events.amazonaws.com")
+                    && p["Properties"]["FunctionName"] == json!({"Ref": "StarterFunctionArn"})
             ),
         "{rule}: no AWS::Lambda::Permission for events.amazonaws.com with this rule as SourceArn"
     );
@@ -1166,6 +1252,7 @@ fn every_failure_path_has_an_alarm_that_notifies() {
         ("RunsFailed", 1.0),
         ("RunsTimedOut", 1.0),
         ("RunsReconciled", 1.0),
+        ("TicksMissed", 1.0),
         ("RetryLatenessSeconds", 120.0),
     ] {
         assert!(
@@ -1218,6 +1305,7 @@ fn emitted() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         Metric::RunReconciled,
         Metric::LaunchDeferred,
         Metric::RequestConflict,
+        Metric::TickMissed,
     ];
     let map: BTreeMap<String, BTreeSet<Vec<String>>> = every
         .iter()

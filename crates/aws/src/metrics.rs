@@ -16,7 +16,7 @@ pub const NAMESPACE: &str = "ecs-reactor";
 
 /// Every metric name emitted, in [`Metric`]'s order; template.yml's alarms and dashboard may name these
 /// only (a test checks).
-pub const METRIC_NAMES: [&str; 13] = [
+pub const METRIC_NAMES: [&str; 14] = [
     "RunsStarted",
     "RunsSucceeded",
     "RunsFailed",
@@ -30,6 +30,7 @@ pub const METRIC_NAMES: [&str; 13] = [
     "RunsReconciled",
     "LaunchesDeferred",
     "RequestConflicts",
+    "TicksMissed",
 ];
 
 const BY_JOB: &[&[&str]] = &[&["job"], &[]];
@@ -63,6 +64,8 @@ pub enum Metric {
     LaunchDeferred,
     /// A start refused because its run id names a run started with a different job request.
     RequestConflict,
+    /// A registered job's tick that started no run (its schedule disabled, deleted or failing).
+    TickMissed,
 }
 
 impl Metric {
@@ -82,6 +85,7 @@ impl Metric {
             Metric::RunReconciled => "RunsReconciled",
             Metric::LaunchDeferred => "LaunchesDeferred",
             Metric::RequestConflict => "RequestConflicts",
+            Metric::TickMissed => "TicksMissed",
         }
     }
 
@@ -251,6 +255,7 @@ mod tests {
             Metric::RunReconciled,
             Metric::LaunchDeferred,
             Metric::RequestConflict,
+            Metric::TickMissed,
         ];
         for m in &all {
             match m {
@@ -266,7 +271,8 @@ mod tests {
                 | Metric::MemoryEscalated
                 | Metric::RunReconciled
                 | Metric::LaunchDeferred
-                | Metric::RequestConflict => {}
+                | Metric::RequestConflict
+                | Metric::TickMissed => {}
             }
         }
         all
@@ -341,6 +347,7 @@ mod tests {
             (Metric::RunReconciled, "RunsReconciled", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::LaunchDeferred, "LaunchesDeferred", "Count", json!(1), vec![vec!["job"], vec![]]),
             (Metric::RequestConflict, "RequestConflicts", "Count", json!(1), vec![vec!["job"], vec![]]),
+            (Metric::TickMissed, "TicksMissed", "Count", json!(1), vec![vec!["job"], vec![]]),
         ];
         for (metric, name, unit, value, sets) in cases {
             let doc = emf_line("nightly-report", &metric, ts);

@@ -572,7 +572,8 @@ pub struct JobsApplyArgs {
     pub group: GroupArgs,
 }
 
-/// The registered jobs: NAME, SCHEDULE, TZ, STATE, LAST RUN, LAST STATUS (one Query, then each job's last
+/// The registered jobs: NAME, SCHEDULE, TZ, STATE (MISSED when a tick started no run), LAST RUN, LAST STATUS,
+/// NEXT TICK (one Query, then each job's last
 /// run).
 #[derive(Args)]
 pub struct JobsListArgs {

@@ -5,6 +5,7 @@
 //! message naming the rule broken, and refuses what IAM cannot see: a job that swaps the task's roles through
 //! `overrides`, or a request too large to store and show. A refused job writes nothing.
 
+use crate::glob::Glob;
 use crate::job::JobRequest;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,7 +24,8 @@ pub enum Allowed {
 }
 
 impl Allowed {
-    /// A comma-separated list; empty or absent means [`Allowed::Any`].
+    /// A comma-separated list of names, or patterns with `*` (`reports-*`, as the stack's IAM policy allows
+    /// them); empty or absent means [`Allowed::Any`].
     pub fn from_list(list: Option<&str>) -> Allowed {
         let names: BTreeSet<String> = list
             .unwrap_or_default()
@@ -42,7 +44,8 @@ impl Allowed {
     fn allows(&self, name: &str) -> bool {
         match self {
             Allowed::Any => true,
-            Allowed::Only(names) => names.contains(name),
+            // Names never contain `*` (ECS allows letters, digits, `-` and `_`), so an entry with one is a pattern.
+            Allowed::Only(names) => names.iter().any(|n| Glob::new(n).matches(name)),
         }
     }
 
@@ -257,6 +260,23 @@ mod tests {
             message,
             "job request not allowed here: [task-family-not-allowed] runTask.taskDefinition family \"miner\" is not one this stack may run (allowed: export, report)"
         );
+    }
+
+    #[test]
+    fn a_family_prefix_allows_every_family_it_begins() {
+        let allowed = Allowed::from_list(Some("reports-*, etl"));
+        #[rustfmt::skip]
+        let cases: &[(&str, bool)] = &[
+            ("reports-daily", true),
+            ("reports-", true),
+            ("reports", false),
+            ("etl", true),
+            ("etl-backfill", false),
+            ("payroll", false),
+        ];
+        for (family, allows) in cases {
+            assert_eq!(allowed.allows(family), *allows, "{family}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! name must be its job's (so that a directory cannot hold two definitions of one job unnoticed).
 
 use crate::job::{deserialize_all, JobRequest};
+use crate::timetable::{self, Timetable};
 use serde::{Deserialize, Serialize};
 
 /// When a job runs: an EventBridge Scheduler schedule.
@@ -45,6 +46,40 @@ pub enum ScheduleState {
     #[default]
     Enabled,
     Disabled,
+}
+
+/// What a registered job's schedule says at a moment (epoch seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expected {
+    /// When it fires next; none when it is off, suspended or over, or a rate without a start.
+    pub next_tick: Option<i64>,
+    /// The tick whose run should exist by now: it is MISSED if there is none.
+    pub due_tick: Option<i64>,
+}
+
+impl Schedule {
+    /// What the schedule says at `now`, for a job `suspended` or not, registered as it is since `since` (its
+    /// last apply or resume).
+    pub fn expected(&self, suspended: bool, since: i64, now: i64) -> Expected {
+        let timetable = match self.timetable() {
+            Ok(t) if !suspended && self.state.is_enabled() => t,
+            _ => return Expected::default(),
+        };
+        Expected {
+            next_tick: timetable.next_after(now),
+            due_tick: timetable.tick_due_by(now, self.flexible_window_minutes.unwrap_or(0), since),
+        }
+    }
+
+    /// When the schedule fires (its expression in its time zone, between its start and end).
+    pub fn timetable(&self) -> Result<Timetable, String> {
+        Timetable::new(
+            &self.expression,
+            self.timezone.as_deref(),
+            self.start_date.as_deref(),
+            self.end_date.as_deref(),
+        )
+    }
 }
 
 impl ScheduleState {
@@ -140,19 +175,8 @@ fn schedule_problems(s: &Schedule) -> Vec<String> {
     if let Some(problem) = expression_problem(&s.expression) {
         problems.push(format!("schedule.expression: {problem}"));
     }
-    if let Some(zone) = &s.timezone {
-        let well_formed = !zone.is_empty()
-            && zone.split('/').all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
-            });
-        if !well_formed {
-            problems.push(format!(
-                "schedule.timezone: {zone:?} is not an IANA time zone name like \"Europe/Berlin\" or \"UTC\""
-            ));
-        }
+    if let Some(problem) = s.timezone.as_deref().and_then(timetable::zone_problem) {
+        problems.push(format!("schedule.timezone: {problem}"));
     }
     if let Some(minutes) = s.flexible_window_minutes {
         if !(1..=1440).contains(&minutes) {
@@ -173,42 +197,10 @@ fn schedule_problems(s: &Schedule) -> Vec<String> {
     problems
 }
 
-/// Why `expression` is not one EventBridge Scheduler takes, if it is not.
+/// Why `expression` is not one EventBridge Scheduler takes, if it is not (every field of a cron read as
+/// Scheduler reads it: `timetable`).
 pub fn expression_problem(expression: &str) -> Option<String> {
-    let inner = |kind: &str| {
-        expression
-            .strip_prefix(kind)
-            .and_then(|rest| rest.strip_prefix('('))
-            .and_then(|rest| rest.strip_suffix(')'))
-    };
-    if let Some(fields) = inner("cron") {
-        let n = fields.split_whitespace().count();
-        return (n != 6).then(|| {
-            format!(
-                "cron takes 6 fields (minutes hours day-of-month month day-of-week year), got {n} in {expression:?}"
-            )
-        });
-    }
-    if let Some(rate) = inner("rate") {
-        let mut parts = rate.split_whitespace();
-        let value = parts.next().and_then(|v| v.parse::<u32>().ok());
-        let unit = parts.next();
-        return match (value, unit, parts.next()) {
-            (Some(1), Some("minute" | "hour" | "day"), None) => None,
-            (Some(n), Some("minutes" | "hours" | "days"), None) if n > 1 => None,
-            _ => Some(format!(
-                "rate takes a positive number and a unit: \"rate(1 hour)\", \"rate(15 minutes)\" (got {expression:?})"
-            )),
-        };
-    }
-    if let Some(at) = inner("at") {
-        return (!is_local_date_time(at)).then(|| {
-            format!(
-                "at takes a date and time like \"at(2027-01-01T00:00:00)\" (got {expression:?})"
-            )
-        });
-    }
-    Some(format!("{expression:?} is not cron(…), rate(…) or at(…)"))
+    timetable::expression_problem(expression)
 }
 
 /// `2027-01-01T00:00:00`: Scheduler's local date and time, no zone (the schedule's `timezone` is).
@@ -309,6 +301,40 @@ mod tests {
             assert!(
                 properties.get(field).is_some(),
                 "no {field} in {properties}"
+            );
+        }
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn what_a_schedule_expects_at_a_moment() {
+        let epoch = |t: &str| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap().unix_timestamp();
+        let schedule = |expression: &str, window: Option<u32>, state: ScheduleState| Schedule {
+            expression: expression.into(), timezone: Some("Europe/Berlin".into()), flexible_window_minutes: window,
+            state, start_date: None, end_date: None,
+        };
+        let daily = schedule("cron(30 3 * * ? *)", None, ScheduleState::Enabled); // 02:30 UTC in winter
+        let since = epoch("2026-11-01T00:00:00Z");
+        type Case<'a> = (&'a Schedule, bool, i64, &'a str, Option<&'a str>, Option<&'a str>);
+        let cases: &[Case] = &[
+            // schedule, suspended, since, now, next tick, due tick
+            (&daily, false, since, "2026-11-21T02:41:00Z", Some("2026-11-22T02:30:00Z"), Some("2026-11-21T02:30:00Z")),
+            // Within the grace (10 minutes) today's tick is not due yet: yesterday's is.
+            (&daily, false, since, "2026-11-21T02:35:00Z", Some("2026-11-22T02:30:00Z"), Some("2026-11-20T02:30:00Z")),
+            // A tick before the job was applied (or resumed) is not its own.
+            (&daily, false, epoch("2026-11-21T02:31:00Z"), "2026-11-21T02:41:00Z", Some("2026-11-22T02:30:00Z"), None),
+            (&daily, true, since, "2026-11-21T02:41:00Z", None, None),
+            (&schedule("cron(30 3 * * ? *)", None, ScheduleState::Disabled), false, since, "2026-11-21T02:41:00Z", None, None),
+            // A flexible window of 15 minutes lengthens the grace by as much.
+            (&schedule("cron(30 3 * * ? *)", Some(15), ScheduleState::Enabled), false, since, "2026-11-21T02:41:00Z", Some("2026-11-22T02:30:00Z"), Some("2026-11-20T02:30:00Z")),
+            (&schedule("cron(30 3 * * ? *)", Some(15), ScheduleState::Enabled), false, since, "2026-11-21T02:55:00Z", Some("2026-11-22T02:30:00Z"), Some("2026-11-21T02:30:00Z")),
+        ];
+        for (schedule, suspended, since, now, next, due) in cases {
+            let expected = schedule.expected(*suspended, *since, epoch(now));
+            assert_eq!(
+                (expected.next_tick, expected.due_tick),
+                (next.map(epoch), due.map(epoch)),
+                "{} suspended {suspended} at {now}", schedule.expression
             );
         }
     }

@@ -9,6 +9,8 @@
 //! - [`event`]: the `ECS Task State Change` event, lenient about what ECS adds, exact about what we need.
 //! - [`job`]: the job request (RunTask + retry policy), strictly validated with errors that name the field.
 //! - [`jobfile`]: a job file of `jobs/`: the job request plus its `schedule`, every problem at once.
+//! - [`timetable`]: when a schedule fires (AWS's cron dialect, rate, at; time zones and daylight saving time),
+//!   and which tick should have a run by now (MISSED).
 //! - [`guard`]: what a job may ask for in this deployment (task families, clusters, role overrides, size).
 //! - [`policy`]: the retry policy (Step Functions field names, AWS Batch-style rules), backoff and jitter.
 //! - [`builtin`]: the built-in rule table, what an experienced ECS operator knows about stopped tasks and
@@ -45,6 +47,7 @@ pub mod request;
 pub mod run;
 pub mod started_by;
 pub mod step;
+pub mod timetable;
 pub mod transition;
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
             "sweep": {"due": swept.due, "launched": swept.launched, "alreadyClaimed": swept.already_claimed,
                       "stale": swept.stale, "resumed": swept.resumed, "timedOut": swept.timed_out,
                       "reconciled": swept.reconciled, "republished": swept.republished,
-                      "deferred": swept.deferred}
+                      "deferred": swept.deferred, "missed": swept.missed}
         }));
     }
     let e = SchedulerError::Unrecognised(

@@ -19,7 +19,7 @@ use reactor_aws::edge::HandlerError;
 use reactor_aws::flow::{FlowError, Reactor, StartResponse};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
-use reactor_aws::store::{Registry, Store};
+use reactor_aws::store::Store;
 use reactor_core::request::{starter_input, RequestError, StarterInput};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -50,7 +50,7 @@ impl HandlerError for StarterError {
 }
 
 /// The handler: parse → start (record, claim, launch) → log.
-pub async fn handle<S: Store + Registry, L: Launcher, N: Notifier>(
+pub async fn handle<S: Store, L: Launcher, N: Notifier>(
     reactor: &Reactor<S, L, N>,
     payload: Value,
     request_id: &str,

@@ -104,6 +104,36 @@ impl Stack {
         })
     }
 
+    /// Registers a job file of the repository's `jobs/` as `ecs-reactor jobs apply` would, pointed at this
+    /// stack (its cluster, task definition and subnets; the rest of the file as written), and returns the job's
+    /// name. Its schedule's ticks are then `{"scheduledJob": NAME, "scheduledTime": …}`.
+    pub async fn register_job_file(&self, file: &str) -> String {
+        use reactor_aws::store::Registry;
+        let path = format!("{}/../../jobs/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut spec: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let local = self.job("-");
+        for field in ["cluster", "taskDefinition", "networkConfiguration"] {
+            spec["runTask"][field] = local["runTask"][field].clone();
+        }
+        let job = spec["job"]
+            .as_str()
+            .expect("a job file names its job")
+            .to_owned();
+        reactor_core::jobfile::read(spec.clone(), Some(&job))
+            .unwrap_or_else(|problems| panic!("{path}: {problems:?}"));
+        let store = reactor_aws::store::DynamoStore::new(self.dynamodb.clone(), &self.table);
+        let item = reactor_aws::records::JobItem::new(
+            &job,
+            spec.to_string(),
+            1,
+            "make demo",
+            time::OffsetDateTime::now_utc(),
+        );
+        store.register_job(&item, None).await.unwrap();
+        job
+    }
+
     /// The EventBridge scheduled event the template's schedule rule sends for a tick at `time`.
     pub fn tick(&self, name: &str, time: &str) -> Value {
         json!({

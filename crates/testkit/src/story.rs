@@ -1,5 +1,6 @@
 //! The demo's story, played with the real Lambda binaries under SAM's runtime emulator against moto:
-//! a scheduled job whose first attempt dies pulling its image (`toomanyrequests`), is retried later when
+//! `jobs/nightly-report.json` registered as `jobs apply` registers it, its schedule's tick, a first attempt
+//! that dies pulling its image (`toomanyrequests`), is retried later when
 //! DynamoDB's TTL deletes the delay item, succeeds on attempt 2, and the success reaches an SQS queue
 //! subscribed to the outcomes topic. `make demo` prints it; a test asserts it.
 //!
@@ -77,7 +78,12 @@ pub async fn play(echo: bool) -> Story {
     let tick_time = minute
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    let tick = stack.tick("nightly-report", &tick_time);
+    let job = stack.register_job_file("nightly-report.json").await;
+    tell.say(
+        "jobs apply",
+        format!("registered {job} from jobs/nightly-report.json (cluster, task definition and subnets: the local stack's)"),
+    );
+    let tick = serde_json::json!({"scheduledJob": job, "scheduledTime": tick_time});
     let started = {
         let starter = Function::start("starter", &stack.env());
         let started = starter.answer(&tick);

@@ -32,8 +32,8 @@ use crate::launcher::{LaunchError, LaunchOutcome, Launcher};
 use crate::metrics::{Metric, MetricSink};
 use crate::notifier::{Event, Notifier, NotifyError, Outcome};
 use crate::records::{
-    stamp, status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, LockItem,
-    RunItem,
+    stamp, status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, JobItem,
+    LockItem, RunItem,
 };
 use crate::store::{
     Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
@@ -319,6 +319,8 @@ pub struct Swept {
     pub republished: usize,
     /// Launches AWS refused again (throttled, a server error): deferred once more.
     pub deferred: usize,
+    /// Registered jobs' ticks that started no run, noticed now (MISSED).
+    pub missed: usize,
     pub failed: usize,
 }
 
@@ -326,8 +328,8 @@ impl fmt::Display for Swept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} launches deferred again, {} stopped at their deadline, {} judged after a lost event, {} outcomes published late, {} failed",
-            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.deferred, self.timed_out, self.reconciled, self.republished, self.failed
+            "{} due, {} launched, {} already claimed, {} stale, {} interrupted launches resumed, {} launches deferred again, {} stopped at their deadline, {} judged after a lost event, {} outcomes published late, {} ticks missed, {} failed",
+            self.due, self.launched, self.already_claimed, self.stale, self.resumed, self.deferred, self.timed_out, self.reconciled, self.republished, self.missed, self.failed
         )
     }
 }
@@ -418,6 +420,7 @@ fn log_decision(
 mod fire;
 mod judge;
 mod launch;
+mod missed;
 mod notify;
 mod operate;
 mod outcome;
@@ -426,6 +429,7 @@ mod registered;
 mod start;
 mod sweep;
 
+pub use missed::MissedTicks;
 use outcome::{cancelled_outcome, decision_of, outcome_of, retry_outcome, skipped_outcome};
 pub use reconcile::Reconciled;
 pub use start::StartResponse;

@@ -3,11 +3,10 @@
 //! (a tick already on its way when the schedule was turned off), is recorded SKIPPED, not run.
 
 use super::*;
-use crate::store::Registry;
 use reactor_core::jobfile;
 use reactor_core::request::RegisteredTick;
 
-impl<S: Store + Registry, L: Launcher, N: Notifier> Reactor<S, L, N> {
+impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// Starts the run a registered job's tick names, once however often the tick is delivered.
     pub async fn start_registered(
         &self,

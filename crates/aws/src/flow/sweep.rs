@@ -5,7 +5,8 @@
 //! 2. **launches left behind**: interrupted (the claimer crashed) or deferred (AWS refused them for reasons of
 //!    its own) and whose lease has run out, resumed the same way, page after page from the oldest;
 //! 3. **outcomes never published**, published once (`republish`);
-//! 4. **quiet RUNNING runs**, checked against ECS (`reconcile`).
+//! 4. **quiet RUNNING runs**, checked against ECS (`reconcile`);
+//! 5. **ticks that never came**: registered jobs whose tick should have started a run by now (`missed`).
 //!
 //! Exactly once holds as before: every fire, resume and publish is a conditional write, whoever runs it.
 //! The sweep's clock is the time it was invoked at plus the (monotonic) time it has run, so what it records
@@ -159,6 +160,16 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 tracing::error!(error = %e, "reconciling quiet runs failed; the next sweep tries again");
             }
         }
+        match self.notice_missed_ticks(clock.now()).await {
+            Ok(found) => {
+                swept.missed = found.missed;
+                swept.failed += found.failed;
+            }
+            Err(e) => {
+                swept.failed += 1;
+                tracing::error!(error = %e, "reading the job registry for missed ticks failed; jobs list still shows them");
+            }
+        }
         tracing::info!(
             due = swept.due,
             launched = swept.launched,
@@ -169,6 +180,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             timed_out = swept.timed_out,
             reconciled = swept.reconciled,
             republished = swept.republished,
+            missed = swept.missed,
             failed = swept.failed,
             "sweep"
         );

@@ -55,6 +55,12 @@ pub const RECONCILE_CURSOR_PK: &str = "SWEEP";
 pub const NOTIFY_DUE_SHARD: &str = "DUE#NOTIFY";
 pub const RECONCILE_CURSOR_SK: &str = "RECONCILE";
 
+/// A registered job's ticks that never started a run: `MISSED#<job>` / `<tick>`, one item each, so that each is
+/// counted once however many sweeps notice it.
+pub fn missed_pk(job: &str) -> String {
+    format!("MISSED#{job}")
+}
+
 /// The job registry's one partition: a registered job's item is `JOBS` / `<job>`, so `jobs list` is one Query.
 pub const REGISTRY_PK: &str = "JOBS";
 

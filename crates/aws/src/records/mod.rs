@@ -380,6 +380,13 @@ pub struct JobItem {
         with = "wire_time::optional"
     )]
     pub suspended_at: Option<OffsetDateTime>,
+    /// When `jobs resume` last resumed it: a tick before then (while it was suspended) is not MISSED.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "wire_time::optional"
+    )]
+    pub resumed_at: Option<OffsetDateTime>,
     /// What was last written to the job's schedule, as a fingerprint of the schedule, its state and its target
     /// (`jobs apply`, `suspend`, `resume`): an apply that computes another one writes the schedule again (a
     /// write that failed half-way, a new starter, role or queue).
@@ -388,6 +395,13 @@ pub struct JobItem {
 }
 
 impl JobItem {
+    /// Since when the job's schedule has been firing as registered: its last apply or resume (a tick before
+    /// was another spec's, or came while it was suspended).
+    pub fn firing_since(&self) -> OffsetDateTime {
+        self.resumed_at
+            .map_or(self.applied_at, |resumed| resumed.max(self.applied_at))
+    }
+
     pub fn new(job: &str, spec: String, revision: u64, by: &str, at: OffsetDateTime) -> JobItem {
         JobItem {
             pk: REGISTRY_PK.into(),
@@ -399,7 +413,37 @@ impl JobItem {
             applied_by: by.into(),
             suspended_by: None,
             suspended_at: None,
+            resumed_at: None,
             schedule_applied: None,
+        }
+    }
+}
+
+/// A registered job's tick that should have started a run and did not (MISSED), as the sweep noticed it. Kept
+/// 90 days (TTL); nothing reads it back but on-call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissedTickItem {
+    pub pk: String,
+    pub sk: String,
+    pub job: String,
+    /// The run id the tick would have started.
+    pub run_id: String,
+    #[serde(with = "wire_time")]
+    pub noticed_at: OffsetDateTime,
+    /// TTL attribute, epoch seconds.
+    pub ttl: i64,
+}
+
+impl MissedTickItem {
+    pub fn new(job: &str, tick: OffsetDateTime, run_id: &str, noticed_at: OffsetDateTime) -> Self {
+        MissedTickItem {
+            pk: keys::missed_pk(job),
+            sk: stamp(tick),
+            job: job.into(),
+            run_id: run_id.into(),
+            noticed_at,
+            ttl: noticed_at.unix_timestamp() + 90 * 86_400,
         }
     }
 }

@@ -148,9 +148,9 @@ pub enum Claimed {
 
 /// The table operations the handlers need.
 /// The table operations the handlers need: one trait per concern, each in its own file.
-pub trait Store: Runs + Launches + Decisions + Sweeps {}
+pub trait Store: Runs + Launches + Decisions + Sweeps + Registry {}
 
-impl<T: Runs + Launches + Decisions + Sweeps> Store for T {}
+impl<T: Runs + Launches + Decisions + Sweeps + Registry> Store for T {}
 
 mod decisions;
 mod dynamo;

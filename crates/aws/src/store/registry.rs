@@ -3,7 +3,7 @@
 
 use super::dynamo::{item, read_item, service};
 use super::{Changed, DynamoStore, StoreError};
-use crate::records::{stamp, JobItem, REGISTRY_PK};
+use crate::records::{stamp, JobItem, MissedTickItem, REGISTRY_PK};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::future::Future;
@@ -39,6 +39,12 @@ pub trait Registry: Send + Sync {
         by: Option<&str>,
         at: OffsetDateTime,
         expected: u64,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+    /// Records a tick that started no run, once: `Changed` the first time, `Refused` when it is recorded already
+    /// (another sweep noticed it first).
+    fn record_missed_tick(
+        &self,
+        missed: &MissedTickItem,
     ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
     /// Records what was written to the job's schedule (`None`: it has none), only at revision `expected`.
     fn mark_schedule_applied(
@@ -146,11 +152,26 @@ impl Registry for DynamoStore {
                 .update_expression("SET suspendedBy = :by, suspendedAt = :at, revision = :next")
                 .expression_attribute_values(":by", AttributeValue::S(by.into()))
                 .expression_attribute_values(":at", AttributeValue::S(stamp(at))),
-            None => {
-                update.update_expression("SET revision = :next REMOVE suspendedBy, suspendedAt")
-            }
+            // When it was resumed: ticks before that were not the schedule's to fire (MISSED counts from here).
+            None => update
+                .update_expression(
+                    "SET revision = :next, resumedAt = :at REMOVE suspendedBy, suspendedAt",
+                )
+                .expression_attribute_values(":at", AttributeValue::S(stamp(at))),
         };
         conditional(update.send().await, |e| {
+            e.is_conditional_check_failed_exception()
+        })
+    }
+
+    async fn record_missed_tick(&self, missed: &MissedTickItem) -> Result<Changed, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item(missed)?))
+            .condition_expression("attribute_not_exists(pk)");
+        conditional(put.send().await, |e| {
             e.is_conditional_check_failed_exception()
         })
     }

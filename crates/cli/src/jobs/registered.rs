@@ -8,12 +8,13 @@ use crate::args::{JobArgs, JobControlArgs, JobRunArgs, JobsListArgs};
 use crate::aws::{aws_failure, caller_arn, runtime, store};
 use crate::dlq::letter::redacted;
 use crate::failure::Failure;
-use crate::oncall::{table, times::relative};
+use crate::oncall::table;
+use crate::oncall::times::{date_time, relative, when};
 use crate::operate::{acting, actor, fresh_key, start_output};
 use futures_util::StreamExt;
 use reactor_aws::flow::FlowError;
 use reactor_aws::records::{stamp, JobItem, RunItem};
-use reactor_aws::store::{Changed, DynamoStore, Registry};
+use reactor_aws::store::{Changed, DynamoStore, Registry, Runs};
 use reactor_core::jobfile::{self, JobFile};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -29,33 +30,31 @@ pub fn list(args: &JobsListArgs, now: OffsetDateTime) -> Result<String, Failure>
             .await
             .map_err(|e| aws_failure(store.table(), &e))?;
         let store = &store;
-        let last_runs: Vec<Result<Option<RunItem>, Failure>> =
-            futures_util::stream::iter(jobs.iter())
-                .map(|job| async move { last_run(store, &job.job).await })
-                .buffered(LAST_RUN_QUERIES_AT_ONCE)
-                .collect()
-                .await;
-        jobs.into_iter()
-            .zip(last_runs)
-            .map(|(job, last)| Ok((job, last?)))
-            .collect::<Result<Vec<_>, Failure>>()
+        let looked_up: Vec<Result<Row, Failure>> = futures_util::stream::iter(jobs)
+            .map(|job| async move { row(store, job, now).await })
+            .buffered(LAST_RUN_QUERIES_AT_ONCE)
+            .collect()
+            .await;
+        looked_up.into_iter().collect::<Result<Vec<_>, Failure>>()
     })?;
     if args.table.json {
         let list: Vec<Value> = rows
             .iter()
-            .map(|(job, last)| {
-                let file = parsed(job).ok();
-                let schedule = file.as_ref().and_then(|f| f.schedule.as_ref());
+            .map(|row| {
+                let schedule = row.file.as_ref().and_then(|f| f.schedule.as_ref());
                 json!({
-                    "job": job.job,
+                    "job": row.job.job,
                     "schedule": schedule.map(|s| s.expression.as_str()),
                     "timezone": schedule.map(|s| s.timezone.as_deref().unwrap_or("UTC")),
-                    "state": state(job, file.as_ref()),
-                    "suspendedBy": job.suspended_by,
-                    "revision": job.revision,
-                    "lastRun": last.as_ref().map(|r| r.run_id.as_str()),
-                    "lastRunCreatedAt": last.as_ref().map(|r| stamp(r.created_at)),
-                    "lastStatus": last.as_ref().map(|r| r.status.as_str()),
+                    "state": row.state(),
+                    "suspendedBy": row.job.suspended_by,
+                    "revision": row.job.revision,
+                    "lastRun": row.last.as_ref().map(|r| r.run_id.as_str()),
+                    "lastRunCreatedAt": row.last.as_ref().map(|r| stamp(r.created_at)),
+                    "lastStatus": row.last.as_ref().map(|r| r.status.as_str()),
+                    "nextTick": row.next_tick.map(stamp),
+                    "missedTick": row.missed.as_ref().map(|(tick, _)| stamp(*tick)),
+                    "missedRun": row.missed.as_ref().map(|(_, run)| run.as_str()),
                 })
             })
             .collect();
@@ -66,25 +65,95 @@ pub fn list(args: &JobsListArgs, now: OffsetDateTime) -> Result<String, Failure>
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|(job, last)| {
-            let file = parsed(job).ok();
-            let schedule = file.as_ref().and_then(|f| f.schedule.as_ref());
+        .map(|row| {
+            let schedule = row.file.as_ref().and_then(|f| f.schedule.as_ref());
             vec![
-                job.job.clone(),
+                row.job.job.clone(),
                 schedule.map_or("-".into(), |s| s.expression.clone()),
                 schedule.map_or("-".into(), |s| {
                     s.timezone.clone().unwrap_or_else(|| "UTC".into())
                 }),
-                state(job, file.as_ref()).to_owned(),
-                last.as_ref().map_or("-".into(), |r| {
+                match &row.missed {
+                    Some((tick, _)) => format!("MISSED {}", date_time(*tick)),
+                    None => row.state().to_owned(),
+                },
+                row.last.as_ref().map_or("-".into(), |r| {
                     format!("{} ({})", r.run_id, relative(r.created_at, now))
                 }),
-                last.as_ref().map_or("-".into(), |r| r.status.to_string()),
+                row.last
+                    .as_ref()
+                    .map_or("-".into(), |r| r.status.to_string()),
+                row.next_tick.map_or("-".into(), |t| when(t, now)),
             ]
         })
         .collect();
-    let headers = ["NAME", "SCHEDULE", "TZ", "STATE", "LAST RUN", "LAST STATUS"];
+    let headers = [
+        "NAME",
+        "SCHEDULE",
+        "TZ",
+        "STATE",
+        "LAST RUN",
+        "LAST STATUS",
+        "NEXT TICK",
+    ];
     Ok(table(&headers, &cells).trim_end().to_owned())
+}
+
+/// A line of `jobs list`: the registered job, its last run, and what its schedule says now.
+struct Row {
+    job: JobItem,
+    file: Option<JobFile>,
+    last: Option<RunItem>,
+    next_tick: Option<OffsetDateTime>,
+    /// The tick that should have started a run by now and did not, with the run id it names.
+    missed: Option<(OffsetDateTime, String)>,
+}
+
+impl Row {
+    fn state(&self) -> &'static str {
+        if self.missed.is_some() {
+            return "MISSED";
+        }
+        state(&self.job, self.file.as_ref())
+    }
+}
+
+/// The job's last run, and — if its schedule should have started a run by now — whether that run exists (any
+/// status, SKIPPED included: a skipped tick came).
+async fn row(store: &DynamoStore, job: JobItem, now: OffsetDateTime) -> Result<Row, Failure> {
+    let last = last_run(store, &job.job).await?;
+    let file = parsed(&job).ok();
+    let expected = file
+        .as_ref()
+        .and_then(|f| f.schedule.as_ref())
+        .map(|s| {
+            s.expected(
+                job.suspended_by.is_some(),
+                job.firing_since().unix_timestamp(),
+                now.unix_timestamp(),
+            )
+        })
+        .unwrap_or_default();
+    let at = |t: Option<i64>| t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+    let mut missed = None;
+    if let Some(tick) = at(expected.due_tick) {
+        if let Ok(run_id) = reactor_core::run::run_id(&job.job, tick, None) {
+            let run = store
+                .run(&run_id)
+                .await
+                .map_err(|e| aws_failure(store.table(), &e))?;
+            if run.is_none() {
+                missed = Some((tick, run_id));
+            }
+        }
+    }
+    Ok(Row {
+        next_tick: at(expected.next_tick),
+        job,
+        file,
+        last,
+        missed,
+    })
 }
 
 pub fn show(args: &JobArgs, now: OffsetDateTime) -> Result<String, Failure> {
