@@ -30,6 +30,7 @@ mod explain;
 mod faults;
 /// Proves: the three handlers in-process: launch, each decision and its consequence, TTL and sweep, duplicates.
 mod handlers;
+mod import_sfn;
 /// Proves: `jobs apply` of 500 job files to moto's Scheduler and the registry (again: nothing; one changed: one; --prune; a broken file writes nothing); a registered tick runs once, SKIPPED while suspended; resume; run now.
 mod jobs;
 /// Proves: RunTask carries the attempt's identity; a relaunch adopts the task an interrupted launch started.

@@ -56,6 +56,7 @@ pub enum Command {
     Redrive(RedriveArgs),
     Dlq(DlqArgs),
     Jobs(JobsArgs),
+    ImportSfn(ImportSfnArgs),
 }
 
 /// Where the attempts table is: the standard AWS chain (`AWS_ENDPOINT_URL` works) plus these.
@@ -349,6 +350,38 @@ pub struct ValidateArgs {
     /// The job request (JSON); `-` reads standard input.
     #[arg(value_name = "JOB_FILE")]
     pub job: String,
+}
+
+/// Turn a Step Functions state machine's ECS tasks into job files: each `ecs:runTask[.sync]` Task state becomes
+/// `<out>/<job>.json` (its Parameters the job's runTask, its Retry on task failure the job's retry); what has no
+/// counterpart (Catch, Wait, Choice, a Lambda parsing exit codes, SNS) is said per state. Every file is
+/// validated and every target checked before anything is written; a file there with other content is refused.
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  ecs-reactor import-sfn nightly.asl.json --out jobs/
+  aws stepfunctions describe-state-machine --state-machine-arn ARN > nightly.json
+  ecs-reactor import-sfn nightly.json --out jobs/ --prefix nightly- --dry-run
+
+Exit codes: 0 written (or unchanged); 2 bad command line; 3 unreadable, a task that cannot become a job, or a
+file there with other content (nothing written).")]
+pub struct ImportSfnArgs {
+    /// The state machine: its Amazon States Language definition (JSON or YAML), or what `aws stepfunctions
+    /// describe-state-machine` prints; `-` reads standard input.
+    #[arg(value_name = "STATE_MACHINE")]
+    pub state_machine: String,
+    /// Where the job files go.
+    #[arg(long, value_name = "DIR", default_value = "jobs")]
+    pub out: String,
+    /// Put before every job's name (letters, digits, - and _).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Say what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One JSON value on stdout instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The stack's failure queues: what a function or a rule could not handle, explained, replayed through the

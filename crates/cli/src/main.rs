@@ -6,6 +6,7 @@ mod aws;
 mod dlq;
 mod explain;
 mod failure;
+mod import_sfn;
 mod jobs;
 mod logs;
 mod oncall;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         args::Command::Redrive(a) => operate::redrive(&a, now),
         args::Command::Dlq(a) => dlq::run(&a, now),
         args::Command::Jobs(a) => jobs::run(&a, now),
+        args::Command::ImportSfn(a) => import_sfn::run(&a),
     };
     match result {
         Ok(output) => print(&output),
