@@ -31,7 +31,7 @@ pub fn run(args: &ImportSfnArgs) -> Result<String, Failure> {
         ));
     }
 
-    // Every target checked before the first write: a run of this command writes all of its files or none.
+    // Every target checked before the first write: a problem with any of them writes nothing.
     let out = Path::new(&args.out);
     let mut actions = Vec::new();
     let mut problems = Vec::new();
@@ -66,9 +66,7 @@ pub fn run(args: &ImportSfnArgs) -> Result<String, Failure> {
             .map_err(|e| Failure::BadInput(format!("{}: cannot create: {e}", out.display())))?;
         for (_, path, content, action) in &actions {
             if *action == "wrote" {
-                std::fs::write(path, content).map_err(|e| {
-                    Failure::BadInput(format!("{}: cannot write: {e}", path.display()))
-                })?;
+                write_new(path, content)?;
             }
         }
     }
@@ -107,4 +105,23 @@ pub fn run(args: &ImportSfnArgs) -> Result<String, Failure> {
         out.display()
     ));
     Ok(lines.join("\n"))
+}
+
+/// Writes a new file whole or not at all: the content goes to a temporary file beside it, which is then linked
+/// under the file's name only if no file has that name (one created since the check is never overwritten).
+fn write_new(path: &Path, content: &str) -> Result<(), Failure> {
+    let failed =
+        |e: std::io::Error| Failure::BadInput(format!("{}: cannot write: {e}", path.display()));
+    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, content).map_err(failed)?;
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Failure::BadInput(format!(
+            "{}: created by someone else while importing; not overwritten",
+            path.display()
+        ))),
+        Err(e) => Err(failed(e)),
+    }
 }

@@ -5,8 +5,9 @@
 //! The cron dialect (EventBridge's "Cron expressions" reference): `minutes hours day-of-month month day-of-week
 //! year`; `,` `-` `*` `/` in every field; `?` in exactly one of the two day fields; day-of-month `L` (the last
 //! day) and `nW` (the weekday nearest day n, within its month); day-of-week `1-7` or `SUN-SAT` with **1 = SUN**
-//! (not Unix's 0), `L` (the last day of the week, SAT), `nL` (the month's last weekday n) and `n#k` (its k-th
-//! weekday n); years 1970–2199.
+//! (not Unix's 0), `L` (the last day of the week: every Saturday), `nL` (the month's last weekday n) and `n#k`
+//! (its k-th weekday n), no `/` (AWS refuses a step there); years 1970–2199. Start and end bound cron and rate
+//! schedules; a one-time `at(…)` ignores them, as Scheduler does.
 //!
 //! Daylight saving time as Scheduler documents it: a tick on a local time that does not exist (the hour skipped
 //! in spring) does not happen; a local time that happens twice (autumn) fires once, at the first.
@@ -221,8 +222,10 @@ impl Timetable {
         found.filter(|t| self.within(*t)).map(|t| t.as_second())
     }
 
+    /// Whether `t` is within the start and end (a one-time schedule has neither).
     fn within(&self, t: Timestamp) -> bool {
-        self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t <= e)
+        matches!(self.expression, Expression::At(_))
+            || (self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t <= e))
     }
 }
 
@@ -388,7 +391,14 @@ fn day_of_month_field(text: &str) -> Result<Days, String> {
 fn day_of_week_field(text: &str) -> Result<Days, String> {
     let weekday = |t: &str| value("day-of-week", t, 1, 7, &WEEKDAYS).map(|v| v as i8);
     if text == "L" {
-        return Ok(Days::LastOfWeek(7));
+        let mut saturday = vec![false; 8];
+        saturday[7] = true;
+        return Ok(Days::OfWeek(saturday));
+    }
+    if text.contains('/') {
+        return Err(format!(
+            "day-of-week: {text:?}: no / here (AWS takes , - * ? L # in this field)"
+        ));
     }
     if let Some(w) = text.strip_suffix('L') {
         return weekday(w).map(Days::LastOfWeek);
@@ -492,6 +502,8 @@ mod tests {
             ("cron(0 0 1W * ? *)",          None,                   "2026-07-31T00:00:00Z", "2026-08-03T00:00:00Z"), // Sat 1 → Mon 3
             ("cron(0 0 ? * 3#2 *)",         None,                   "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z"), // 2nd Tuesday
             ("cron(0 0 ? * 6L *)",          None,                   "2026-12-01T00:00:00Z", "2026-12-25T00:00:00Z"), // last Friday
+            ("cron(0 0 ? * L *)",           None,                   "2026-12-01T00:00:00Z", "2026-12-05T00:00:00Z"), // L alone: Saturdays
+            ("cron(0 0 ? * L *)",           None,                   "2026-12-05T00:00:00Z", "2026-12-12T00:00:00Z"),
             ("cron(0 12 1 JAN ? 2028)",     None,                   "2026-12-01T00:00:00Z", "2028-01-01T12:00:00Z"),
             ("cron(0 12 1 JAN ? 2025)",     None,                   "2026-12-01T00:00:00Z", "none"),
             ("cron(0 0 29 2 ? *)",          None,                   "2026-03-01T00:00:00Z", "2028-02-29T00:00:00Z"),
@@ -529,6 +541,7 @@ mod tests {
             ("rate(15 minutes)",    None,                  Some("2026-11-21T00:00:00"), None,     "2026-11-21T00:44:59Z", "2026-11-21T00:30:00Z"),
             ("rate(15 minutes)",    None,                  Some("2026-11-21T00:00:00"), None,     "2026-11-20T23:59:59Z", "none"),
             ("at(2027-01-01T00:00:00)", None,              None, None,                            "2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+            ("at(2027-01-01T00:00:00)", None,              Some("2027-02-01T00:00:00"), None,     "2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z"), // at() has no start
         ];
         for (expression, zone, start, end, at, last) in cases {
             let timetable = Timetable::new(expression, *zone, *start, *end).unwrap();
@@ -548,6 +561,7 @@ mod tests {
             ("cron(60 2 * * ? *)",       "minutes: \"60\" is not from 0 to 59"),
             ("cron(0 2 ? * 0 *)",        "day-of-week: \"0\" is not SUN–SAT or a number from 1 to 7"),
             ("cron(0 2 ? * 3#6 *)",      "# is followed by 1 to 5"),
+            ("cron(0 2 ? * 1/2 *)",      "day-of-week: \"1/2\": no / here"),
             ("cron(0 2 32W * ? *)",      "W follows a day from 1 to 31"),
             ("cron(0 2 * FOO ? *)",      "month: \"FOO\" is not JAN–DEC"),
             ("cron(0/0 2 * * ? *)",      "the step after / is a positive number"),

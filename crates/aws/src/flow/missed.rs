@@ -1,17 +1,26 @@
 //! Ticks that never came. A schedule disabled by hand in the console, deleted, or failing to deliver starts
 //! no run and says nothing; each sweep reads the registry (one Query) and, for each job whose schedule should
-//! have fired in the minute just past its grace (`MISSED_AFTER_SECONDS` plus its flexible window), asks
-//! whether that tick's run exists (one GetItem). A tick with no run — not even SKIPPED — is recorded once
-//! (`MISSED#<job>` / `<tick>`), logged as an error and counted (`TicksMissed`, with an alarm).
+//! have fired in the last [`WINDOW_SECONDS`] before its grace (`MISSED_AFTER_SECONDS` plus its flexible
+//! window) ended, asks whether that tick's run exists (one GetItem). A tick with no run — not even SKIPPED — is
+//! recorded once (`MISSED#<job>` / `<tick>`), logged as an error and counted (`TicksMissed`, with an alarm).
 //!
-//! Exactly once: the record is a conditional put, so a second sweep over the same minute (a duplicated
-//! invocation) counts nothing. A sweep that did not run leaves that minute's ticks unchecked; `jobs list`
-//! still shows them MISSED, since it asks the same question whenever it is run.
+//! The window is counted from the minute the sweep was invoked in (not from when it got here), so consecutive
+//! sweeps tile the clock; it is two minutes long, so a tick is looked at by two sweeps and one sweep that did
+//! not run loses nothing. Exactly once: the record is a conditional put, so the second look (or a duplicated
+//! invocation) counts nothing. `jobs list` asks the same question whenever it is run.
+//!
+//! A tick Scheduler delivers more than the grace late (its retries last up to an hour) is counted too: its
+//! delivery had failed for ten minutes by then (the starter erroring or throttled, which alarm as well); it
+//! still runs when it arrives.
 
 use super::*;
 use crate::records::MissedTickItem;
 use reactor_core::jobfile;
 use reactor_core::timetable::MISSED_AFTER_SECONDS;
+
+/// How far back from the end of their grace a sweep looks for ticks: two minutes, so that each tick is looked at
+/// by two consecutive sweeps.
+pub const WINDOW_SECONDS: i64 = 120;
 
 /// What one sweep found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -25,20 +34,25 @@ pub struct MissedTicks {
 }
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
-    /// Checks the ticks that came due (past their grace) in the minute before `now`.
-    pub async fn notice_missed_ticks(&self, now: OffsetDateTime) -> Result<MissedTicks, FlowError> {
+    /// Checks the ticks whose grace ended in the [`WINDOW_SECONDS`] before the minute of `invoked` (the time the
+    /// sweep was invoked at); `now` is when it records what it finds.
+    pub async fn notice_missed_ticks(
+        &self,
+        invoked: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<MissedTicks, FlowError> {
         let mut found = MissedTicks::default();
+        let minute = invoked.unix_timestamp() - invoked.unix_timestamp().rem_euclid(60);
         for job in self.store.registered_jobs().await? {
-            let Some((tick, run_id)) = due_in_the_last_minute(&job, now) else {
-                continue;
-            };
-            found.checked += 1;
-            match self.check_tick(&job.job, tick, &run_id, now).await {
-                Ok(true) => found.missed += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    found.failed += 1;
-                    tracing::error!(job = job.job.as_str(), run = run_id.as_str(), error = %e, "checking a tick for its run failed; jobs list still shows it if it is MISSED");
+            for (tick, run_id) in ticks_to_check(&job, minute) {
+                found.checked += 1;
+                match self.check_tick(&job.job, tick, &run_id, now).await {
+                    Ok(true) => found.missed += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        found.failed += 1;
+                        tracing::error!(job = job.job.as_str(), run = run_id.as_str(), error = %e, "checking a tick for its run failed; jobs list still shows it if it is MISSED");
+                    }
                 }
             }
         }
@@ -72,24 +86,37 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     }
 }
 
-/// The tick of `job` whose grace ended in the minute before `now`, with the run id it names; none for a job
-/// that is suspended, disabled, unscheduled or unreadable (a tick of an unreadable spec is refused loudly by
-/// the starter).
-fn due_in_the_last_minute(job: &JobItem, now: OffsetDateTime) -> Option<(OffsetDateTime, String)> {
-    let spec: serde_json::Value = serde_json::from_str(&job.spec).ok()?;
-    let schedule = jobfile::read(spec, None).ok()?.schedule?;
-    let expected = schedule.expected(
-        job.suspended_by.is_some(),
-        job.firing_since().unix_timestamp(),
-        now.unix_timestamp(),
-    );
-    let tick = expected.due_tick?;
+/// The ticks of `job` whose grace ended in the [`WINDOW_SECONDS`] up to `minute` (epoch seconds), with the run
+/// ids they name; none for a job that is suspended, disabled, unscheduled or unreadable (a tick of an
+/// unreadable spec is refused loudly by the starter), nor before its last apply or resume.
+fn ticks_to_check(job: &JobItem, minute: i64) -> Vec<(OffsetDateTime, String)> {
+    let schedule = serde_json::from_str::<serde_json::Value>(&job.spec)
+        .ok()
+        .and_then(|spec| jobfile::read(spec, None).ok())
+        .and_then(|file| file.schedule);
+    let Some(schedule) = schedule else {
+        return Vec::new();
+    };
+    let Ok(timetable) = schedule.timetable() else {
+        return Vec::new();
+    };
+    if job.suspended_by.is_some() || !schedule.state.is_enabled() {
+        return Vec::new();
+    }
     let grace =
         MISSED_AFTER_SECONDS + i64::from(schedule.flexible_window_minutes.unwrap_or(0)) * 60;
-    if now.unix_timestamp() - grace - tick >= 60 {
-        return None;
+    let since = job.firing_since().unix_timestamp();
+    let (from, to) = (minute - grace - WINDOW_SECONDS, minute - grace);
+    let mut ticks = Vec::new();
+    let mut next = timetable.last_at_or_before(to);
+    while let Some(tick) = next.filter(|t| *t > from && *t > since) {
+        let at = OffsetDateTime::from_unix_timestamp(tick).ok();
+        if let Some((at, run_id)) =
+            at.and_then(|at| Some((at, reactor_core::run::run_id(&job.job, at, None).ok()?)))
+        {
+            ticks.push((at, run_id));
+        }
+        next = timetable.last_at_or_before(tick - 1);
     }
-    let tick = OffsetDateTime::from_unix_timestamp(tick).ok()?;
-    let run_id = reactor_core::run::run_id(&job.job, tick, None).ok()?;
-    Some((tick, run_id))
+    ticks
 }

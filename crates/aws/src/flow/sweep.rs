@@ -6,7 +6,10 @@
 //!    its own) and whose lease has run out, resumed the same way, page after page from the oldest;
 //! 3. **outcomes never published**, published once (`republish`);
 //! 4. **quiet RUNNING runs**, checked against ECS (`reconcile`);
-//! 5. **ticks that never came**: registered jobs whose tick should have started a run by now (`missed`).
+//! 5. **ticks that never came**: registered jobs whose tick should have started a run by now (`missed`);
+//! 6. **retries coming due**: with what is left of the budget, the sweep waits for the retries and deadlines
+//!    falling due in the next `sweep_lookahead_seconds` and fires each at its due second — last, so that waiting
+//!    never holds up the rest, and never past the budget, so that it does not overlap the next sweep.
 //!
 //! Exactly once holds as before: every fire, resume and publish is a conditional write, whoever runs it.
 //! The sweep's clock is the time it was invoked at plus the (monotonic) time it has run, so what it records
@@ -114,7 +117,16 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         };
         let mut pacer = Pacer::new(self.settings.launch_rate);
         let mut swept = Swept::default();
-        self.drain_due(&clock, &mut pacer, &mut swept).await?;
+        // What is due now; what comes due within the look-ahead is waited for last (step 6).
+        let coming = self
+            .drain_due(
+                &clock,
+                &mut pacer,
+                &mut swept,
+                self.settings.sweep_lookahead_seconds,
+                false,
+            )
+            .await?;
         self.drain_left_behind(&clock, &mut pacer, &mut swept)
             .await?;
         match self
@@ -160,7 +172,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 tracing::error!(error = %e, "reconciling quiet runs failed; the next sweep tries again");
             }
         }
-        match self.notice_missed_ticks(clock.now()).await {
+        match self.notice_missed_ticks(clock.invoked, clock.now()).await {
             Ok(found) => {
                 swept.missed = found.missed;
                 swept.failed += found.failed;
@@ -169,6 +181,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 swept.failed += 1;
                 tracing::error!(error = %e, "reading the job registry for missed ticks failed; jobs list still shows them");
             }
+        }
+        // Only a sweep that saw retries coming due waits: an idle one reads nothing more.
+        if coming.is_some() && !clock.spent() {
+            self.drain_due(
+                &clock,
+                &mut pacer,
+                &mut swept,
+                self.settings.sweep_lookahead_seconds,
+                true,
+            )
+            .await?;
         }
         tracing::info!(
             due = swept.due,
@@ -189,15 +212,17 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
 
     /// Fires due retries and stops tasks past their deadline, page after page over every shard, until a pass
     /// finds no full page, a pass fails somewhere (the next sweep tries again), or the budget is spent. Each
-    /// Query also reads what comes due within the look-ahead (and the budget): when nothing more is due now,
-    /// the sweep waits for the first of those and fires it at its due time, never before. An idle sweep reads
-    /// no more than before; a sweep with retries coming due stays until they are fired or its budget is spent.
+    /// Query also reads what comes due within `lookahead` (and the budget), in the same call: without `wait`
+    /// the first of those is answered; with it, when nothing more is due now, the sweep waits for the first
+    /// and fires it at its due time, never before, until none is left or the budget is spent.
     async fn drain_due(
         &self,
         clock: &SweepClock,
         pacer: &mut Pacer,
         swept: &mut Swept,
-    ) -> Result<(), FlowError> {
+        lookahead: u64,
+        wait: bool,
+    ) -> Result<Option<i64>, FlowError> {
         let chunk = self
             .settings
             .sweep_concurrency
@@ -216,9 +241,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     .store
                     .due_items(
                         shard,
-                        clock
-                            .horizon(self.settings.sweep_lookahead_seconds)
-                            .max(now),
+                        clock.horizon(lookahead).max(now),
                         self.settings.sweep_batch,
                     )
                     .await?;
@@ -248,7 +271,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 for group in retries.chunks(chunk) {
                     // What is left of the page stays due: the next sweep takes it.
                     if fired_a_group && clock.spent() {
-                        return Ok(());
+                        return Ok(next_due);
                     }
                     fired_a_group = true;
                     pacer.admit(group.len()).await;
@@ -269,7 +292,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 }
             }
             if swept.failed > failed_before || clock.spent() {
-                return Ok(());
+                return Ok(next_due);
             }
             // Another pass at once only when a page was full and this one changed something: a page read
             // again unchanged (a retry claimed elsewhere that left its item) is the next sweep's.
@@ -278,8 +301,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             }
             match next_due {
                 // Items falling due in the same second are fired together, one pass a second at most.
-                Some(at) => clock.wait_until(at).await,
-                None => return Ok(()),
+                Some(at) if wait => clock.wait_until(at).await,
+                coming => return Ok(coming),
             }
         }
     }

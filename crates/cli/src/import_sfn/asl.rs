@@ -236,14 +236,17 @@ fn errors(retrier_or_catcher: &Value) -> String {
 }
 
 /// ASL's PascalCase fields as RunTask's camelCase (`NetworkConfiguration.AwsvpcConfiguration.Subnets` →
-/// `networkConfiguration.awsvpcConfiguration.subnets`). Fields ending in `.$` take their value from the input
-/// at run time: left out, their paths in `dropped`.
+/// `networkConfiguration.awsvpcConfiguration.subnets`). Fields ending in `.$` (JSONPath) and values written
+/// `{% … %}` (JSONata) take their value from the execution at run time: left out, their paths in `dropped`.
 fn camel(value: &Value, path: &str, dropped: &mut Vec<String>) -> Value {
     match value {
         Value::Object(fields) => {
             let mut out = Map::new();
             for (key, inner) in fields {
-                if key.ends_with(".$") {
+                let jsonata = inner.as_str().is_some_and(|v| {
+                    v.trim_start().starts_with("{%") && v.trim_end().ends_with("%}")
+                });
+                if key.ends_with(".$") || jsonata {
                     dropped.push(format!("{path}.{key}"));
                     continue;
                 }
@@ -392,6 +395,7 @@ mod tests {
         let cases: &[(Value, &str)] = &[
             (json!({"States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "Parameters": {"Cluster": "jobs", "TaskDefinition.$": "$.td"}}}}), "state Run: runTask.taskDefinition"),
             (json!({"States": {"Only": {"Type": "Pass", "End": true}}}), "no ECS task in the state machine"),
+            (json!({"QueryLanguage": "JSONata", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "Arguments": {"Cluster": "jobs", "TaskDefinition": "{% $states.input.td %}"}}}}), "state Run: runTask.taskDefinition"),
         ];
         for (machine, problem) in cases {
             let import = import(machine, "");
