@@ -1,21 +1,23 @@
-"""After `sam build`: check that each function's `bootstrap` exists and is an arm64 Linux executable, and report
-its size and the size of the zip Lambda would receive. Exits non-zero, naming the function, if one is missing
-or built for another machine."""
+"""After `make build`'s one `cargo lambda build`: check that each function's `bootstrap`
+(`target/lambda/<binary>/bootstrap`, the directory template.yml's CodeUri names) exists and is an arm64 Linux
+executable, and report its size and the size of the zip Lambda would receive. Exits non-zero, naming the
+function, if one is missing or built for another machine."""
 
 import io
 import os
 import sys
 import zipfile
 
-FUNCTIONS = ["StarterFunction", "ClassifierFunction", "SchedulerFunction"]
+# template.yml's function → the binary in its CodeUri (target/lambda/<binary>/).
+FUNCTIONS = {"StarterFunction": "starter", "ClassifierFunction": "classifier", "SchedulerFunction": "scheduler"}
 EM_AARCH64 = 0xB7
 
 
 def main(build_dir: str) -> int:
     failed = False
     print(f"{'function':<20} {'bootstrap':>12} {'zipped':>12}")
-    for name in FUNCTIONS:
-        path = os.path.join(build_dir, name, "bootstrap")
+    for name, binary in FUNCTIONS.items():
+        path = os.path.join(build_dir, binary, "bootstrap")
         if not os.path.isfile(path):
             print(f"{name}: no bootstrap at {path}", file=sys.stderr)
             failed = True
@@ -41,4 +43,4 @@ def main(build_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ".aws-sam/build"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "target/lambda"))

@@ -54,7 +54,13 @@ async fn reseed(stack: &Stack) {
         Some(vec!["app".into()]),
         at,
     );
-    let claim = AttemptItem::claim(RUN, 1, at, 1_795_000_000);
+    let claim = AttemptItem::claim(
+        &reactor_core::Namespace::default(),
+        RUN,
+        1,
+        at,
+        1_795_000_000,
+    );
     stack
         .reactor()
         .store

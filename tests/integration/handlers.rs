@@ -548,7 +548,16 @@ async fn an_interrupted_launch_is_resumed_once_its_lease_runs_out() {
     let lease = T0.unix_timestamp() + reactor.settings.launch_lease_seconds;
     reactor
         .store
-        .create_run(&run, &AttemptItem::claim(run_id, 1, claimed_at, lease))
+        .create_run(
+            &run,
+            &AttemptItem::claim(
+                &reactor_core::Namespace::default(),
+                run_id,
+                1,
+                claimed_at,
+                lease,
+            ),
+        )
         .await
         .unwrap();
 
@@ -590,11 +599,22 @@ async fn a_crash_after_run_task_adopts_the_task_instead_of_starting_another() {
         utc("2026-11-21T02:30:01Z"),
     );
     let lease = T0.unix_timestamp() + reactor.settings.launch_lease_seconds;
-    let claim = AttemptItem::claim(run_id, 1, utc("2026-11-21T02:30:01Z"), lease);
+    let claim = AttemptItem::claim(
+        &reactor_core::Namespace::default(),
+        run_id,
+        1,
+        utc("2026-11-21T02:30:01Z"),
+        lease,
+    );
     reactor.store.create_run(&run, &claim).await.unwrap();
     let LaunchOutcome::Started { task_arn } = reactor
         .launcher
-        .run_task(&job, &claim.attempt_ref(), &claim.client_token)
+        .run_task(
+            &job,
+            &claim.attempt_ref(),
+            &claim.started_by,
+            &claim.client_token,
+        )
         .await
         .unwrap()
     else {

@@ -35,14 +35,22 @@ async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
 
     assert_eq!(
         launcher
-            .find_task(cluster, &attempt.to_string())
+            .find_task(
+                cluster,
+                &reactor_core::Namespace::default().started_by(&attempt)
+            )
             .await
             .unwrap(),
         None,
         "nothing to adopt yet"
     );
     let outcome = launcher
-        .run_task(&job, &attempt, &client_token(&attempt))
+        .run_task(
+            &job,
+            &attempt,
+            &reactor_core::Namespace::default().started_by(&attempt),
+            &client_token(&reactor_core::Namespace::default(), &attempt),
+        )
         .await
         .unwrap();
     let LaunchOutcome::Started { task_arn } = outcome else {
@@ -51,7 +59,10 @@ async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
     // An interrupted launch of the same attempt finds the task instead of starting another.
     assert_eq!(
         launcher
-            .find_task(cluster, &attempt.to_string())
+            .find_task(
+                cluster,
+                &reactor_core::Namespace::default().started_by(&attempt)
+            )
             .await
             .unwrap()
             .as_deref(),
@@ -63,7 +74,10 @@ async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
     };
     assert_eq!(
         launcher
-            .find_task(cluster, &other.to_string())
+            .find_task(
+                cluster,
+                &reactor_core::Namespace::default().started_by(&other)
+            )
             .await
             .unwrap(),
         None
@@ -127,7 +141,12 @@ async fn refusals_are_answers_and_essentials_come_from_the_task_definition() {
         attempt: 1,
     };
     match launcher
-        .run_task(&missing, &attempt, &client_token(&attempt))
+        .run_task(
+            &missing,
+            &attempt,
+            &reactor_core::Namespace::default().started_by(&attempt),
+            &client_token(&reactor_core::Namespace::default(), &attempt),
+        )
         .await
         .unwrap()
     {

@@ -37,6 +37,8 @@ mod jobs;
 mod launcher;
 /// Proves: `logs` prints an attempt's container lines from CloudWatch Logs (time, container; --container, --attempt, --json, --follow ends on a stopped task); another log driver is named; no stream yet is exit 4.
 mod logs;
+/// Proves: two stacks with two namespaces on one account share a cluster and a job, and neither adopts, judges, counts nor announces the other's tasks.
+mod namespaces;
 /// Proves: a notification reaches subscribers with its subject, attributes and body; filter policies choose.
 mod notifier;
 /// Proves: `runs`, `show`, `start`, `cancel`, `redrive` as a process: tables, --json, exit codes, the runbook, who acted (STS).

@@ -343,7 +343,13 @@ async fn runs_without_filters_lists_every_job_and_unfinished_statuses_reach_back
         None,
         old,
     );
-    let claim = AttemptItem::claim(&stuck.run_id, 1, old, 0);
+    let claim = AttemptItem::claim(
+        &reactor_core::Namespace::default(),
+        &stuck.run_id,
+        1,
+        old,
+        0,
+    );
     reactor.store.create_run(&stuck, &claim).await.unwrap();
 
     let all = ecs_reactor(Some(&stack.table), &["runs", "--json"]).json();
@@ -1276,7 +1282,13 @@ async fn runs_stuck_lists_late_runs_with_their_reasons_and_leaves_healthy_ones_o
     for (job, at) in [("crashed", T0), ("claiming", now - Duration::seconds(30))] {
         let run_id = format!("{job}-{}", stamp(at).replace(['-', ':'], ""));
         let run = RunItem::new(&run_id, job, stack.job(job).to_string(), None, at);
-        let claim = AttemptItem::claim(&run_id, 1, at, at.unix_timestamp() + lease);
+        let claim = AttemptItem::claim(
+            &reactor_core::Namespace::default(),
+            &run_id,
+            1,
+            at,
+            at.unix_timestamp() + lease,
+        );
         reactor.store.create_run(&run, &claim).await.unwrap();
     }
     // RUNNING: 3 h with nothing to stop it; 30 min; 3 h under a one-day timeoutSeconds.

@@ -148,7 +148,13 @@ async fn a_launch_that_races_a_cancel_stops_the_task_it_started() {
     let (run_id, due) = waiting(&stack, &reactor, "cancel-race").await;
     let now = at(due + 5);
     // The scheduler claims the retry (TTL fired) …
-    let claim = AttemptItem::claim(&run_id, 2, utc("2026-11-21T02:42:46Z"), due + 125);
+    let claim = AttemptItem::claim(
+        &reactor_core::Namespace::default(),
+        &run_id,
+        2,
+        utc("2026-11-21T02:42:46Z"),
+        due + 125,
+    );
     assert_eq!(
         reactor
             .store

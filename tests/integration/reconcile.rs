@@ -124,7 +124,13 @@ async fn running_a_forgotten_task(stack: &Stack, reactor: &LocalReactor, job: &V
         Some(vec!["app".into()]),
         T0,
     );
-    let claim = AttemptItem::claim(&run_id, 1, T0, T0.unix_timestamp() + 120);
+    let claim = AttemptItem::claim(
+        &reactor_core::Namespace::default(),
+        &run_id,
+        1,
+        T0,
+        T0.unix_timestamp() + 120,
+    );
     reactor.store.create_run(&run, &claim).await.unwrap();
     let forgotten = format!(
         "arn:aws:ecs:us-east-1:123456789012:task/{}/0f0f0f0f0f0f4f0f8f0f0f0f0f0f0f0f",
@@ -284,7 +290,7 @@ async fn each_sweep_checks_at_most_its_batch_and_moves_on_from_where_it_stopped(
             None,
             T0 + Duration::seconds(i),
         );
-        let claim = AttemptItem::claim(&run_id, 1, T0, 0);
+        let claim = AttemptItem::claim(&reactor_core::Namespace::default(), &run_id, 1, T0, 0);
         reactor.store.create_run(&run, &claim).await.unwrap();
         reactor
             .store

@@ -60,6 +60,7 @@ pub async fn reactor_stack(stack: &Stack) -> String {
         .map(|name| match name.as_str() {
             "AttemptsTableName" => (name.as_str(), stack.table.as_str()),
             "OutcomesTopicArn" => (name.as_str(), stack.topic_arn.as_str()),
+            "Namespace" => (name.as_str(), stack.namespace.as_str()),
             other => (other, "placeholder"),
         })
         .collect();
@@ -303,4 +304,32 @@ async fn a_missing_stack_or_output_is_one_line_naming_it() {
         stack.row(running, "RUN").await.unwrap()["status"],
         "RUNNING"
     );
+}
+
+/// A redrive through `--stack` launches in the stack's namespace (its `Namespace` output), so the stack's rule
+/// and classifier see the new task (a stack deployed before namespaces has no such output: `ecs-reactor`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redrive_through_the_stack_launches_in_the_stacks_namespace() {
+    let mut stack = Stack::new().await;
+    let runs = seeded(&stack).await;
+    let (status, failed, _) = &runs[1];
+    assert_eq!(*status, "FAILED");
+    stack.namespace = reactor_core::Namespace::new("reactor-blue").unwrap();
+    let name = reactor_stack(&stack).await;
+
+    let redriven = ecs_reactor(&[], &["redrive", failed, "--stack", &name]);
+    assert_eq!(redriven.code, 0, "{}", redriven.stderr);
+    assert_eq!(
+        stack
+            .tasks(&format!("reactor-blue/{}/2", failed))
+            .await
+            .len(),
+        1,
+        "attempt 2 carries the stack's namespace: {}",
+        redriven.stdout
+    );
+    assert!(stack
+        .tasks(&format!("ecs-reactor/{}/2", failed))
+        .await
+        .is_empty());
 }

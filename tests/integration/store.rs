@@ -23,7 +23,13 @@ async fn store() -> DynamoStore {
 fn run_item(run_id: &str) -> (RunItem, AttemptItem) {
     let at = utc("2026-11-21T02:30:00Z");
     let run = RunItem::new(run_id, "nightly-report", "{}".into(), None, at);
-    let attempt = AttemptItem::claim(run_id, 1, at, 1_795_000_000);
+    let attempt = AttemptItem::claim(
+        &reactor_core::Namespace::default(),
+        run_id,
+        1,
+        at,
+        1_795_000_000,
+    );
     (run, attempt)
 }
 
@@ -414,8 +420,8 @@ async fn scheduled(store: &DynamoStore, run_id: &str, due: i64) -> AttemptItem {
     ) = (
         attempt_sk(2),
         2,
-        attempt_ref.to_string(),
-        client_token(&attempt_ref),
+        reactor_core::Namespace::default().started_by(&attempt_ref),
+        client_token(&reactor_core::Namespace::default(), &attempt_ref),
     );
     second
 }

@@ -575,14 +575,18 @@ fn template_wires_the_loop() {
         .filter(|s| s.properties["Pattern"]["source"] == json!(["aws.ecs"]))
         .collect::<Vec<_>>();
     assert_eq!(stops.len(), 1, "one ECS rule targets the classifier");
+    let defaults = Intrinsics {
+        template: &template,
+        parameters: parameters(&template, &[]),
+    };
     assert_eq!(
-        stops[0].properties["Pattern"],
+        defaults.eval(&stops[0].properties["Pattern"]),
         json!({
             "source": ["aws.ecs"],
             "detail-type": ["ECS Task State Change"],
             "detail": {
                 "lastStatus": ["STOPPED"],
-                "startedBy": [{"prefix": reactor_core::started_by::PREFIX}],
+                "startedBy": [{"prefix": format!("{}/", reactor_core::started_by::DEFAULT_NAMESPACE)}],
             },
         }),
         "{}: the pattern must select the tasks the launcher tags with startedBy",
@@ -983,6 +987,78 @@ fn five_hundred_jobs_need_no_more_of_the_stack_than_one() {
 
 /// What EventBridge does with a JSON InputTemplate: each placeholder becomes its value; a string value in a
 /// quoted placeholder ("<time>") is inserted as the string's characters.
+/// Two stacks in one account and Region, deployed with two namespaces: each one's rule selects its own tasks
+/// only (a task of the other's never reaches its classifier), its functions run in its namespace (their
+/// `startedBy`, their metrics), and its alarms, dashboard and outputs are on its own metrics.
+#[test]
+fn two_stacks_each_select_count_and_chart_only_their_own_tasks() {
+    use reactor_core::{AttemptRef, Namespace};
+    let template = template();
+    let attempt = AttemptRef {
+        run_id: "nightly-report-20270101T023000Z".into(),
+        attempt: 1,
+    };
+    let stacks = ["reactor-blue", "reactor-green"];
+    for (mine, theirs) in [(stacks[0], stacks[1]), (stacks[1], stacks[0])] {
+        let ev = Intrinsics {
+            template: &template,
+            parameters: parameters(&template, &[("Namespace", json!(mine))]),
+        };
+        let pattern = sources(&template)
+            .into_iter()
+            .find(|s| s.properties["Pattern"]["source"] == json!(["aws.ecs"]))
+            .map(|s| ev.eval(&s.properties["Pattern"]))
+            .expect("the classifier's rule");
+        let prefix = pattern["detail"]["startedBy"][0]["prefix"]
+            .as_str()
+            .expect("a startedBy prefix");
+        // EventBridge's prefix matching, on what each stack's launcher writes.
+        let own = Namespace::new(mine).unwrap().started_by(&attempt);
+        let other = Namespace::new(theirs).unwrap().started_by(&attempt);
+        assert!(
+            own.starts_with(prefix),
+            "{mine}: its rule misses its own task {own}"
+        );
+        assert!(
+            !other.starts_with(prefix),
+            "{mine}: its rule selects {theirs}'s task {other}"
+        );
+
+        for (binary, (id, function)) in functions(&template) {
+            let variables = |v: &Value| v["Variables"].as_object().cloned().unwrap_or_default();
+            let mut env = variables(&ev.eval(&template["Globals"]["Function"]["Environment"]));
+            env.extend(variables(&ev.eval(&function["Properties"]["Environment"])));
+            assert_eq!(
+                env.get("REACTOR_NAMESPACE"),
+                Some(&json!(mine)),
+                "{binary} ({id})"
+            );
+        }
+        for (id, alarm) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
+            let namespace = ev.eval(&alarm["Properties"]["Namespace"]);
+            assert!(
+                namespace == json!(mine)
+                    || namespace.as_str().is_some_and(|n| n.starts_with("AWS/")),
+                "{mine}: {id} watches {namespace}"
+            );
+        }
+        let (_, dashboard) = &resources_of_type(&template, "AWS::CloudWatch::Dashboard")[0];
+        let body = ev.string(&dashboard["Properties"]["DashboardBody"]);
+        assert!(
+            body.contains(&format!("[\"{mine}\", ")),
+            "{mine}: the dashboard shows other metrics"
+        );
+        assert!(
+            !body.contains(theirs) && !body.contains("\"ecs-reactor\""),
+            "{mine}: {body}"
+        );
+        assert_eq!(
+            ev.eval(&template["Outputs"]["Namespace"]["Value"]),
+            json!(mine)
+        );
+    }
+}
+
 fn fill(input_template: &str, values: &[(&str, &str)]) -> String {
     let mut text = input_template.to_owned();
     for (name, value) in values {
@@ -1258,7 +1334,7 @@ fn every_failure_path_has_an_alarm_that_notifies() {
         assert!(
             alarms.iter().any(|(_, a)| {
                 let p = &a["Properties"];
-                p["Namespace"] == metrics::NAMESPACE
+                p["Namespace"] == json!({"Ref": "Namespace"})
                     && p["MetricName"] == metric
                     && p.get("Dimensions").is_none()
                     && p["Threshold"].as_f64() == Some(threshold)
@@ -1310,7 +1386,8 @@ fn emitted() -> BTreeMap<String, BTreeSet<Vec<String>>> {
     let map: BTreeMap<String, BTreeSet<Vec<String>>> = every
         .iter()
         .map(|m| {
-            let sets = metrics::emf_line("j", m, 0)["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+            let sets = metrics::emf_line(reactor_core::started_by::DEFAULT_NAMESPACE, "j", m, 0)
+                ["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -1429,7 +1506,11 @@ fn the_dashboard_names_only_what_the_functions_emit() {
             if namespace == "AWS/Lambda" {
                 continue;
             }
-            assert_eq!(namespace, metrics::NAMESPACE, "{entry:?}");
+            assert_eq!(
+                namespace,
+                reactor_core::started_by::DEFAULT_NAMESPACE,
+                "{entry:?}"
+            );
             let sets = emitted.get(&name).unwrap_or_else(|| {
                 panic!("the dashboard shows {name}, which the code never emits")
             });
@@ -1466,7 +1547,7 @@ fn the_dashboard_names_only_what_the_functions_emit() {
     // The alarms on the functions' metrics, likewise.
     for (id, alarm) in resources_of_type(&template, "AWS::CloudWatch::Alarm") {
         let p = &alarm["Properties"];
-        if p["Namespace"] != metrics::NAMESPACE {
+        if p["Namespace"] != json!({"Ref": "Namespace"}) {
             continue;
         }
         let name = p["MetricName"].as_str().unwrap();

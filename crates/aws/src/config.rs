@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `REACTOR_TABLE` | the attempts table | required |
 //! | `REACTOR_TOPIC_ARN` | the SNS topic for outcomes | required |
+//! | `REACTOR_NAMESPACE` | the stack's namespace: its tasks' `startedBy` prefix and its metrics' namespace | `ecs-reactor` |
 //! | `REACTOR_SWEEP_SHARDS` | partitions of the overdue-delay index (writers and sweep must agree) | 4 |
 //! | `REACTOR_CALL_TIMEOUT_MS` | one AWS call, retries included | 8000 |
 //! | `REACTOR_ATTEMPT_TIMEOUT_MS` | one try of an AWS call | 3000 |
@@ -23,12 +24,14 @@ use crate::store::DynamoStore;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use reactor_core::guard::{Allowed, Guard};
+use reactor_core::Namespace;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub table: String,
     pub topic_arn: String,
+    pub namespace: Namespace,
     pub call_timeout: Duration,
     pub attempt_timeout: Duration,
     pub settings: Settings,
@@ -110,11 +113,20 @@ impl Config {
                 })
             }
         };
+        let namespace = match lookup("REACTOR_NAMESPACE").filter(|v| !v.trim().is_empty()) {
+            None => Namespace::default(),
+            Some(v) => Namespace::new(v.trim()).map_err(|_| ConfigError::Invalid {
+                name: "REACTOR_NAMESPACE",
+                expected: "1 to 20 letters, digits, '-' or '_'",
+                value: v,
+            })?,
+        };
         let call = number("REACTOR_CALL_TIMEOUT_MS", 8_000, 100, 600_000)?;
         let attempt = number("REACTOR_ATTEMPT_TIMEOUT_MS", 3_000, 100, 600_000)?;
         Ok(Config {
             table: required("REACTOR_TABLE")?,
             topic_arn: required("REACTOR_TOPIC_ARN")?,
+            namespace,
             call_timeout: Duration::from_millis(call),
             attempt_timeout: Duration::from_millis(attempt.min(call)),
             settings: Settings {
@@ -195,7 +207,7 @@ impl Config {
     pub async fn connect(&self) -> Reactor<DynamoStore, EcsLauncher, SnsNotifier> {
         self.reactor(
             &self.sdk_config().await,
-            std::sync::Arc::new(crate::metrics::EmfLines::stdout()),
+            std::sync::Arc::new(crate::metrics::EmfLines::stdout(&self.namespace)),
         )
     }
 
@@ -212,6 +224,7 @@ impl Config {
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(sdk), &self.topic_arn),
             settings: self.settings,
             guard: self.guard.clone(),
+            namespace: self.namespace.clone(),
         }
     }
 }
@@ -241,14 +254,21 @@ mod tests {
             ("t", Duration::from_secs(8), Duration::from_secs(3))
         );
         assert_eq!(c.settings, Settings::default());
+        assert_eq!(
+            c.namespace.as_str(),
+            "ecs-reactor",
+            "a stack deployed before namespaces keeps its own"
+        );
         let c = config(&[
             BASE[0],
             BASE[1],
             ("REACTOR_SWEEP_SHARDS", "8"),
             ("REACTOR_CALL_TIMEOUT_MS", "2000"),
             ("REACTOR_SWEEP_LOOKAHEAD_SECONDS", "0"),
+            ("REACTOR_NAMESPACE", "reactor-prod"),
         ])
         .unwrap();
+        assert_eq!(c.namespace.as_str(), "reactor-prod");
         assert_eq!(c.settings.sweep_shards, 8);
         assert_eq!(c.settings.sweep_lookahead_seconds, 0, "0 turns waiting off");
         assert_eq!(
@@ -269,6 +289,7 @@ mod tests {
             (&[BASE[0], BASE[1], ("REACTOR_LAUNCH_LEASE_SECONDS", "5")], "REACTOR_LAUNCH_LEASE_SECONDS must be a whole number of seconds"),
             (&[BASE[0], BASE[1], ("REACTOR_SWEEP_LOOKAHEAD_SECONDS", "-1")], "REACTOR_SWEEP_LOOKAHEAD_SECONDS must be a whole number of seconds from 0"),
             (&[BASE[0], BASE[1], ("REACTOR_ALLOW_ROLE_OVERRIDES", "yes")], "REACTOR_ALLOW_ROLE_OVERRIDES must be true or false (got \"yes\")"),
+            (&[BASE[0], BASE[1], ("REACTOR_NAMESPACE", "ecs/reactor")], "REACTOR_NAMESPACE must be 1 to 20 letters, digits, '-' or '_' (got \"ecs/reactor\")"),
         ];
         for (vars, expected) in cases {
             let message = config(vars).unwrap_err().to_string();

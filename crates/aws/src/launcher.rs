@@ -56,10 +56,12 @@ pub trait Launcher: Send + Sync {
         cluster: Option<&str>,
         started_by: &str,
     ) -> impl Future<Output = Result<Option<String>, LaunchError>> + Send;
+    /// Launches the attempt's task with its `startedBy` (the stack's namespace, run and attempt) and `clientToken`.
     fn run_task(
         &self,
         job: &JobRequest,
         attempt: &AttemptRef,
+        started_by: &str,
         client_token: &str,
     ) -> impl Future<Output = Result<LaunchOutcome, LaunchError>> + Send;
     /// The names of the task definition's essential containers.
@@ -278,6 +280,7 @@ impl Launcher for EcsLauncher {
         &self,
         job: &JobRequest,
         attempt: &AttemptRef,
+        started_by: &str,
         client_token: &str,
     ) -> Result<LaunchOutcome, LaunchError> {
         let r: &RunTask = &job.run_task;
@@ -287,7 +290,7 @@ impl Launcher for EcsLauncher {
             .task_definition(&r.task_definition)
             .set_cluster(r.cluster.clone())
             .count(1)
-            .started_by(attempt.to_string())
+            .started_by(started_by)
             .client_token(client_token)
             .set_platform_version(r.platform_version.clone())
             .set_group(r.group.clone())

@@ -1,5 +1,6 @@
 //! Metrics as CloudWatch Embedded Metric Format (EMF): one JSON line per data point on stdout, which
-//! CloudWatch Logs turns into metrics in the namespace [`NAMESPACE`]. No CloudWatch API call, no client,
+//! CloudWatch Logs turns into metrics in the stack's namespace (`ecs-reactor` by default: the stack's
+//! `Namespace` parameter, the same as its tasks' `startedBy`). No CloudWatch API call, no client,
 //! no latency on the handler's path; a lost line loses one data point, never a run.
 //!
 //! Every metric has the dimension sets `[job]` (per job) and `[]` (all jobs: what the stack's alarms
@@ -11,8 +12,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use time::OffsetDateTime;
 
-/// The CloudWatch namespace of every metric.
-pub const NAMESPACE: &str = "ecs-reactor";
+use reactor_core::started_by::DEFAULT_NAMESPACE;
+use reactor_core::Namespace;
 
 /// Every metric name emitted, in [`Metric`]'s order; template.yml's alarms and dashboard may name these
 /// only (a test checks).
@@ -126,15 +127,16 @@ fn dimension_value(value: &str) -> String {
 }
 
 /// The EMF object for one data point of `metric` for `job` at `timestamp_ms` (milliseconds since the
-/// epoch): `_aws` metadata, the dimension values and the metric value as top-level members.
-pub fn emf_line(job: &str, metric: &Metric, timestamp_ms: i64) -> Value {
+/// epoch) in the CloudWatch namespace `namespace`: `_aws` metadata, the dimension values and the metric value
+/// as top-level members.
+pub fn emf_line(namespace: &str, job: &str, metric: &Metric, timestamp_ms: i64) -> Value {
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
         json!({
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
+                "Namespace": namespace,
                 "Dimensions": metric.dimension_sets(),
                 "Metrics": [{"Name": metric.name(), "Unit": metric.unit()}],
             }],
@@ -179,13 +181,14 @@ type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
 pub struct EmfLines<W> {
     out: Mutex<W>,
     clock: Clock,
+    namespace: String,
 }
 
 impl EmfLines<std::io::Stdout> {
     /// For a Lambda: Lambda sends stdout to the function's log group, where CloudWatch Logs extracts
     /// the metrics.
-    pub fn stdout() -> Self {
-        EmfLines::new(std::io::stdout())
+    pub fn stdout(namespace: &Namespace) -> Self {
+        EmfLines::new(std::io::stdout()).in_namespace(namespace)
     }
 }
 
@@ -199,7 +202,14 @@ impl<W: Write + Send> EmfLines<W> {
         EmfLines {
             out: Mutex::new(out),
             clock: Box::new(clock),
+            namespace: DEFAULT_NAMESPACE.to_owned(),
         }
+    }
+
+    /// The same, writing its data points to the CloudWatch namespace `namespace` (the stack's).
+    pub fn in_namespace(mut self, namespace: &Namespace) -> Self {
+        self.namespace = namespace.as_str().to_owned();
+        self
     }
 
     pub fn into_inner(self) -> W {
@@ -211,7 +221,7 @@ impl<W: Write + Send> EmfLines<W> {
 
 impl<W: Write + Send> MetricSink for EmfLines<W> {
     fn record(&self, job: &str, metric: Metric) {
-        let mut line = emf_line(job, &metric, (self.clock)()).to_string();
+        let mut line = emf_line(&self.namespace, job, &metric, (self.clock)()).to_string();
         line.push('\n');
         // A panic elsewhere while holding the lock leaves the writer usable; keep writing.
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
@@ -350,7 +360,7 @@ mod tests {
             (Metric::TickMissed, "TicksMissed", "Count", json!(1), vec![vec!["job"], vec![]]),
         ];
         for (metric, name, unit, value, sets) in cases {
-            let doc = emf_line("nightly-report", &metric, ts);
+            let doc = emf_line(DEFAULT_NAMESPACE, "nightly-report", &metric, ts);
             assert_valid_emf(&doc);
             let directive = &doc["_aws"]["CloudWatchMetrics"][0];
             assert_eq!(doc["_aws"]["Timestamp"], json!(ts));
@@ -366,6 +376,7 @@ mod tests {
             assert_eq!((metric.name(), metric.unit()), (name, unit));
         }
         let retry = emf_line(
+            DEFAULT_NAMESPACE,
             "j",
             &Metric::Retry {
                 class: "spot-interruption".into(),
@@ -387,6 +398,7 @@ mod tests {
         let long = "x".repeat(2000);
         for (job, class) in [("", ""), (long.as_str(), long.as_str())] {
             let doc = emf_line(
+                DEFAULT_NAMESPACE,
                 job,
                 &Metric::Retry {
                     class: class.into(),
@@ -395,7 +407,10 @@ mod tests {
             );
             assert_valid_emf(&doc);
         }
-        assert_eq!(emf_line("", &Metric::RunFailed, 0)["job"], "unknown");
+        assert_eq!(
+            emf_line(DEFAULT_NAMESPACE, "", &Metric::RunFailed, 0)["job"],
+            "unknown"
+        );
     }
 
     #[test]
@@ -411,7 +426,10 @@ mod tests {
         for (line, m) in lines.iter().zip(every_metric()) {
             let doc: Value = serde_json::from_str(line).unwrap();
             assert_valid_emf(&doc);
-            assert_eq!(doc, emf_line("nightly-report", &m, 1_795_269_001_000));
+            assert_eq!(
+                doc,
+                emf_line(DEFAULT_NAMESPACE, "nightly-report", &m, 1_795_269_001_000)
+            );
         }
     }
 
@@ -485,5 +503,24 @@ mod tests {
             ]
         );
         assert_eq!(recorded.taken(), vec![], "taken drains");
+    }
+
+    #[test]
+    fn lines_go_to_the_stacks_namespace() {
+        let ns = Namespace::new("reactor-blue").unwrap();
+        let sink = EmfLines::with_clock(Vec::new(), || 0).in_namespace(&ns);
+        sink.record("nightly-report", Metric::RunFailed);
+        let line: Value = serde_json::from_slice(&sink.into_inner()).unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "reactor-blue"
+        );
+        let default = EmfLines::with_clock(Vec::new(), || 0);
+        default.record("nightly-report", Metric::RunFailed);
+        let line: Value = serde_json::from_slice(&default.into_inner()).unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "ecs-reactor"
+        );
     }
 }

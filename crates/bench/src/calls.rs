@@ -279,6 +279,7 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
         settings: Settings::default(),
         guard: stack.guard(),
         metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
+        namespace: stack.namespace.clone(),
     }
 }
 

@@ -18,14 +18,15 @@ pub enum Package {
     },
 }
 
-const FUNCTIONS: [&str; 3] = ["StarterFunction", "ClassifierFunction", "SchedulerFunction"];
+/// The functions' binaries: `make build` puts each in `target/lambda/<binary>/bootstrap`, template.yml's CodeUri.
+const BINARIES: [&str; 3] = ["starter", "classifier", "scheduler"];
 
 pub fn run(options: &Options) -> Package {
     if options.quick {
         return Package::Skipped;
     }
-    let build = root().join(".aws-sam/build");
-    let built = FUNCTIONS
+    let build = root().join("target/lambda");
+    let built = BINARIES
         .iter()
         .map(|f| modified(&build.join(f).join("bootstrap")))
         .collect::<Option<Vec<_>>>()

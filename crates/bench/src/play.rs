@@ -100,6 +100,7 @@ impl Instance {
             settings: reactor_aws::flow::Settings::default(),
             guard: self.guard.clone(),
             metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
+            namespace: reactor_core::Namespace::default(),
         }
     }
 }

@@ -14,7 +14,7 @@ use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
 use reactor_aws::store::Store;
 use reactor_core::event::task_state_change_from_value;
-use reactor_core::started_by::{owner_of, Owner};
+use reactor_core::started_by::Owner;
 use reactor_core::{AttemptRef, EventError};
 use serde::Serialize;
 use serde_json::Value;
@@ -91,7 +91,7 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
             task.last_status
         )));
     }
-    let attempt_ref: AttemptRef = match owner_of(task.started_by.as_deref()) {
+    let attempt_ref: AttemptRef = match reactor.namespace.owner_of(task.started_by.as_deref()) {
         Owner::Ours(attempt) => attempt,
         Owner::Foreign(why) => return Ok(ignored(why)),
         Owner::Malformed(e) => {

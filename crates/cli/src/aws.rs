@@ -19,6 +19,49 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 /// The stack outputs the command line reads (template.yml's Outputs).
 pub const TABLE_OUTPUT: &str = "AttemptsTableName";
 pub const TOPIC_OUTPUT: &str = "OutcomesTopicArn";
+/// The stack's namespace (its tasks' `startedBy` prefix); a stack deployed before namespaces has none and uses
+/// the default.
+pub const NAMESPACE_OUTPUT: &str = "Namespace";
+
+/// The namespace of a stack whose outputs were read: `REACTOR_NAMESPACE` when set (it wins, as the table's
+/// variable does), else its `Namespace` output, else the default (a stack deployed before namespaces).
+fn namespace_of(outputs: &StackOutputs) -> Result<reactor_core::Namespace, Failure> {
+    match (
+        given(None, "REACTOR_NAMESPACE"),
+        outputs.optional(NAMESPACE_OUTPUT),
+    ) {
+        (None, Some(name)) => reactor_core::Namespace::new(&name)
+            .map_err(|e| Failure::BadInput(format!("the stack's {NAMESPACE_OUTPUT} output: {e}"))),
+        _ => namespace_from_env(),
+    }
+}
+
+/// The Lambdas' configuration (timeouts, sweep shards, leases and the guard from the same variables) with the
+/// table and topic the command line found, in the stack's namespace when it is known (else `REACTOR_NAMESPACE`
+/// or the default), so that what the command line launches is the stack's to judge.
+pub fn lambda_config(
+    table: &str,
+    topic: &str,
+    namespace: Option<&reactor_core::Namespace>,
+) -> Result<reactor_aws::config::Config, Failure> {
+    reactor_aws::config::Config::from_lookup(|name| match name {
+        "REACTOR_TABLE" => Some(table.to_owned()),
+        "REACTOR_TOPIC_ARN" => Some(topic.to_owned()),
+        "REACTOR_NAMESPACE" if namespace.is_some() => namespace.map(|n| n.to_string()),
+        other => std::env::var(other).ok(),
+    })
+    .map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+/// The namespace of the stack the command line works on when it reads no stack: `REACTOR_NAMESPACE`, else
+/// `ecs-reactor` (what a stack deployed with the defaults uses).
+pub fn namespace_from_env() -> Result<reactor_core::Namespace, Failure> {
+    match given(None, "REACTOR_NAMESPACE") {
+        None => Ok(reactor_core::Namespace::default()),
+        Some((name, _)) => reactor_core::Namespace::new(name.trim())
+            .map_err(|e| Failure::BadInput(format!("REACTOR_NAMESPACE: {e}"))),
+    }
+}
 
 /// A setting given explicitly, and the variable it came from (`None`: its flag).
 type Given = Option<(String, Option<&'static str>)>;
@@ -47,6 +90,9 @@ pub struct Located {
     pub sdk: aws_config::SdkConfig,
     pub table: String,
     pub topic: Result<String, Failure>,
+    /// The stack's namespace: `REACTOR_NAMESPACE`, else the stack's `Namespace` output when the stack was read,
+    /// else `ecs-reactor`. A redrive launches with it, so the stack's classifier judges the new task.
+    pub namespace: reactor_core::Namespace,
 }
 
 /// The SDK configuration and the table: `--table`, else `REACTOR_TABLE`, else the stack's
@@ -68,6 +114,10 @@ pub async fn locate_with_topic(
 ) -> Result<Located, Failure> {
     let topic = given(topic_flag, "REACTOR_TOPIC_ARN");
     let (sdk, table, outputs) = locate(args, Some(&topic), timeouts).await?;
+    let namespace = match &outputs {
+        Some(outputs) => namespace_of(outputs)?,
+        None => namespace_from_env()?,
+    };
     let topic = match (topic, outputs) {
         (Some((topic, _)), _) => Ok(topic),
         (None, Some(outputs)) => {
@@ -78,7 +128,12 @@ pub async fn locate_with_topic(
              {TOPIC_OUTPUT} output); a run that ends is announced there"
         ))),
     };
-    Ok(Located { sdk, table, topic })
+    Ok(Located {
+        sdk,
+        table,
+        topic,
+        namespace,
+    })
 }
 
 /// The stack outputs naming its failure queues (template.yml's Outputs), in the order `dlq` reads them.
@@ -88,20 +143,24 @@ pub const QUEUE_OUTPUTS: [&str; 3] = [
     "StreamFailureQueueUrl",
 ];
 
-/// `dlq`: the SDK configuration and the failure queues' URLs: `queues` (`--queue`) when given, else the
-/// stack's (`--stack`, else `REACTOR_STACK`) [`QUEUE_OUTPUTS`] (one DescribeStacks call).
+/// `dlq`: the SDK configuration, the failure queues' URLs and the stack's namespace: `queues` (`--queue`) when
+/// given, else the stack's (`--stack`, else `REACTOR_STACK`) [`QUEUE_OUTPUTS`] (one DescribeStacks call).
 pub async fn locate_queues(
     args: &TableArgs,
     queues: &[String],
     timeouts: Option<aws_config::timeout::TimeoutConfig>,
-) -> Result<(aws_config::SdkConfig, Vec<String>), Failure> {
+) -> Result<(aws_config::SdkConfig, Vec<String>, reactor_core::Namespace), Failure> {
     let named: Vec<String> = queues
         .iter()
         .filter(|q| !q.trim().is_empty())
         .cloned()
         .collect();
     if !named.is_empty() {
-        return Ok((sdk_config(args, timeouts).await?, named));
+        return Ok((
+            sdk_config(args, timeouts).await?,
+            named,
+            namespace_from_env()?,
+        ));
     }
     // Said before anything is asked of AWS, as for the table.
     let Some((stack, _)) = given(args.stack.as_deref(), "REACTOR_STACK") else {
@@ -115,7 +174,8 @@ pub async fn locate_queues(
         .iter()
         .map(|key| outputs.value(key, "--queue URL"))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((sdk, urls))
+    let namespace = namespace_of(&outputs)?;
+    Ok((sdk, urls, namespace))
 }
 
 /// The SDK configuration, the table, and the stack's outputs when they were read. `topic`: the topic given
@@ -176,6 +236,14 @@ pub(crate) struct StackOutputs {
 }
 
 impl StackOutputs {
+    /// The output `key`, if the stack has it (an output added by a later release).
+    pub(crate) fn optional(&self, key: &str) -> Option<String> {
+        self.outputs
+            .iter()
+            .find(|(k, v)| k == key && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    }
+
     /// The output `key`; else a failure naming the stack, its status and the outputs it has, and `instead`
     /// (how to give the value by hand).
     pub(crate) fn value(&self, key: &str, instead: &str) -> Result<String, Failure> {

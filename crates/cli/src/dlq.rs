@@ -75,7 +75,7 @@ fn table_args(args: &QueueArgs, table: Option<String>) -> TableArgs {
 
 /// The Lambdas' timeouts, for every call the command makes (a bad variable refused before any call).
 fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
-    replay::lambda_config("-", "-").map(|config| config.timeouts())
+    crate::aws::lambda_config("-", "-", None).map(|config| config.timeouts())
 }
 
 /// Reads every queue (at once: each ends with a one-second wait for more), at most `cap` messages each,
@@ -87,7 +87,7 @@ async fn read_queues(
     wanted: Option<&HashSet<String>>,
     now: OffsetDateTime,
 ) -> Result<Read, Failure> {
-    let (sdk, urls) =
+    let (sdk, urls, namespace) =
         locate_queues(&table_args(args, None), &args.queues, Some(timeouts()?)).await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut queues: Vec<Queue> = Vec::new();
@@ -129,7 +129,13 @@ async fn read_queues(
             read.capped.push(queue.name.clone());
         }
         for message in messages {
-            let reading = letter::read(&message.body, &message.attributes, message.sent_at, now);
+            let reading = letter::read(
+                &namespace,
+                &message.body,
+                &message.attributes,
+                message.sent_at,
+                now,
+            );
             read.letters.push(Letter {
                 queue: queue.clone(),
                 message,

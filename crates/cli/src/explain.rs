@@ -14,7 +14,7 @@ use reactor_core::judge::{
     consider_stopped_task, essential_containers, signature_of, with_run_history, Considered,
     PastFailure,
 };
-use reactor_core::started_by::{is_valid_run_id, owner_of, Owner};
+use reactor_core::started_by::{is_valid_run_id, Owner};
 use reactor_core::{
     decide, judge_stopped_task, Action, Decision, History, Jitter, JobRequest, RetryPolicy, Task,
     UpperBound,
@@ -47,8 +47,9 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
             task.last_status
         )));
     }
-    // Whose task it is, decided as the classifier decides it.
-    let attempt_ref = match owner_of(task.started_by.as_deref()) {
+    // Whose task it is, decided as the classifier decides it (in the stack's namespace: REACTOR_NAMESPACE).
+    let namespace = crate::aws::namespace_from_env()?;
+    let attempt_ref = match namespace.owner_of(task.started_by.as_deref()) {
         Owner::Ours(attempt) => Some(attempt),
         Owner::Foreign(why) => {
             let ignored = json!({

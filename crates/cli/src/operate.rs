@@ -3,9 +3,8 @@
 //! nothing twice and a command racing a Lambda loses cleanly (and says so).
 
 use crate::args::{ActArgs, CancelArgs, RedriveArgs, StartArgs};
-use crate::aws::{aws_failure, caller_arn, locate_with_topic, runtime};
+use crate::aws::{aws_failure, caller_arn, lambda_config, locate_with_topic, runtime};
 use crate::failure::{read_input, Failure};
-use reactor_aws::config::Config;
 use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive, StartResponse};
 use reactor_aws::launcher::{EcsLauncher, STOP_REASON_MAX};
 use reactor_aws::notifier::SnsNotifier;
@@ -18,21 +17,10 @@ use time::OffsetDateTime;
 
 type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
 
-/// The Lambdas' configuration (timeouts, sweep shards, leases from the same variables) with the table and
-/// topic the command line found.
-fn lambda_config(table: &str, topic: &str) -> Result<Config, Failure> {
-    Config::from_lookup(|name| match name {
-        "REACTOR_TABLE" => Some(table.to_owned()),
-        "REACTOR_TOPIC_ARN" => Some(topic.to_owned()),
-        other => std::env::var(other).ok(),
-    })
-    .map_err(|e| Failure::BadInput(e.to_string()))
-}
-
 /// The Lambdas' timeouts, for every call the command makes (the stack's and STS's too): read, and a bad
 /// variable refused, before the table and topic are found, which the timeouts do not depend on.
 fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
-    lambda_config("-", "-").map(|config| config.timeouts())
+    lambda_config("-", "-", None).map(|config| config.timeouts())
 }
 
 /// What a command acts through: the reactor on the table and topic it found, and the SDK configuration.
@@ -67,7 +55,7 @@ pub(crate) async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, 
             return Err(missing);
         }
     };
-    let config = lambda_config(&located.table, &topic)?;
+    let config = lambda_config(&located.table, &topic, Some(&located.namespace))?;
     // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
     let reactor = config.reactor(
         &located.sdk,

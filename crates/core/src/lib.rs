@@ -27,7 +27,7 @@
 //!   store's conditions are derived from it.
 //! - [`step`]: the pure half of the loop's steps: a verdict to the run's decision, and what the store writes after it.
 //! - [`context`]: the run's identity in the container at launch (`ECS_REACTOR_*` variables, `{{scheduledDate}}`…).
-//! - [`started_by`]: the `ecs-reactor/<run>/<attempt>` tag that ties a task to its attempt.
+//! - [`started_by`]: the `<namespace>/<run>/<attempt>` tag that ties a task to its stack and attempt.
 //! - [`glob`]: the `*` patterns rules are written in; [`exit_codes`]: what `onExitCode` may say (numbers,
 //!   ranges, lists, patterns).
 
@@ -61,4 +61,4 @@ pub use judge::{
     History, LaunchFailure, LaunchProblem, Verdict,
 };
 pub use policy::{Action, Jitter, JitterSource, RetryPolicy, Rule, SplitMix64, UpperBound};
-pub use started_by::AttemptRef;
+pub use started_by::{AttemptRef, Namespace};

@@ -5,7 +5,7 @@
 //! state (see the AWS adapter); this module says which changes are allowed, so that the adapter and the
 //! tests agree on one table.
 
-use crate::started_by::{is_valid_run_id, AttemptRef};
+use crate::started_by::{is_valid_run_id, AttemptRef, Namespace};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::format_description::FormatItem;
@@ -139,13 +139,21 @@ pub fn discriminator(text: &str) -> String {
 }
 
 /// The RunTask `clientToken` of an attempt: deterministic (a retried launch of the same attempt reuses it, so
-/// ECS starts the task once) and within ECS's 64 characters.
-pub fn client_token(attempt: &AttemptRef) -> String {
+/// ECS starts the task once), the stack's own (ECS honours a token account-wide: another stack's run of the same
+/// name must not get this stack's task back) and within ECS's 64 characters.
+pub fn client_token(namespace: &Namespace, attempt: &AttemptRef) -> String {
     format!(
-        "ecs-reactor-{:016x}-{}",
+        "{namespace}-{:016x}-{}",
         fnv1a64(attempt.run_id.as_bytes()),
         attempt.attempt
     )
+}
+
+/// The DynamoDB `ClientRequestToken` of the transaction that creates a run: a retry within ten minutes is a
+/// no-op. DynamoDB honours a token account-wide, so the table is part of it (two stacks, one run name).
+pub fn create_token(table: &str, run_id: &str) -> String {
+    let key = format!("{table}/{run_id}");
+    format!("ecs-reactor-{:016x}", fnv1a64(key.as_bytes()))
 }
 
 /// Which of `shards` sweep partitions a delay item goes to: spread by run so the sweep has no hot key.
@@ -207,12 +215,26 @@ mod tests {
 
     proptest! {
         #[test]
-        fn client_tokens_fit_ecs(run in "[A-Za-z0-9_-]{1,111}", attempt in 1u32..=9999) {
-            let token = client_token(&AttemptRef { run_id: run.clone(), attempt });
+        fn client_tokens_fit_ecs_and_are_the_stacks_own(
+            namespace in "[A-Za-z0-9_-]{1,20}",
+            run in "[A-Za-z0-9_-]{1,102}",
+            attempt in 1u32..=9999,
+        ) {
+            let ns = Namespace::new(&namespace).unwrap();
+            let token = client_token(&ns, &AttemptRef { run_id: run.clone(), attempt });
             prop_assert!(token.len() <= 64);
             prop_assert!(token.bytes().all(|b| (33..=126).contains(&b)));
-            let other = client_token(&AttemptRef { run_id: run, attempt: attempt % 9999 + 1 });
-            prop_assert_ne!(token, other);
+            let other = client_token(&ns, &AttemptRef { run_id: run.clone(), attempt: attempt % 9999 + 1 });
+            prop_assert_ne!(&token, &other);
+            let other_stack = Namespace::new(if namespace == "ecs-reactor" { "other" } else { "ecs-reactor" }).unwrap();
+            prop_assert_ne!(&token, &client_token(&other_stack, &AttemptRef { run_id: run, attempt }));
+        }
+
+        #[test]
+        fn create_tokens_fit_dynamodb_and_are_the_tables_own(table in "[A-Za-z0-9_.-]{3,255}", run in "[A-Za-z0-9_-]{1,102}") {
+            let token = create_token(&table, &run);
+            prop_assert!(token.len() <= 36);
+            prop_assert_ne!(token, create_token(&format!("{table}2"), &run));
         }
 
         #[test]

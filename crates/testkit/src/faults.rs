@@ -142,6 +142,7 @@ pub fn lambda_reactor(stack: &Stack, http: Option<Faults>, endpoint: Option<&str
         settings: Settings::default(),
         guard: stack.guard(),
         metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
+        namespace: stack.namespace.clone(),
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Stack {
     pub cluster: String,
     pub family: String,
     pub subnet: String,
+    /// The stack's namespace (`REACTOR_NAMESPACE`): `ecs-reactor` unless a test gives it another.
+    pub namespace: reactor_core::Namespace,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -54,6 +56,7 @@ impl Stack {
             cluster,
             family,
             subnet: default_subnet(server),
+            namespace: reactor_core::Namespace::default(),
             dynamodb,
             ecs,
             sqs,
@@ -68,6 +71,7 @@ impl Stack {
             ("REACTOR_TOPIC_ARN", self.topic_arn.clone()),
             ("REACTOR_ALLOWED_TASK_FAMILIES", self.family.clone()),
             ("REACTOR_ALLOWED_CLUSTERS", self.cluster.clone()),
+            ("REACTOR_NAMESPACE", self.namespace.to_string()),
         ]
     }
 
@@ -89,6 +93,7 @@ impl Stack {
             settings: Settings::default(),
             guard: self.guard(),
             metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
+            namespace: self.namespace.clone(),
         }
     }
 

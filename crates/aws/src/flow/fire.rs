@@ -21,6 +21,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
         let at = now;
         let claim = AttemptItem::claim(
+            &self.namespace,
             &delay.run_id,
             delay.attempt,
             at,

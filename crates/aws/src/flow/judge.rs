@@ -111,7 +111,14 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             &mut jitter,
         );
         let at = now;
-        let next = next_step(&decision, &job, (run_id, n), now, &self.settings, at);
+        let next = next_step(
+            &decision,
+            &job,
+            (run_id, n),
+            now,
+            (&self.settings, &self.namespace),
+            at,
+        );
         let mut facts = stop_facts(task)?;
         facts.had_deadline = job.timeout_seconds.is_some() || job.run_timeout_seconds.is_some();
         let applied = self

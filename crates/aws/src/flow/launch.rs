@@ -32,7 +32,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 run_id: run.run_id.clone(),
                 attempt,
             };
-            let started_by = attempt_ref.to_string();
+            let started_by = self.namespace.started_by(&attempt_ref);
             let cluster = job.run_task.cluster.as_deref();
             match self.launcher.find_task(cluster, &started_by).await {
                 Ok(Some(task_arn)) => {
@@ -54,11 +54,11 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 // A retry that fired after the run's deadline (TTL is late) is not launched.
                 (Some(left), Some(limit)) if left <= 0 => run_deadline_passed(limit),
                 _ => {
-                    let token = reactor_core::run::client_token(&attempt_ref);
+                    let token = reactor_core::run::client_token(&self.namespace, &attempt_ref);
                     let launched = with_context(run, job, attempt);
                     match self
                         .launcher
-                        .run_task(&launched, &attempt_ref, &token)
+                        .run_task(&launched, &attempt_ref, &started_by, &token)
                         .await?
                     {
                         LaunchOutcome::Started { task_arn } => {
@@ -120,7 +120,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 job,
                 (&run.run_id, attempt),
                 now,
-                &self.settings,
+                (&self.settings, &self.namespace),
                 at,
             );
             let applied = self

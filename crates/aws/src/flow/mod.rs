@@ -50,7 +50,7 @@ use reactor_core::step::{
 };
 use reactor_core::{
     run_deadline_passed, Action, AttemptRef, Concurrency, Decision, Guard, GuardError, History,
-    JobRequest, NotifyOn, SplitMix64, Task,
+    JobRequest, Namespace, NotifyOn, SplitMix64, Task,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -120,6 +120,8 @@ pub struct Reactor<S, L, N> {
     pub guard: Guard,
     /// Where each applied state change is counted (EMF lines in a Lambda).
     pub metrics: Arc<dyn MetricSink>,
+    /// The stack's namespace: its tasks' `startedBy` begin with it, and only those are judged here.
+    pub namespace: Namespace,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -362,7 +364,7 @@ fn next_step(
     job: &JobRequest,
     (run_id, attempt): (&str, u32),
     now: OffsetDateTime,
-    settings: &Settings,
+    (settings, namespace): (&Settings, &Namespace),
     at: OffsetDateTime,
 ) -> Next {
     let leases = Leases {
@@ -381,6 +383,7 @@ fn next_step(
             attempt,
             lease_until,
         } => Next::RetryNow(Box::new(AttemptItem::claim(
+            namespace,
             run_id,
             attempt,
             at,

@@ -102,6 +102,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         let at = now;
         let next = run.attempt + 1;
         let claim = AttemptItem::claim(
+            &self.namespace,
             run_id,
             next,
             at,

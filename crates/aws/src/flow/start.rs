@@ -47,6 +47,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         run.essential_containers = essentials;
         run.scheduled_at = scheduled_at;
         let first = AttemptItem::claim(
+            &self.namespace,
             run_id,
             1,
             at,

@@ -28,7 +28,7 @@ use reactor_core::deadline::{Deadline, DeadlineKind};
 use reactor_core::memory::TaskSize;
 use reactor_core::run::{client_token, delay_shard, RunStatus};
 use reactor_core::Action;
-use reactor_core::AttemptRef;
+use reactor_core::{AttemptRef, Namespace};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -539,8 +539,15 @@ impl AttemptItem {
         })
     }
 
-    /// Attempt `attempt` of a run, CLAIMED at `at`, its launch leased to the claimer until `lease_until`.
-    pub fn claim(run_id: &str, attempt: u32, at: OffsetDateTime, lease_until: i64) -> AttemptItem {
+    /// Attempt `attempt` of a run of the stack `namespace`, CLAIMED at `at`, its launch leased to the claimer
+    /// until `lease_until`.
+    pub fn claim(
+        namespace: &Namespace,
+        run_id: &str,
+        attempt: u32,
+        at: OffsetDateTime,
+        lease_until: i64,
+    ) -> AttemptItem {
         let attempt_ref = AttemptRef {
             run_id: run_id.into(),
             attempt,
@@ -551,8 +558,8 @@ impl AttemptItem {
             run_id: run_id.into(),
             attempt,
             state: AttemptState::Claimed,
-            started_by: attempt_ref.to_string(),
-            client_token: client_token(&attempt_ref),
+            started_by: namespace.started_by(&attempt_ref),
+            client_token: client_token(namespace, &attempt_ref),
             claimed_at: at,
             task_arn: None,
             launched_at: None,
@@ -637,7 +644,7 @@ mod tests {
     #[test]
     fn an_optional_time_is_left_out_when_absent_and_read_when_present() {
         let at = datetime!(2026-11-21 02:30:00 UTC);
-        let mut attempt = AttemptItem::claim("r", 1, at, 0);
+        let mut attempt = AttemptItem::claim(&Namespace::default(), "r", 1, at, 0);
         let value = serde_json::to_value(&attempt).unwrap();
         assert!(value.get("launchedAt").is_none(), "{value}");
         attempt.launched_at = Some(at + time::Duration::seconds(5));

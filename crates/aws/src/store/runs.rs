@@ -76,10 +76,7 @@ impl Runs for DynamoStore {
             .transact_write_items()
             // DynamoDB makes a retried transaction with the same token a no-op for 10 minutes, so a lost
             // response does not turn into "already exists" (local emulators ignore it; callers cope either way).
-            .client_request_token(reactor_core::run::client_token(&reactor_core::AttemptRef {
-                run_id: run.run_id.clone(),
-                attempt: 1,
-            }))
+            .client_request_token(reactor_core::run::create_token(&self.table, &run.run_id))
             .transact_items(put_run)
             .transact_items(put_attempt)
             .send()

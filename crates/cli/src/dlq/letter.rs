@@ -12,7 +12,7 @@
 
 use reactor_core::event::{task_state_change_from_value, Task};
 use reactor_core::request::{start_request, RegisteredTick, StartRequest, StarterInput};
-use reactor_core::started_by::{owner_of, AttemptRef, Owner};
+use reactor_core::started_by::{AttemptRef, Namespace, Owner};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
@@ -147,6 +147,7 @@ pub struct Reading {
 /// Reads a message: its body, its message attributes (string values) and when it was sent. `now` only
 /// decides whether a tick's time is in the future, as the starter does.
 pub fn read(
+    namespace: &Namespace,
     body: &str,
     attributes: &BTreeMap<String, String>,
     sent_at: Option<OffsetDateTime>,
@@ -201,7 +202,7 @@ pub fn read(
         let request_id = text(&value, "/requestContext/requestId");
         let payload = value.get("requestPayload").cloned();
         let about = match &payload {
-            Some(payload) => about(payload, request_id.as_deref(), now),
+            Some(payload) => about(namespace, payload, request_id.as_deref(), now),
             None => About::Other("the record has no requestPayload: the event is not in it".into()),
         };
         return Reading {
@@ -229,7 +230,7 @@ pub fn read(
             error_message: attribute("ERROR_MESSAGE"),
         };
         // A rule hands its function the event only: no request id (a job request from a rule is a tick).
-        let about = about(&value, None, now);
+        let about = about(namespace, &value, None, now);
         return Reading {
             kind: Kind::RuleDelivery,
             failed,
@@ -257,7 +258,12 @@ fn unrecognised(what: String, sent_at: Option<OffsetDateTime>) -> Reading {
 
 /// What an event or a job request is about, read as its handler reads it. `request_id`: the invocation's
 /// (a Lambda record's `requestContext.requestId`), which names a directly invoked job request's run.
-fn about(payload: &Value, request_id: Option<&str>, now: OffsetDateTime) -> About {
+fn about(
+    namespace: &Namespace,
+    payload: &Value,
+    request_id: Option<&str>,
+    now: OffsetDateTime,
+) -> About {
     let detail_type = payload.get("detail-type").and_then(Value::as_str);
     if detail_type == Some("ECS Task State Change") {
         return match task_state_change_from_value(payload.clone()) {
@@ -269,7 +275,7 @@ fn about(payload: &Value, request_id: Option<&str>, now: OffsetDateTime) -> Abou
                         task.last_status
                     ))
                 } else {
-                    match owner_of(task.started_by.as_deref()) {
+                    match namespace.owner_of(task.started_by.as_deref()) {
                         Owner::Ours(attempt) => Ok(attempt),
                         Owner::Foreign(why) => Err(format!("not ecs-reactor's task: {why}")),
                         Owner::Malformed(e) => Err(e.to_string()),
@@ -471,7 +477,13 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let sent = datetime!(2026-11-21 02:45:00 UTC);
-        let reading = read(&stopped().to_string(), &attributes, Some(sent), NOW);
+        let reading = read(
+            &Namespace::default(),
+            &stopped().to_string(),
+            &attributes,
+            Some(sent),
+            NOW,
+        );
         assert_eq!(reading.kind, Kind::RuleDelivery);
         assert_eq!(
             reading.failed.error().as_deref(),
@@ -510,7 +522,13 @@ mod tests {
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorType": "RetryableError", "errorMessage": "the table did not answer"}
         });
-        let reading = read(&record.to_string(), &no_attributes(), None, NOW);
+        let reading = read(
+            &Namespace::default(),
+            &record.to_string(),
+            &no_attributes(),
+            None,
+            NOW,
+        );
         assert_eq!(reading.kind, Kind::InvokeFailure);
         assert_eq!(
             reading.failed.condition.as_deref(),
@@ -550,8 +568,20 @@ mod tests {
             json!({"requestContext": context, "requestPayload": job(), "responsePayload": {"errorType": "StartFailed"}})
                 .to_string()
         };
-        let named = read(&record(Some("c0ffee")), &no_attributes(), None, NOW);
-        let again = read(&record(Some("c0ffee")), &no_attributes(), None, NOW);
+        let named = read(
+            &Namespace::default(),
+            &record(Some("c0ffee")),
+            &no_attributes(),
+            None,
+            NOW,
+        );
+        let again = read(
+            &Namespace::default(),
+            &record(Some("c0ffee")),
+            &no_attributes(),
+            None,
+            NOW,
+        );
         let run = |r: &Reading| match &r.about {
             About::Start { request, .. } => request
                 .as_ref()
@@ -565,7 +595,13 @@ mod tests {
             "the same request id names the same run"
         );
         assert!(run(&named).is_ok_and(|id| id.starts_with("nightly-report-")));
-        let unnamed = read(&record(None), &no_attributes(), None, NOW);
+        let unnamed = read(
+            &Namespace::default(),
+            &record(None),
+            &no_attributes(),
+            None,
+            NOW,
+        );
         assert!(
             run(&unnamed).is_err_and(|e| e.contains("request id")),
             "{:?}",
@@ -584,7 +620,13 @@ mod tests {
                 "approximateArrivalOfFirstRecord": "2026-11-21T02:45:00Z", "approximateArrivalOfLastRecord": "2026-11-21T02:46:00Z",
                 "batchSize": 2, "streamArn": "arn:aws:dynamodb:us-east-1:1:table/attempts/stream/2026-11-01T00:00:00.000"}
         });
-        let reading = read(&record.to_string(), &no_attributes(), None, NOW);
+        let reading = read(
+            &Namespace::default(),
+            &record.to_string(),
+            &no_attributes(),
+            None,
+            NOW,
+        );
         assert_eq!(reading.kind, Kind::StreamBatch);
         assert_eq!(
             reading.failed.error().as_deref(),
@@ -604,18 +646,38 @@ mod tests {
     fn the_sweeps_tick_and_unknown_bodies_are_named_without_their_values() {
         let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-21T02:45:00Z", "detail": {}});
         assert!(matches!(
-            read(&sweep.to_string(), &no_attributes(), None, NOW).about,
+            read(
+                &Namespace::default(),
+                &sweep.to_string(),
+                &no_attributes(),
+                None,
+                NOW
+            )
+            .about,
             About::Sweep
         ));
         let odd = json!({"password": SECRET});
-        let reading = read(&odd.to_string(), &no_attributes(), None, NOW);
+        let reading = read(
+            &Namespace::default(),
+            &odd.to_string(),
+            &no_attributes(),
+            None,
+            NOW,
+        );
         assert_eq!(reading.kind, Kind::Unrecognised);
         let About::Other(what) = reading.about else {
             panic!("not other");
         };
         assert_eq!(what, "a JSON object with keys password");
         assert_eq!(
-            read("not json", &no_attributes(), None, NOW).kind,
+            read(
+                &Namespace::default(),
+                "not json",
+                &no_attributes(),
+                None,
+                NOW
+            )
+            .kind,
             Kind::Unrecognised
         );
     }

@@ -4,9 +4,8 @@
 //! idempotent, so a replay of what was handled since changes nothing: DUPLICATE or STALE.
 
 use super::letter::About;
-use crate::aws::{aws_failure, locate_with_topic};
+use crate::aws::{aws_failure, lambda_config, locate_with_topic};
 use crate::failure::Failure;
-use reactor_aws::config::Config;
 use reactor_aws::flow::{FlowError, Judged, Launch, Reactor, StartResponse};
 use reactor_aws::launcher::EcsLauncher;
 use reactor_aws::notifier::SnsNotifier;
@@ -15,17 +14,6 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
-
-/// The Lambdas' configuration (timeouts, sweep shards, leases and the guard from the same variables), with
-/// the table and topic the command line found.
-pub fn lambda_config(table: &str, topic: &str) -> Result<Config, Failure> {
-    Config::from_lookup(|name| match name {
-        "REACTOR_TABLE" => Some(table.to_owned()),
-        "REACTOR_TOPIC_ARN" => Some(topic.to_owned()),
-        other => std::env::var(other).ok(),
-    })
-    .map_err(|e| Failure::BadInput(e.to_string()))
-}
 
 /// The reactor replays run on, and its table (named in failures).
 pub struct Replayer {
@@ -42,7 +30,7 @@ pub async fn connect(
 ) -> Result<Replayer, Failure> {
     let located = locate_with_topic(args, topic, Some(timeouts)).await?;
     let topic = located.topic?;
-    let config = lambda_config(&located.table, &topic)?;
+    let config = lambda_config(&located.table, &topic, Some(&located.namespace))?;
     // The command line's own output is on stdout: no metric lines there (the Lambdas count what follows).
     let reactor = config.reactor(
         &located.sdk,

@@ -213,7 +213,7 @@ mod tests {
     }
 
     fn launched(deadline: Option<OffsetDateTime>) -> AttemptItem {
-        let mut a = AttemptItem::claim("r", 1, T0, 0);
+        let mut a = AttemptItem::claim(&reactor_core::Namespace::default(), "r", 1, T0, 0);
         a.state = AttemptState::Launched;
         a.launched_at = Some(T0);
         a.deadline_at = deadline;
@@ -225,7 +225,13 @@ mod tests {
         let lease = (T0 + Duration::minutes(2)).unix_timestamp();
         let claimed = story(
             RunStatus::Launching,
-            Some(AttemptItem::claim("r", 1, T0, lease)),
+            Some(AttemptItem::claim(
+                &reactor_core::Namespace::default(),
+                "r",
+                1,
+                T0,
+                lease,
+            )),
             "{}",
         );
         assert_eq!(reason(&claimed, T0 + Duration::minutes(1), 7200), None);
