@@ -59,13 +59,18 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-## make build — the deployable package: `sam build` of the three functions for arm64 (provided.al2023), release
-## profile, cross-compiled by cargo-lambda with zig (both pinned in .venv); then checks that each bootstrap is an
-## arm64 executable and reports its size and zipped size. Needs the aarch64 standard library (rustup target).
+## make build — the deployable package: ONE `cargo lambda build` of the three functions for arm64
+## (provided.al2023), release profile, cross-linked with zig (cargo-lambda and zig pinned in .venv), into
+## target/lambda/<binary>/bootstrap, the directories template.yml's CodeUri names (`sam deploy` zips them; there is
+## no `sam build` step, and the functions say SkipBuild so that one run out of habit changes nothing). Then checks
+## that each bootstrap is an arm64 executable and reports its size and zipped size. Needs the aarch64 standard
+## library (rustup target). A stale `sam build` output is removed: `sam deploy` would prefer it to template.yml.
 build: venv
 	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build --beta-features --template template.yml
-	$(VENV)/bin/python tools/package_sizes.py .aws-sam/build
+	rm -rf .aws-sam/build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --locked \
+	  --bin starter --bin classifier --bin scheduler
+	$(VENV)/bin/python tools/package_sizes.py target/lambda
 
 ## make demo — the retry loop as a story on a local AWS: moto on 127.0.0.1 (a free port), the real Lambda
 ## binaries under SAM's runtime emulator. Stops everything it started. Re-runs build and install nothing new.

@@ -327,9 +327,12 @@ fn functions(template: &Value) -> BTreeMap<String, (String, &Value)> {
     resources_of_type(template, "AWS::Serverless::Function")
         .into_iter()
         .map(|(id, f)| {
-            let binary = f["Metadata"]["BuildProperties"]["Binary"]
+            // `make build` puts each binary in target/lambda/<binary>/, which CodeUri names.
+            let binary = f["Properties"]["CodeUri"]
                 .as_str()
-                .unwrap_or_else(|| panic!("{id}: Metadata.BuildProperties.Binary is missing"))
+                .and_then(|uri| uri.strip_prefix("target/lambda/"))
+                .and_then(|rest| rest.strip_suffix('/'))
+                .unwrap_or_else(|| panic!("{id}: CodeUri is not target/lambda/<binary>/"))
                 .to_owned();
             (binary, (id, f))
         })
@@ -479,14 +482,19 @@ fn template_wires_the_loop() {
             ("Runtime", json!("provided.al2023")),
             ("Architectures", json!(["arm64"])),
             ("Handler", json!("bootstrap")),
-            ("CodeUri", json!(".")),
+            ("CodeUri", json!(format!("target/lambda/{binary}/"))),
         ];
         for (name, value) in expected {
             assert_eq!(property(&template, f, name), &value, "{id}.{name}");
         }
+        // Built by `make build`, not by `sam build` (which would build each function on its own).
         assert_eq!(
-            f["Metadata"]["BuildMethod"],
-            json!("rust-cargolambda"),
+            f["Metadata"]["SkipBuild"],
+            json!(true),
+            "{id}: Metadata.SkipBuild"
+        );
+        assert!(
+            f["Metadata"].get("BuildMethod").is_none(),
             "{id}: Metadata.BuildMethod"
         );
         let mut env = template["Globals"]["Function"]["Environment"]["Variables"]
@@ -1055,6 +1063,139 @@ fn two_stacks_each_select_count_and_chart_only_their_own_tasks() {
         assert_eq!(
             ev.eval(&template["Outputs"]["Namespace"]["Value"]),
             json!(mine)
+        );
+    }
+}
+
+/// template.yml as CloudFormation deploys it: the SAM transform applied by the pinned translator
+/// (tools/sam_transform.py, offline).
+fn transformed() -> Value {
+    let out = run_tool("python", &["tools/sam_transform.py", "template.yml"]);
+    assert!(
+        out.status.success(),
+        "sam_transform.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the transformed template is JSON")
+}
+
+/// Safe deploys: each function's new version takes over its alias `live` gradually (CodeDeploy, `DeploymentType`)
+/// and is rolled back when the function's own errors alarm goes off; and everything that invokes a function —
+/// the ECS rule, the sweep, the stream mapping, the on-failure destinations, the jobs' schedules — invokes the
+/// alias, so no event reaches a version that is not (or no longer) live.
+#[test]
+fn every_function_deploys_gradually_behind_an_alias_its_callers_invoke() {
+    let template = template();
+    assert_eq!(template["Globals"]["Function"]["AutoPublishAlias"], "live");
+    let kinds = &template["Parameters"]["DeploymentType"];
+    assert_eq!(kinds["Default"], "Canary10Percent5Minutes");
+    assert!(kinds["AllowedValues"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("AllAtOnce")));
+    for (binary, (id, f)) in functions(&template) {
+        let preference = &f["Properties"]["DeploymentPreference"];
+        assert_eq!(preference["Type"], json!({"Ref": "DeploymentType"}), "{id}");
+        // The alarm that rolls it back watches this function's errors.
+        let alarms = preference["Alarms"].as_array().expect("rollback alarms");
+        assert!(
+            alarms.iter().any(|a| {
+                let alarm =
+                    &template["Resources"][a["Ref"].as_str().unwrap_or_default()]["Properties"];
+                alarm["MetricName"] == "Errors"
+                    && alarm["Dimensions"]
+                        == json!([{"Name": "FunctionName", "Value": {"Ref": id}}])
+            }),
+            "{binary}: no rollback on its own errors: {alarms:?}"
+        );
+    }
+    // The schedules (jobs apply reads StarterFunctionArn) and their role: the alias.
+    assert_eq!(
+        template["Outputs"]["StarterFunctionArn"]["Value"],
+        json!({"Ref": "StarterFunction.Alias"})
+    );
+    let role =
+        &template["Resources"]["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+    let invoke = statements(&role["Statement"])
+        .into_iter()
+        .find(|s| s["Action"] == "lambda:InvokeFunction")
+        .expect("the schedules' role invokes the starter");
+    assert_eq!(invoke["Resource"], json!({"Ref": "StarterFunction.Alias"}));
+
+    // What SAM generates from that: one alias per function, updated through CodeDeploy, and every caller on it.
+    let deployed = transformed();
+    let resources = deployed["Resources"].as_object().unwrap();
+    let of_type = |kind: &str| {
+        resources
+            .iter()
+            .filter(move |(_, r)| r["Type"] == kind)
+            .collect::<Vec<_>>()
+    };
+    let aliases: BTreeMap<String, String> = of_type("AWS::Lambda::Alias")
+        .into_iter()
+        .map(|(id, r)| {
+            assert_eq!(r["Properties"]["Name"], "live", "{id}");
+            assert!(
+                r["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"].is_object(),
+                "{id}: not updated through CodeDeploy"
+            );
+            let function = r["Properties"]["FunctionName"]["Ref"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            (function, id.clone())
+        })
+        .collect();
+    assert_eq!(aliases.len(), 3, "{aliases:?}");
+    let alias_of = |function: &str| json!({"Ref": aliases[function]});
+    let groups = of_type("AWS::CodeDeploy::DeploymentGroup");
+    assert_eq!(groups.len(), 3);
+    for (id, group) in &groups {
+        let p = &group["Properties"];
+        assert_eq!(p["AlarmConfiguration"]["Enabled"], true, "{id}");
+        assert_eq!(
+            p["AutoRollbackConfiguration"]["Events"],
+            json!([
+                "DEPLOYMENT_FAILURE",
+                "DEPLOYMENT_STOP_ON_ALARM",
+                "DEPLOYMENT_STOP_ON_REQUEST"
+            ]),
+            "{id}"
+        );
+    }
+    for (id, rule) in of_type("AWS::Events::Rule") {
+        for target in rule["Properties"]["Targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let function = target["Arn"]["Fn::GetAtt"][0].as_str();
+            assert!(
+                function.is_none(),
+                "{id} invokes {function:?} itself, not its alias"
+            );
+            let on_alias = aliases.values().any(|a| target["Arn"] == json!({"Ref": a}));
+            assert!(on_alias, "{id}: {}", target["Arn"]);
+        }
+    }
+    for (id, mapping) in of_type("AWS::Lambda::EventSourceMapping") {
+        assert_eq!(
+            mapping["Properties"]["FunctionName"],
+            alias_of("SchedulerFunction"),
+            "{id}"
+        );
+    }
+    for (id, config) in of_type("AWS::Lambda::EventInvokeConfig") {
+        assert_eq!(config["Properties"]["Qualifier"], "live", "{id}");
+    }
+    for (id, permission) in of_type("AWS::Lambda::Permission") {
+        let on_alias = aliases
+            .values()
+            .any(|a| permission["Properties"]["FunctionName"] == json!({"Ref": a}));
+        assert!(
+            on_alias,
+            "{id}: {}",
+            permission["Properties"]["FunctionName"]
         );
     }
 }
