@@ -306,8 +306,9 @@ async fn a_missing_stack_or_output_is_one_line_naming_it() {
     );
 }
 
-/// A redrive through `--stack` launches in the stack's namespace (its `Namespace` output), so the stack's rule
-/// and classifier see the new task (a stack deployed before namespaces has no such output: `ecs-reactor`).
+/// A redrive with `--stack` launches in the stack's namespace (its `Namespace` output), even with the table and
+/// topic given explicitly, so the stack's rule and classifier see the new task (a stack deployed before
+/// namespaces has no such output: `ecs-reactor`).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redrive_through_the_stack_launches_in_the_stacks_namespace() {
     let mut stack = Stack::new().await;
@@ -317,7 +318,21 @@ async fn a_redrive_through_the_stack_launches_in_the_stacks_namespace() {
     stack.namespace = reactor_core::Namespace::new("reactor-blue").unwrap();
     let name = reactor_stack(&stack).await;
 
-    let redriven = ecs_reactor(&[], &["redrive", failed, "--stack", &name]);
+    // The table and topic given explicitly (so the stack is not needed for them): the namespace is still the
+    // stack's, not the default one its rule would not see.
+    let redriven = ecs_reactor(
+        &[],
+        &[
+            "redrive",
+            failed,
+            "--stack",
+            &name,
+            "--table",
+            &stack.table,
+            "--topic-arn",
+            &stack.topic_arn,
+        ],
+    );
     assert_eq!(redriven.code, 0, "{}", redriven.stderr);
     assert_eq!(
         stack

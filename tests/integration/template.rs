@@ -1120,7 +1120,11 @@ fn every_function_deploys_gradually_behind_an_alias_its_callers_invoke() {
         .into_iter()
         .find(|s| s["Action"] == "lambda:InvokeFunction")
         .expect("the schedules' role invokes the starter");
-    assert_eq!(invoke["Resource"], json!({"Ref": "StarterFunction.Alias"}));
+    assert_eq!(
+        invoke["Resource"],
+        json!([{"Ref": "StarterFunction.Alias"}, {"Fn::GetAtt": ["StarterFunction", "Arn"]}]),
+        "the alias, and the function for schedules written before the alias existed"
+    );
 
     // What SAM generates from that: one alias per function, updated through CodeDeploy, and every caller on it.
     let deployed = transformed();

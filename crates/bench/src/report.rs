@@ -303,7 +303,7 @@ pub fn render(f: &Figures) -> String {
         )
         .unwrap(),
         Package::Measured { sizes, built_now } => {
-            writeln!(w, "`make build` (`sam build`, cargo-lambda with zig, arm64, release profile){}; sizes as `tools/package_sizes.py` reports them (zip at deflate level 9, as Lambda receives it).\n", if *built_now { ", run by this benchmark" } else { ": its output reused, no source is newer" }).unwrap();
+            writeln!(w, "`make build` (one `cargo lambda build` of the three functions, zig, arm64, release profile){}; sizes as `tools/package_sizes.py` reports them (zip at deflate level 9, as Lambda receives it).\n", if *built_now { ", run by this benchmark" } else { ": its output reused, no source is newer" }).unwrap();
             writeln!(w, "| function | bootstrap MB | zipped MB |\n|---|---|---|").unwrap();
             for (name, size, zipped) in sizes {
                 writeln!(w, "| {name} | {size:.2} | {zipped:.2} |").unwrap();

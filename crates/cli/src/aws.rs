@@ -36,6 +36,36 @@ fn namespace_of(outputs: &StackOutputs) -> Result<reactor_core::Namespace, Failu
     }
 }
 
+/// The namespace of the stack a command works on when it has not read the stack's outputs for anything else:
+/// `REACTOR_NAMESPACE`; else, when a stack is named (`--stack`, `REACTOR_STACK`), its `Namespace` output (one
+/// DescribeStacks call: a table and topic given explicitly must not silently put a redrive in the default
+/// namespace, where the stack's rule would not see its task); else the default.
+async fn stack_namespace(
+    args: &TableArgs,
+    sdk: &aws_config::SdkConfig,
+) -> Result<reactor_core::Namespace, Failure> {
+    if given(None, "REACTOR_NAMESPACE").is_some() {
+        return namespace_from_env();
+    }
+    match given(args.stack.as_deref(), "REACTOR_STACK") {
+        Some((stack, _)) => namespace_of(&stack_outputs(sdk, &stack).await?),
+        None => Ok(reactor_core::Namespace::default()),
+    }
+}
+
+/// As [`stack_namespace`], for a command that is otherwise offline (`explain EVENT_FILE`): AWS is asked only when
+/// a stack is named and `REACTOR_NAMESPACE` is not set.
+pub fn namespace_for(args: &TableArgs) -> Result<reactor_core::Namespace, Failure> {
+    let stack_named = given(args.stack.as_deref(), "REACTOR_STACK").is_some();
+    if !stack_named || given(None, "REACTOR_NAMESPACE").is_some() {
+        return namespace_from_env();
+    }
+    runtime()?.block_on(async {
+        let sdk = sdk_config(args, None).await?;
+        stack_namespace(args, &sdk).await
+    })
+}
+
 /// The Lambdas' configuration (timeouts, sweep shards, leases and the guard from the same variables) with the
 /// table and topic the command line found, in the stack's namespace when it is known (else `REACTOR_NAMESPACE`
 /// or the default), so that what the command line launches is the stack's to judge.
@@ -116,7 +146,7 @@ pub async fn locate_with_topic(
     let (sdk, table, outputs) = locate(args, Some(&topic), timeouts).await?;
     let namespace = match &outputs {
         Some(outputs) => namespace_of(outputs)?,
-        None => namespace_from_env()?,
+        None => stack_namespace(args, &sdk).await?,
     };
     let topic = match (topic, outputs) {
         (Some((topic, _)), _) => Ok(topic),
@@ -156,11 +186,9 @@ pub async fn locate_queues(
         .cloned()
         .collect();
     if !named.is_empty() {
-        return Ok((
-            sdk_config(args, timeouts).await?,
-            named,
-            namespace_from_env()?,
-        ));
+        let sdk = sdk_config(args, timeouts).await?;
+        let namespace = stack_namespace(args, &sdk).await?;
+        return Ok((sdk, named, namespace));
     }
     // Said before anything is asked of AWS, as for the table.
     let Some((stack, _)) = given(args.stack.as_deref(), "REACTOR_STACK") else {

@@ -704,7 +704,8 @@ fn plan(reading: &Reading) -> Result<Plan, String> {
             ),
         }),
         About::Task { attempt: Err(why), .. } => Err(format!(
-            "{why}; the classifier would leave it alone, so there is nothing to replay: purge it"
+            "{why}; this stack's classifier would leave it alone, so there is nothing to replay here (another \
+             stack's task? give that stack's --stack or REACTOR_NAMESPACE; else purge it)"
         )),
         About::Start { request: Ok(r), .. } => Ok(Plan {
             step: "the starter's start step",

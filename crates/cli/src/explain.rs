@@ -47,8 +47,9 @@ pub fn run(args: &ExplainArgs) -> Result<String, Failure> {
             task.last_status
         )));
     }
-    // Whose task it is, decided as the classifier decides it (in the stack's namespace: REACTOR_NAMESPACE).
-    let namespace = crate::aws::namespace_from_env()?;
+    // Whose task it is, decided as the classifier decides it, in the stack's namespace (REACTOR_NAMESPACE, else
+    // the stack's Namespace output when a stack is named, else ecs-reactor).
+    let namespace = crate::aws::namespace_for(&args.table)?;
     let attempt_ref = match namespace.owner_of(task.started_by.as_deref()) {
         Owner::Ours(attempt) => Some(attempt),
         Owner::Foreign(why) => {

@@ -124,7 +124,7 @@ pub enum RunIdError {
     #[error("the time cannot be written as a run id")]
     Time,
     #[error(
-        "run id {0:?} would not fit startedBy (letters, digits, '-', '_'; at most 111 characters)"
+        "run id {0:?} would not fit startedBy (letters, digits, '-', '_'; at most 102 characters)"
     )]
     Invalid(String),
 }
