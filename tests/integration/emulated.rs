@@ -9,11 +9,54 @@ use reactor_aws::store::prelude::*;
 use reactor_testkit::utc;
 use serde_json::{json, Value};
 
-/// The run every sample event belongs to (`startedBy` ecs-reactor/nightly-report-20261121T023000Z/1).
-const RUN: &str = "nightly-report-20261121T023000Z";
+/// The run every sample event belongs to (`startedBy` ecs-reactor/nightly-report-20261121T023000Z/1), as
+/// [`shifted`].
+fn sample_run() -> String {
+    shifted("nightly-report-20261121T023000Z")
+}
 
+/// A sample event as the binaries get it, [`shifted`].
 fn sample(name: &str) -> String {
-    std::fs::read_to_string(root().join("events").join(name)).unwrap()
+    shifted(&std::fs::read_to_string(root().join("events").join(name)).unwrap())
+}
+
+/// How many days the samples are moved back: none on any clock past them (2026-11-21; the latest time in them is
+/// the sweep's, 02:43). The binaries read the real clock, so a suite run with the clock set before the samples
+/// (`make test-clock`) gets them moved to a day before its clock; a tick is never one from the future.
+fn days_back() -> i64 {
+    static DAYS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *DAYS.get_or_init(|| {
+        let latest = utc("2026-11-21T02:43:00Z");
+        let now = time::OffsetDateTime::now_utc();
+        if now > latest + time::Duration::hours(1) {
+            0
+        } else {
+            (latest - now).whole_days() + 2
+        }
+    })
+}
+
+/// `text` with every date, run-id stamp and epoch second of the samples moved back [`days_back`] days.
+fn shifted(text: &str) -> String {
+    let days = days_back();
+    if days == 0 {
+        return text.to_owned();
+    }
+    let date = (utc("2026-11-21T00:00:00Z") - time::Duration::days(days)).date();
+    let (y, m, d) = (date.year(), u8::from(date.month()), date.day());
+    let mut out = text
+        .replace("2026-11-21", &format!("{y:04}-{m:02}-{d:02}"))
+        .replace("20261121T", &format!("{y:04}{m:02}{d:02}T"));
+    for epoch in [
+        1_795_228_901i64,
+        1_795_228_943,
+        1_795_228_963,
+        1_795_229_783,
+        1_795_000_000,
+    ] {
+        out = out.replace(&epoch.to_string(), &(epoch - days * 86_400).to_string());
+    }
+    out
 }
 
 /// Every file in events/ must be claimed by one of the functions below.
@@ -29,7 +72,7 @@ fn samples() -> Vec<String> {
 
 /// The sample run as the starter leaves it: attempt 1 claimed, its job runnable on this stack.
 async fn reseed(stack: &Stack) {
-    for row in stack.rows(RUN).await {
+    for row in stack.rows(&sample_run()).await {
         stack
             .dynamodb
             .delete_item()
@@ -46,9 +89,9 @@ async fn reseed(stack: &Stack) {
             .await
             .unwrap();
     }
-    let at = utc("2026-11-21T02:30:01Z");
+    let at = utc(&shifted("2026-11-21T02:30:01Z"));
     let run = RunItem::new(
-        RUN,
+        &sample_run(),
         "nightly-report",
         stack.job("nightly-report").to_string(),
         Some(vec!["app".into()]),
@@ -56,10 +99,10 @@ async fn reseed(stack: &Stack) {
     );
     let claim = AttemptItem::claim(
         &reactor_core::Namespace::default(),
-        RUN,
+        &sample_run(),
         1,
         at,
-        1_795_000_000,
+        shifted("1795000000").parse::<i64>().unwrap(),
     );
     stack
         .reactor()
@@ -115,7 +158,7 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
         let tick = starter.invoke(&sample("scheduled-job.json"));
         assert_eq!(
             (tick.body["outcome"].as_str(), tick.body["runId"].as_str()),
-            (Some("DUPLICATE"), Some(RUN)),
+            (Some("DUPLICATE"), Some(sample_run().as_str())),
             "a redelivered tick"
         );
 
@@ -175,12 +218,15 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
                 classifier.logs()
             );
             if let Some(action) = action {
-                let attempt = stack.row(RUN, "ATTEMPT#0001").await.unwrap();
+                let attempt = stack.row(&sample_run(), "ATTEMPT#0001").await.unwrap();
                 assert_eq!(attempt["action"], *action, "{name}: recorded");
             }
             if *action == Some("RETRY_NOW") {
                 assert_eq!(
-                    stack.tasks(&format!("ecs-reactor/{RUN}/2")).await.len(),
+                    stack
+                        .tasks(&format!("ecs-reactor/{}/2", sample_run()))
+                        .await
+                        .len(),
                     1,
                     "{name}: attempt 2 launched"
                 );
@@ -227,13 +273,9 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
         reseed(&stack).await;
         let reactor = stack.reactor();
         let event: Value = serde_json::from_str(&sample("stopped-pull-rate-limit.json")).unwrap();
-        let judged = classifier::handle(
-            &reactor,
-            event,
-            time::macros::datetime!(2026-11-21 02:41:41 UTC),
-        )
-        .await
-        .unwrap();
+        let judged = classifier::handle(&reactor, event, utc(&shifted("2026-11-21T02:41:41Z")))
+            .await
+            .unwrap();
         assert_eq!(judged.action, Some("RETRY_LATER"));
 
         let scheduler = Function::start("scheduler", &stack.env());
@@ -245,7 +287,7 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
             scheduler.logs()
         );
         assert!(
-            stack.row(RUN, "ATTEMPT#0002").await.is_none(),
+            stack.row(&sample_run(), "ATTEMPT#0002").await.is_none(),
             "no launch from records that are not TTL deletes"
         );
         covered.push("stream-not-ttl.json");
@@ -260,12 +302,15 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
             );
         }
         assert_eq!(
-            stack.tasks(&format!("ecs-reactor/{RUN}/2")).await.len(),
+            stack
+                .tasks(&format!("ecs-reactor/{}/2", sample_run()))
+                .await
+                .len(),
             1,
             "one launch for two deliveries"
         );
         assert_eq!(
-            stack.row(RUN, "ATTEMPT#0002").await.unwrap()["state"],
+            stack.row(&sample_run(), "ATTEMPT#0002").await.unwrap()["state"],
             "LAUNCHED"
         );
         covered.push("stream-ttl-remove.json");

@@ -393,7 +393,7 @@ fn the_reasoning_names_every_rule_that_matched_and_whether_a_fall_back_decided()
 async fn explain_agrees_with_the_classifiers_stored_verdict_for_every_sample() {
     let stack = crate::stack::Stack::new().await;
     let reactor = stack.reactor();
-    let now = time::OffsetDateTime::now_utc();
+    let now = reactor_testkit::now_after("2026-11-21T02:30:00Z");
     let dir = tempdir();
     let mut samples: Vec<String> = std::fs::read_dir(root().join("events"))
         .unwrap()

@@ -107,7 +107,7 @@ pub fn dir_with_job(job: &Value) -> std::path::PathBuf {
 /// Runs of one job in several statuses, left by the real handlers; returns (run id, its first task) by status.
 pub async fn seeded(stack: &Stack) -> Vec<(&'static str, String, String)> {
     let reactor = stack.reactor();
-    let now = OffsetDateTime::now_utc();
+    let now = reactor_testkit::now_after("2026-11-21T04:00:00Z");
     let mut out = Vec::new();
     #[rustfmt::skip]
     let plays: &[(&str, &str, Option<&str>)] = &[
@@ -329,7 +329,7 @@ async fn runs_without_filters_lists_every_job_and_unfinished_statuses_reach_back
         &reactor,
         stack.tick("weekly-export", "2026-11-21T05:00:00Z"),
         "r",
-        OffsetDateTime::now_utc(),
+        reactor_testkit::now_after("2026-11-21T05:00:00Z"),
     )
     .await
     .unwrap();

@@ -33,6 +33,13 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The handlers' `now` for a test that plays fixed ticks but wants its runs recent (the command line's windows
+/// count from the real clock): the real time, but never before `tick` (plus a few seconds), so a suite run with
+/// the clock set before the tick (`make test-clock`) does not see the tick refused as one from the future.
+pub fn now_after(tick: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc().max(utc(tick) + time::Duration::seconds(5))
+}
+
 /// A time written as in the table (`2026-11-21T02:30:00Z`), for items a test writes itself.
 pub fn utc(rfc3339: &str) -> time::OffsetDateTime {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
