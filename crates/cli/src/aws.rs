@@ -275,8 +275,8 @@ impl StackOutputs {
     /// The output `key`; else a failure naming the stack, its status and the outputs it has, and `instead`
     /// (how to give the value by hand).
     pub(crate) fn value(&self, key: &str, instead: &str) -> Result<String, Failure> {
-        if let Some((_, value)) = self.outputs.iter().find(|(k, v)| k == key && !v.is_empty()) {
-            return Ok(value.clone());
+        if let Some(value) = self.optional(key) {
+            return Ok(value);
         }
         let has = if self.outputs.is_empty() {
             "none".to_owned()
