@@ -791,14 +791,31 @@ async fn every_attempt_knows_its_run_and_the_ticks_date_even_after_midnight() {
             "attempt {attempt}"
         );
     }
-    // The run keeps the job as given: placeholders and all, for the next attempt to expand.
+    // The run keeps the job as given, placeholders and all, for the next attempt to expand: the command
+    // sealed (it may hold secrets), and the placeholders in what it opens to.
     let run = stack.row(&started.run_id, "RUN").await.unwrap();
     assert!(
-        run["request"]
-            .as_str()
-            .unwrap()
-            .contains("{{scheduledDate}}"),
+        run["request"].as_str().unwrap().contains("(sealed)"),
         "{run}"
+    );
+    let opened = stack
+        .vault(&stack.config)
+        .open(&name, run["sealedOverrides"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        opened.containers[0].command.as_deref(),
+        Some(
+            [
+                "report",
+                "--date",
+                "{{scheduledDate}}",
+                "--attempt",
+                "{{attempt}}"
+            ]
+            .map(String::from)
+            .as_slice()
+        )
     );
     assert_eq!(run["scheduledAt"], tick_at);
 }

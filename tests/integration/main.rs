@@ -53,6 +53,9 @@ mod reconcile;
 mod refusals;
 /// Proves: exactly once under a crash after every AWS call of every step, duplicates and reordering.
 mod reliability;
+/// Proves: jobs' environment values and commands are sealed in the table (on-call's queries, show, runs and explain
+/// never show them) and every attempt launches with them; a sealed value opens only for its table and job.
+mod sealed;
 /// Proves: many runs with random endings and deliveries end exactly once, notified once.
 mod soak;
 /// Proves: `--stack NAME` finds the table and topic in the stack's outputs; explicit ones win; a missing stack or output is one line naming it.

@@ -61,6 +61,7 @@ pub async fn reactor_stack(stack: &Stack) -> String {
             "AttemptsTableName" => (name.as_str(), stack.table.as_str()),
             "OutcomesTopicArn" => (name.as_str(), stack.topic_arn.as_str()),
             "Namespace" => (name.as_str(), stack.namespace.as_str()),
+            "OverridesKeyArn" => (name.as_str(), stack.overrides_key.as_str()),
             other => (other, "placeholder"),
         })
         .collect();

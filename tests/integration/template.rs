@@ -662,6 +662,21 @@ fn template_wires_the_loop() {
     let mut found = Vec::new();
     all_statements(&template, "", &mut found);
     assert!(!found.is_empty(), "no policy statements found");
+    // The overrides key's policy only hands the key to the account's IAM policies (the key policy AWS writes
+    // by default, `kms:*` for the account root): what may use it is decided by the statements checked below.
+    let key_policy = |at: &str| at.starts_with("Resources.OverridesKey.Properties.KeyPolicy");
+    let delegations: Vec<&Value> = found
+        .iter()
+        .filter(|(at, _)| key_policy(at))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(delegations.len(), 1, "{delegations:?}");
+    assert_eq!(
+        delegations[0]["Principal"]["AWS"]["Fn::Sub"],
+        json!("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"),
+        "the key policy delegates to the account, to no other principal"
+    );
+    found.retain(|(at, _)| !key_policy(at));
     for (at, statement) in &found {
         assert!(
             statement.get("NotAction").is_none(),

@@ -6,6 +6,7 @@
 //! | `REACTOR_TABLE` | the attempts table | required |
 //! | `REACTOR_TOPIC_ARN` | the SNS topic for outcomes | required |
 //! | `REACTOR_NAMESPACE` | the stack's namespace: its tasks' `startedBy` prefix and its metrics' namespace | `ecs-reactor` |
+//! | `REACTOR_OVERRIDES_KEY` | the KMS key (ARN, id or `alias/…`) that seals jobs' override values at rest | none: stored as given, with a warning |
 //! | `REACTOR_SWEEP_SHARDS` | partitions of the overdue-delay index (writers and sweep must agree) | 4 |
 //! | `REACTOR_CALL_TIMEOUT_MS` | one AWS call, retries included | 8000 |
 //! | `REACTOR_ATTEMPT_TIMEOUT_MS` | one try of an AWS call | 3000 |
@@ -32,6 +33,8 @@ pub struct Config {
     pub table: String,
     pub topic_arn: String,
     pub namespace: Namespace,
+    /// The KMS key that seals override values at rest (`crate::vault`).
+    pub overrides_key: Option<String>,
     pub call_timeout: Duration,
     pub attempt_timeout: Duration,
     pub settings: Settings,
@@ -127,6 +130,9 @@ impl Config {
             table: required("REACTOR_TABLE")?,
             topic_arn: required("REACTOR_TOPIC_ARN")?,
             namespace,
+            overrides_key: lookup("REACTOR_OVERRIDES_KEY")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
             call_timeout: Duration::from_millis(call),
             attempt_timeout: Duration::from_millis(attempt.min(call)),
             settings: Settings {
@@ -225,6 +231,9 @@ impl Config {
             settings: self.settings,
             guard: self.guard.clone(),
             namespace: self.namespace.clone(),
+            vault: self.overrides_key.as_ref().map(|key| {
+                crate::vault::Vault::new(aws_sdk_kms::Client::new(sdk), key, &self.table)
+            }),
         }
     }
 }

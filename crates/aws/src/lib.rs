@@ -15,6 +15,7 @@
 //! - [`metrics`]: the [`metrics::MetricSink`] trait and [`metrics::EmfLines`]: CloudWatch metrics as Embedded Metric Format lines on stdout.
 //! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one versioned message per run event (ended, retrying).
 //! - [`store`]: the [`store::Store`] (runs, launches, decisions, sweeps: one trait and file each) and [`store::DynamoStore`]; every state change a conditional write.
+//! - [`vault`]: override values sealed at rest (KMS data key, AES-256-GCM), opened only for a launch.
 //!
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
 //! `main` builds the clients once.
@@ -30,3 +31,4 @@ pub mod metrics;
 pub mod notifier;
 pub mod records;
 pub mod store;
+pub mod vault;

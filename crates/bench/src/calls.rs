@@ -280,6 +280,7 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
         guard: stack.guard(),
         metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
         namespace: stack.namespace.clone(),
+        vault: Some(stack.vault(&stack.config)),
     }
 }
 

@@ -79,6 +79,7 @@ pub struct Instance {
     table: String,
     topic_arn: String,
     guard: reactor_core::Guard,
+    overrides_key: String,
 }
 
 impl Instance {
@@ -88,6 +89,7 @@ impl Instance {
             table: stack.table.clone(),
             topic_arn: stack.topic_arn.clone(),
             guard: stack.guard(),
+            overrides_key: stack.overrides_key.clone(),
         }
     }
 
@@ -101,6 +103,11 @@ impl Instance {
             guard: self.guard.clone(),
             metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
             namespace: reactor_core::Namespace::default(),
+            vault: Some(reactor_aws::vault::Vault::new(
+                aws_sdk_kms::Client::new(&self.config),
+                &self.overrides_key,
+                &self.table,
+            )),
         }
     }
 }

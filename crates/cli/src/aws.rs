@@ -22,6 +22,17 @@ pub const TOPIC_OUTPUT: &str = "OutcomesTopicArn";
 /// The stack's namespace (its tasks' `startedBy` prefix); a stack deployed before namespaces has none and uses
 /// the default.
 pub const NAMESPACE_OUTPUT: &str = "Namespace";
+/// The KMS key that seals jobs' override values at rest: a command that starts or relaunches a run seals or
+/// opens them with it (on-call's reads never need it).
+pub const OVERRIDES_KEY_OUTPUT: &str = "OverridesKeyArn";
+
+/// The overrides key: `REACTOR_OVERRIDES_KEY` when set, else the stack's output when the stack was read.
+fn overrides_key_of(outputs: Option<&StackOutputs>) -> Option<String> {
+    match given(None, "REACTOR_OVERRIDES_KEY") {
+        Some((key, _)) => Some(key.trim().to_owned()),
+        None => outputs.and_then(|o| o.optional(OVERRIDES_KEY_OUTPUT)),
+    }
+}
 
 /// The namespace of a stack whose outputs were read: `REACTOR_NAMESPACE` when set (it wins, as the table's
 /// variable does), else its `Namespace` output, else the default (a stack deployed before namespaces).
@@ -73,11 +84,13 @@ pub fn lambda_config(
     table: &str,
     topic: &str,
     namespace: Option<&reactor_core::Namespace>,
+    overrides_key: Option<&str>,
 ) -> Result<reactor_aws::config::Config, Failure> {
     reactor_aws::config::Config::from_lookup(|name| match name {
         "REACTOR_TABLE" => Some(table.to_owned()),
         "REACTOR_TOPIC_ARN" => Some(topic.to_owned()),
         "REACTOR_NAMESPACE" if namespace.is_some() => namespace.map(|n| n.to_string()),
+        "REACTOR_OVERRIDES_KEY" if overrides_key.is_some() => overrides_key.map(str::to_owned),
         other => std::env::var(other).ok(),
     })
     .map_err(|e| Failure::BadInput(e.to_string()))
@@ -123,6 +136,9 @@ pub struct Located {
     /// The stack's namespace: `REACTOR_NAMESPACE`, else the stack's `Namespace` output when the stack was read,
     /// else `ecs-reactor`. A redrive launches with it, so the stack's classifier judges the new task.
     pub namespace: reactor_core::Namespace,
+    /// The key that seals override values (`REACTOR_OVERRIDES_KEY`, else the stack's `OverridesKeyArn`): a
+    /// start seals a job's values with it, a redrive opens them for its launch.
+    pub overrides_key: Option<String>,
 }
 
 /// The SDK configuration and the table: `--table`, else `REACTOR_TABLE`, else the stack's
@@ -143,11 +159,19 @@ pub async fn locate_with_topic(
     timeouts: Option<aws_config::timeout::TimeoutConfig>,
 ) -> Result<Located, Failure> {
     let topic = given(topic_flag, "REACTOR_TOPIC_ARN");
-    let (sdk, table, outputs) = locate(args, Some(&topic), timeouts).await?;
+    let (sdk, table, mut outputs) = locate(args, Some(&topic), timeouts).await?;
+    let stack = given(args.stack.as_deref(), "REACTOR_STACK");
+    let env_has_all = given(None, "REACTOR_NAMESPACE").is_some()
+        && given(None, "REACTOR_OVERRIDES_KEY").is_some();
+    if let (None, Some((stack, _)), false) = (&outputs, stack, env_has_all) {
+        // Table and topic given explicitly, a stack named: its namespace and key still come from it.
+        outputs = Some(stack_outputs(&sdk, &stack).await?);
+    }
     let namespace = match &outputs {
         Some(outputs) => namespace_of(outputs)?,
-        None => stack_namespace(args, &sdk).await?,
+        None => namespace_from_env()?,
     };
+    let overrides_key = overrides_key_of(outputs.as_ref());
     let topic = match (topic, outputs) {
         (Some((topic, _)), _) => Ok(topic),
         (None, Some(outputs)) => {
@@ -163,6 +187,7 @@ pub async fn locate_with_topic(
         table,
         topic,
         namespace,
+        overrides_key,
     })
 }
 
@@ -464,6 +489,26 @@ pub async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
 /// An AWS error in on-call's words: one line naming the cause and what to do, from the failure's kind (the
 /// SDK's typed error, found in the error's source chain), never from its text.
 pub fn aws_failure(table: &str, e: &(dyn std::error::Error + 'static)) -> Failure {
+    // FlowError wraps it transparently (its source is the vault's own source): asked for by name.
+    let vault = match e.downcast_ref::<FlowError>() {
+        Some(FlowError::Vault(v)) => Some(v),
+        _ => find_in_chain::<reactor_aws::vault::VaultError>(e),
+    };
+    if let Some(vault) = vault {
+        // Starting or relaunching a job with environment values or a command seals or opens them; reading
+        // never does. A run recorded before the failure is launched by the sweep, which may open them.
+        let transient = vault.is_retryable();
+        return Failure::Aws(format!(
+            "{vault}: {}; `ecs-reactor show RUN` tells whether the run was recorded (a recorded run is launched \
+             by the sweep within about 3 minutes)",
+            if transient {
+                "try again in a moment"
+            } else {
+                "starting or redriving a job with environment values or a command needs kms:GenerateDataKey and \
+                 kms:Decrypt on the stack's overrides key (output OverridesKeyArn, or REACTOR_OVERRIDES_KEY)"
+            }
+        ));
+    }
     let Some(aws) = find_in_chain::<AwsError>(e) else {
         return Failure::Aws(e.to_string());
     };

@@ -20,7 +20,7 @@ type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
 /// The Lambdas' timeouts, for every call the command makes (the stack's and STS's too): read, and a bad
 /// variable refused, before the table and topic are found, which the timeouts do not depend on.
 fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
-    lambda_config("-", "-", None).map(|config| config.timeouts())
+    lambda_config("-", "-", None, None).map(|config| config.timeouts())
 }
 
 /// What a command acts through: the reactor on the table and topic it found, and the SDK configuration.
@@ -55,7 +55,12 @@ pub(crate) async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, 
             return Err(missing);
         }
     };
-    let config = lambda_config(&located.table, &topic, Some(&located.namespace))?;
+    let config = lambda_config(
+        &located.table,
+        &topic,
+        Some(&located.namespace),
+        located.overrides_key.as_deref(),
+    )?;
     // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
     let reactor = config.reactor(
         &located.sdk,

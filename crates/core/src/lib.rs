@@ -23,6 +23,8 @@
 //! - [`memory`]: the bigger task size after an OutOfMemoryError (`retry.onOutOfMemory`, Fargate's sizes).
 //! - [`request`]: what starts a run (a job request, or a schedule tick carrying one) and the run id it names.
 //! - [`run`]: run and attempt identities (run id, clientToken, delay shard) and run statuses.
+//! - [`secrets`]: the override values a run keeps sealed at rest (environment values, commands), split from the
+//!   request and put back for a launch.
 //! - [`transition`]: the run's life as one table: which event moves a run from which status to which; the
 //!   store's conditions are derived from it.
 //! - [`step`]: the pure half of the loop's steps: a verdict to the run's decision, and what the store writes after it.
@@ -45,6 +47,7 @@ pub mod memory;
 pub mod policy;
 pub mod request;
 pub mod run;
+pub mod secrets;
 pub mod started_by;
 pub mod step;
 pub mod timetable;

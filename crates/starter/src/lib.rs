@@ -44,6 +44,8 @@ impl HandlerError for StarterError {
             StarterError::Flow(FlowError::NotRegistered { .. }) => "JobNotRegistered",
             StarterError::Flow(FlowError::UnreadableJob { .. }) => "UnreadableRegisteredJob",
             StarterError::Flow(e) if e.is_retryable() => "RetryableError",
+            // The overrides key refused (no kms permission, a disabled key) or a sealed value unreadable.
+            StarterError::Flow(FlowError::Vault(_)) => "OverrideValuesUnsealable",
             StarterError::Flow(_) => "StartFailed",
         }
     }

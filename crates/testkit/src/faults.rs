@@ -143,6 +143,7 @@ pub fn lambda_reactor(stack: &Stack, http: Option<Faults>, endpoint: Option<&str
         guard: stack.guard(),
         metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
         namespace: stack.namespace.clone(),
+        vault: Some(stack.vault(&sdk)),
     }
 }
 
@@ -154,6 +155,7 @@ fn operation(request: &HttpRequest) -> String {
             s if s.starts_with("DynamoDB") => "dynamodb",
             s if s.starts_with("AmazonEC2ContainerService") => "ecs",
             s if s.starts_with("AmazonSQS") => "sqs",
+            "TrentService" => "kms",
             s => s,
         };
         return format!("{service}:{op}");

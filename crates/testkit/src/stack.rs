@@ -23,6 +23,8 @@ pub struct Stack {
     pub subnet: String,
     /// The stack's namespace (`REACTOR_NAMESPACE`): `ecs-reactor` unless a test gives it another.
     pub namespace: reactor_core::Namespace,
+    /// The KMS key that seals override values (`REACTOR_OVERRIDES_KEY`; template.yml's `OverridesKey`).
+    pub overrides_key: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -49,6 +51,7 @@ impl Stack {
             .unwrap();
         let (topic_arn, queue_url) = topic_with_inbox(&sns, &sqs).await;
         let (cluster, family) = cluster_and_task_definition(&ecs).await;
+        let overrides_key = overrides_key(&config).await;
         Stack {
             table,
             topic_arn,
@@ -57,6 +60,7 @@ impl Stack {
             family,
             subnet: default_subnet(server),
             namespace: reactor_core::Namespace::default(),
+            overrides_key,
             dynamodb,
             ecs,
             sqs,
@@ -72,6 +76,7 @@ impl Stack {
             ("REACTOR_ALLOWED_TASK_FAMILIES", self.family.clone()),
             ("REACTOR_ALLOWED_CLUSTERS", self.cluster.clone()),
             ("REACTOR_NAMESPACE", self.namespace.to_string()),
+            ("REACTOR_OVERRIDES_KEY", self.overrides_key.clone()),
         ]
     }
 
@@ -94,16 +99,32 @@ impl Stack {
             guard: self.guard(),
             metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
             namespace: self.namespace.clone(),
+            vault: Some(self.vault(&self.config)),
         }
     }
 
-    /// A job request for this stack's cluster and task definition.
+    /// The vault this stack's functions seal override values with, on clients of `sdk`.
+    pub fn vault(&self, sdk: &SdkConfig) -> reactor_aws::vault::Vault {
+        self.vault_for(sdk, &self.table)
+    }
+
+    /// The same key, for another table's values.
+    pub fn vault_for(&self, sdk: &SdkConfig, table: &str) -> reactor_aws::vault::Vault {
+        reactor_aws::vault::Vault::new(aws_sdk_kms::Client::new(sdk), &self.overrides_key, table)
+    }
+
+    /// A job request for this stack's cluster and task definition. It sets an environment variable, as most
+    /// jobs do, so every run the tests start stores a sealed value (and every launch opens it): the crash,
+    /// duplicate and soak suites go through the vault's calls too.
     pub fn job(&self, name: &str) -> Value {
         json!({
             "job": name,
             "runTask": {
                 "cluster": self.cluster, "taskDefinition": format!("{}:1", self.family), "launchType": "FARGATE",
-                "networkConfiguration": {"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": []}}
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": []}},
+                "overrides": {"containerOverrides": [
+                    {"name": "app", "environment": [{"name": "REPORT_FORMAT", "value": "csv"}]}
+                ]}
             },
             "retry": {"maxAttempts": 4, "intervalSeconds": 60, "jitter": "NONE"}
         })
@@ -521,4 +542,15 @@ pub fn default_subnet(server: &Moto) -> String {
         .expect("a subnet in moto's default VPC")
         + "<subnetId>".len();
     body[start..start + body[start..].find('<').unwrap()].to_owned()
+}
+
+/// A symmetric KMS key, as template.yml's `OverridesKey`; its ARN.
+async fn overrides_key(config: &SdkConfig) -> String {
+    let key = aws_sdk_kms::Client::new(config)
+        .create_key()
+        .description("ecs-reactor test: override values at rest")
+        .send()
+        .await
+        .unwrap();
+    key.key_metadata().unwrap().arn().unwrap().to_owned()
 }

@@ -55,7 +55,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 (Some(left), Some(limit)) if left <= 0 => run_deadline_passed(limit),
                 _ => {
                     let token = reactor_core::run::client_token(&self.namespace, &attempt_ref);
-                    let launched = with_context(run, job, attempt);
+                    // The only place the sealed values are opened: what RunTask sends.
+                    let launched = with_context(run, &self.unsealed(run, job).await?, attempt);
                     match self
                         .launcher
                         .run_task(&launched, &attempt_ref, &started_by, &token)

@@ -24,6 +24,7 @@
 //! - [`outcome`](outcome.rs): the messages a run publishes (outcome, cancel, skip, retry notice).
 //! - [`reconcile`](reconcile.rs): the sweep's check of quiet RUNNING runs against ECS, for STOPPED events lost
 //!   upstream.
+//! - [`sealed`](sealed.rs): a new run's override values sealed before it is written, opened for each launch.
 //!
 //! This file holds what they share: the reactor, its settings, the results of each step, and the small pure
 //! helpers that map a decision to what the store writes and what is published.
@@ -38,6 +39,7 @@ use crate::records::{
 use crate::store::{
     Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
 };
+use crate::vault::{Vault, VaultError};
 use reactor_core::deadline::{attempt_deadline, run_deadline, stop_reason, DeadlineKind};
 use reactor_core::judge::{
     judge_launch, judge_stopped_task, signature_of, stops_when_repeated, with_run_history,
@@ -122,6 +124,9 @@ pub struct Reactor<S, L, N> {
     pub metrics: Arc<dyn MetricSink>,
     /// The stack's namespace: its tasks' `startedBy` begin with it, and only those are judged here.
     pub namespace: Namespace,
+    /// Where override values are sealed at rest (`REACTOR_OVERRIDES_KEY`); without one they are stored as
+    /// given, and each run that has some says so in a warning.
+    pub vault: Option<Vault>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +137,9 @@ pub enum FlowError {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    /// The run's override values could not be sealed or opened.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// Another invocation is publishing this run's outcome right now; retry to make sure it was published.
     #[error("run {0}: another invocation holds the notification; it is retried until published")]
     NotificationInProgress(String),
@@ -160,6 +168,7 @@ impl FlowError {
             FlowError::Launch(LaunchError::Unanswered(_)) => true,
             FlowError::Launch(LaunchError::Invalid(_)) => false,
             FlowError::Notify(_) | FlowError::NotificationInProgress(_) => true,
+            FlowError::Vault(e) => e.is_retryable(),
             FlowError::CorruptRun { .. }
             | FlowError::NotAllowed(_)
             | FlowError::Conflict { .. }
@@ -429,6 +438,7 @@ mod operate;
 mod outcome;
 mod reconcile;
 mod registered;
+mod sealed;
 mod start;
 mod sweep;
 

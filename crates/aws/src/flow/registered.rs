@@ -67,6 +67,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             message: e.to_string(),
         })?;
         let mut run = RunItem::new(&tick.run_id, &file.job.job, request, None, now);
+        self.seal_request(&file.job, &mut run).await?;
         run.scheduled_at = Some(tick.scheduled_at);
         if self
             .record_skip(&file.job, &mut run, rule_id, &reason, now)

@@ -27,6 +27,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     ) -> Result<Started, FlowError> {
         let at = now;
         let mut run = self.new_run(job, run_id, at)?;
+        self.seal_request(job, &mut run).await?;
         let essentials = match &job.essential_containers {
             Some(names) => Some(names.clone()),
             // Best effort: without them every container counts, which the classifier can still refine from
@@ -91,7 +92,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 // The same tick (or idempotency key) names one run: a request that differs from the one the
                 // run was started with is not a duplicate, and is refused rather than silently dropped.
                 if let Some(existing) = self.store.run(run_id).await? {
-                    if existing.request != run.request {
+                    if !self.same_request(&existing, &run, job).await? {
                         tracing::error!(
                             run = run_id,
                             job = job.job.as_str(),

@@ -52,9 +52,21 @@ pub fn delay_of_image(image: serde_dynamo::Item) -> Result<Option<DelayItem>, se
 /// The version of the item shapes this release writes: every item it puts carries it as `schemaVersion`.
 /// Items without one were written by the first release (version 1) and read the same; a reader refuses, by
 /// key, an item of a higher version (a newer release's). Version 2 added `scheduledAt` on runs (optional).
+/// Version 3 added `sealedOverrides` on runs: a release before it would launch the `(sealed)` placeholders, so
+/// only the items that carry it are written as version 3 ([`schema_version_of`]); every other item stays 2.
 /// What changes a version, and the upgrade procedure: docs/DEPLOY.md, "Upgrades".
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 pub const SCHEMA_VERSION_ATTRIBUTE: &str = "schemaVersion";
+
+/// The schema version an item is written as: the lowest that reads it right (so a rollback to the release
+/// before keeps reading every item it can).
+pub fn schema_version_of(item: &std::collections::HashMap<String, impl Sized>) -> u32 {
+    if item.contains_key("sealedOverrides") {
+        3
+    } else {
+        2
+    }
+}
 
 /// The run item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,8 +93,12 @@ pub struct RunItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub scheduled_at: Option<OffsetDateTime>,
-    /// The job request as validated, JSON.
+    /// The job request as validated, JSON; with a key configured, each environment value and command argument
+    /// reads `(sealed)` (`reactor_core::secrets`) and the values are in `sealed_overrides`.
     pub request: String,
+    /// The request's override values, encrypted (`crate::vault`): only the functions' role may open them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_overrides: Option<String>,
     /// The containers whose exit decides, once known (job, else task definition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub essential_containers: Option<Vec<String>>,
@@ -495,6 +511,7 @@ impl RunItem {
             updated_at: at,
             scheduled_at: None,
             request,
+            sealed_overrides: None,
             essential_containers,
             last_action: None,
             last_rule: None,

@@ -2,7 +2,9 @@
 
 use super::{Changed, StoreError};
 use crate::aws_error::AwsError;
-use crate::records::{run_pk, Index, LockItem, SCHEMA_VERSION, SCHEMA_VERSION_ATTRIBUTE};
+use crate::records::{
+    run_pk, schema_version_of, Index, LockItem, SCHEMA_VERSION, SCHEMA_VERSION_ATTRIBUTE,
+};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -206,7 +208,7 @@ pub(crate) fn read_item<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// An item to put, stamped with the item schema this release writes.
+/// An item to put, stamped with the item schema it needs (`schema_version_of`).
 pub(super) fn item<T: serde::Serialize>(
     value: &T,
 ) -> Result<std::collections::HashMap<String, AttributeValue>, StoreError> {
@@ -215,9 +217,10 @@ pub(super) fn item<T: serde::Serialize>(
             key: "(new item)".into(),
             message: e.to_string(),
         })?;
+    let version = schema_version_of(&item);
     item.insert(
         SCHEMA_VERSION_ATTRIBUTE.to_owned(),
-        AttributeValue::N(SCHEMA_VERSION.to_string()),
+        AttributeValue::N(version.to_string()),
     );
     Ok(item)
 }

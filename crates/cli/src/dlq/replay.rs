@@ -30,7 +30,12 @@ pub async fn connect(
 ) -> Result<Replayer, Failure> {
     let located = locate_with_topic(args, topic, Some(timeouts)).await?;
     let topic = located.topic?;
-    let config = lambda_config(&located.table, &topic, Some(&located.namespace))?;
+    let config = lambda_config(
+        &located.table,
+        &topic,
+        Some(&located.namespace),
+        located.overrides_key.as_deref(),
+    )?;
     // The command line's own output is on stdout: no metric lines there (the Lambdas count what follows).
     let reactor = config.reactor(
         &located.sdk,
