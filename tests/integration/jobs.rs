@@ -57,6 +57,7 @@ impl Jobs {
                 ("REACTOR_STARTER_ARN", STARTER_ARN),
                 ("REACTOR_SCHEDULER_ROLE_ARN", ROLE_ARN),
                 ("REACTOR_TICK_DLQ_ARN", DLQ_ARN),
+                ("REACTOR_OVERRIDES_KEY", &self.stack.overrides_key),
             ],
         );
         command.args(args);
@@ -187,6 +188,13 @@ async fn five_hundred_job_files_apply_once_then_change_one_prune_two_and_a_broke
         !target.input().unwrap().contains(MARKER),
         "the spec is not in the schedule"
     );
+    // Nor readable in the registry: the values are sealed (a tick opens them, below and in `jobs run`).
+    let table = serde_json::to_string(&jobs.stack.scan().await).unwrap();
+    assert!(
+        !table.contains(MARKER),
+        "the registry keeps the values sealed"
+    );
+    assert!(table.contains("sealedOverrides"));
     assert_eq!(
         target.dead_letter_config().and_then(|d| d.arn()),
         Some(DLQ_ARN)

@@ -4,7 +4,7 @@
 
 use crate::handlers::{at, started, started_by, waiting, T_STOP};
 use crate::stack::{sweep_event, ttl_batch, Stack};
-use reactor_aws::flow::{Cancel, Launch, Redrive};
+use reactor_aws::flow::{Cancel, ClaimOf, Launch, Redrive};
 use reactor_aws::records::{AttemptItem, DelayItem};
 use reactor_aws::store::prelude::*;
 use reactor_aws::store::Claimed;
@@ -179,7 +179,10 @@ async fn a_launch_that_races_a_cancel_stops_the_task_it_started() {
     // … and the launch goes on: it finds the run cancelled when it records the task, and stops it.
     let run = reactor.store.run(&run_id).await.unwrap().unwrap();
     let job = JobRequest::from_json(&run.request).unwrap();
-    let launch = reactor.launch(&run, &job, 2, now).await.unwrap();
+    let launch = reactor
+        .launch(&run, &job, 2, ClaimOf::New, now)
+        .await
+        .unwrap();
     let Launch::Overtaken {
         attempt: 2,
         task_arn,

@@ -579,37 +579,67 @@ async fn a_launch_aws_refused_for_its_own_reasons_never_uses_up_an_attempt() {
     );
 }
 
-/// In a storm the adoption lookup before RunTask (ListTasks by `startedBy`) is throttled too: the launch is
-/// deferred like a throttled RunTask, not failed, and the sweep launches the same attempt later.
+/// In a storm the adoption lookup (ListTasks by `startedBy`, asked before RunTask when a launch is taken over
+/// from an interrupted or deferred one) is throttled too: the launch is deferred again like a throttled RunTask,
+/// not failed, and a later sweep launches the same attempt. A launch under a claim written just now asks nothing.
 #[tokio::test]
 async fn a_throttled_adoption_lookup_defers_the_launch_too() {
     let stack = Stack::new().await;
     let tick = tick_of(&stack, "lookup-throttled", TICK, |j| {
         j["retry"]["maxAttempts"] = json!(1)
     });
-    let throttled = Faults::answer(
+    let run_task_throttled = Faults::answer(
+        "ecs:RunTask",
+        ALWAYS,
+        json_error(400, "ThrottlingException"),
+    );
+    let started = deliver(
+        &run_task_throttled.reactor(&stack),
+        &Delivery::Starter(tick),
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(started["outcome"], "DEFERRED", "{started}");
+    assert!(
+        !run_task_throttled
+            .calls()
+            .iter()
+            .any(|c| c == "ecs:ListTasks"),
+        "a new claim has no earlier task to look for: {:?}",
+        run_task_throttled.calls()
+    );
+    let run_id = started["runId"].as_str().unwrap().to_owned();
+
+    // The sweep takes the deferred launch over: its lookup is throttled, so it is deferred again, and no
+    // RunTask is made while the lookup cannot say whether the attempt's task exists.
+    let lookup_throttled = Faults::answer(
         "ecs:ListTasks",
         ALWAYS,
         json_error(400, "ThrottlingException"),
     );
-    let started = deliver(&throttled.reactor(&stack), &Delivery::Starter(tick), T0)
-        .await
-        .unwrap();
-    assert_eq!(started["outcome"], "DEFERRED", "{started}");
+    let swept = deliver(
+        &lookup_throttled.reactor(&stack),
+        &Delivery::Scheduler(sweep_event()),
+        after(T0, 600),
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept["sweep"]["deferred"], 1, "{swept}");
+    let calls = lookup_throttled.calls();
+    assert!(calls.iter().any(|c| c == "ecs:ListTasks"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c == "ecs:RunTask"), "{calls:?}");
+    let run = stack.row(&run_id, "RUN").await.unwrap();
     assert_eq!(
-        throttled
-            .calls()
-            .iter()
-            .filter(|c| *c == "ecs:RunTask")
-            .count(),
-        0,
-        "no RunTask while the lookup cannot say whether the attempt's task exists"
+        (run["status"].as_str(), run["attempt"].as_u64()),
+        (Some("LAUNCHING"), Some(1)),
+        "not failed, no attempt used: {run}"
     );
-    let run_id = started["runId"].as_str().unwrap().to_owned();
+
     let healthy = deliver(
         &stack.reactor(),
         &Delivery::Scheduler(sweep_event()),
-        after(T0, 600),
+        after(T0, 1200),
     )
     .await
     .unwrap();

@@ -231,9 +231,10 @@ impl Config {
             settings: self.settings,
             guard: self.guard.clone(),
             namespace: self.namespace.clone(),
-            vault: self.overrides_key.as_ref().map(|key| {
-                crate::vault::Vault::new(aws_sdk_kms::Client::new(sdk), key, &self.table)
-            }),
+            vault: self
+                .overrides_key
+                .as_ref()
+                .map(|key| crate::vault::Vault::on(sdk, key, &self.table)),
         }
     }
 }

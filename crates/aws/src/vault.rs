@@ -72,6 +72,11 @@ impl Vault {
         }
     }
 
+    /// As [`Vault::new`], on a KMS client of `sdk`.
+    pub fn on(sdk: &aws_config::SdkConfig, key_id: &str, table: &str) -> Vault {
+        Vault::new(aws_sdk_kms::Client::new(sdk), key_id, table)
+    }
+
     /// The values of `job`'s request, sealed: one `GenerateDataKey`.
     pub async fn seal(&self, job: &str, values: &OverrideValues) -> Result<String, VaultError> {
         let key = self

@@ -7,8 +7,9 @@
 //! `--quick` runs every section small (a few starts and invocations, the debug binaries) so that a test can
 //! prove the benchmark still runs; its figures are not the benchmark's.
 //!
-//! Usage: `bench [--quick] [--bin-dir DIR] [--out FILE] [--storm N]` (default: the debug binaries,
-//! BENCHMARKS.md; `--storm` sets the cron storm's ticks).
+//! Usage: `bench [--quick] [--bin-dir DIR] [--out FILE] [--storm N] [--lateness-only]` (default: the debug
+//! binaries, BENCHMARKS.md; `--storm` sets the cron storm's ticks; `--lateness-only` runs the burst and its
+//! retries' lateness alone and prints the figures, writing nothing).
 
 // A benchmark program: a panic with its message is the right way to fail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -58,6 +59,7 @@ fn options() -> Options {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--lateness-only" => {}
             "--bin-dir" => bin_dir = Some(PathBuf::from(args.next().expect("--bin-dir DIR"))),
             "--out" => out = PathBuf::from(args.next().expect("--out FILE")),
             "--storm" => {
@@ -106,6 +108,21 @@ async fn main() {
         options.bin_dir.display()
     ));
 
+    if std::env::args().any(|a| a == "--lateness-only") {
+        // While working on the sweep: the burst and its retries' lateness, printed, nothing written.
+        let burst = flood::run(options.burst).await;
+        let lateness = lateness::run(&burst, options.quick).await;
+        let late = &lateness.burst;
+        say(&format!(
+            "burst retries late p50 / p90 / p99 / max: {:.0} / {:.0} / {:.0} / {:.0} s ({} retries)",
+            stats::median(late),
+            stats::percentile(late, 90.0),
+            stats::percentile(late, 99.0),
+            stats::max(late),
+            late.len()
+        ));
+        return;
+    }
     say("AWS calls per run (in-process handlers, counted by an interceptor)");
     let calls = calls::run().await;
     say("the Lambdas under the runtime emulator: cold starts, warm invocations, memory");

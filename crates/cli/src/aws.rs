@@ -77,6 +77,24 @@ pub fn namespace_for(args: &TableArgs) -> Result<reactor_core::Namespace, Failur
     })
 }
 
+/// The vault `jobs apply` seals job files' values with: `REACTOR_OVERRIDES_KEY`, else the named stack's
+/// `OverridesKeyArn` output (one DescribeStacks call); `None` without either (values are then stored as given).
+pub async fn registry_vault(
+    args: &TableArgs,
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+) -> Result<Option<reactor_aws::vault::Vault>, Failure> {
+    let key = match (
+        overrides_key_of(None),
+        given(args.stack.as_deref(), "REACTOR_STACK"),
+    ) {
+        (Some(key), _) => Some(key),
+        (None, Some((stack, _))) => overrides_key_of(Some(&stack_outputs(sdk, &stack).await?)),
+        (None, None) => None,
+    };
+    Ok(key.map(|key| reactor_aws::vault::Vault::on(sdk, &key, table)))
+}
+
 /// The Lambdas' configuration (timeouts, sweep shards, leases and the guard from the same variables) with the
 /// table and topic the command line found, in the stack's namespace when it is known (else `REACTOR_NAMESPACE`
 /// or the default), so that what the command line launches is the stack's to judge.

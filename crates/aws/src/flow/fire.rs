@@ -48,7 +48,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             .record(&run.job, Metric::RetryLateness { seconds: late });
         let job = job_of(&run)?;
         Ok(Fired::Launched(
-            self.launch(&run, &job, delay.attempt, now).await?,
+            self.launch(&run, &job, delay.attempt, ClaimOf::New, now)
+                .await?,
         ))
     }
 

@@ -171,7 +171,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 if !decision.counts_as_attempt {
                     moved.disruptions += 1;
                 }
-                Some(self.launch(&moved, &job, claim.attempt, now).await?)
+                Some(
+                    self.launch(&moved, &job, claim.attempt, ClaimOf::New, now)
+                        .await?,
+                )
             }
             Next::RetryLater(_) => None,
         };

@@ -4,15 +4,18 @@
 use super::*;
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
-    /// Launches attempt `attempt` of `run`, claimed by the caller. A task already carrying the attempt's
-    /// `startedBy` is adopted; a refused launch is judged like a stopped task and its decision applied.
+    /// Launches attempt `attempt` of `run`, claimed by the caller (`claim`: just now, or taken over). A task
+    /// already carrying the attempt's `startedBy` is adopted (looked for only under a claim taken over); a
+    /// refused launch is judged like a stopped task and its decision applied.
     pub async fn launch(
         &self,
         run: &RunItem,
         job: &JobRequest,
         attempt: u32,
+        claim: ClaimOf,
         now: OffsetDateTime,
     ) -> Result<Launch, FlowError> {
+        let mut held = claim;
         let (mut attempt, mut disruptions) = (attempt, run.disruptions);
         // After an OutOfMemoryError under retry.onOutOfMemory, attempts launch at the size chosen then.
         let sized;
@@ -34,7 +37,13 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             };
             let started_by = self.namespace.started_by(&attempt_ref);
             let cluster = job.run_task.cluster.as_deref();
-            match self.launcher.find_task(cluster, &started_by).await {
+            // Half the ECS calls of a launch (ListTasks has its own rate limit, which a storm meets) where
+            // there can be nothing to adopt.
+            let earlier = match held {
+                ClaimOf::New => Ok(None),
+                ClaimOf::TakenOver => self.launcher.find_task(cluster, &started_by).await,
+            };
+            match earlier {
                 Ok(Some(task_arn)) => {
                     return self.started(run, job, attempt, task_arn, now, true).await;
                 }
@@ -142,6 +151,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                         disruptions += 1;
                     }
                     attempt = claim.attempt;
+                    // The next attempt's claim was written by this decision, just now.
+                    held = ClaimOf::New;
                     continue;
                 }
                 (
@@ -344,7 +355,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             "interrupted launch resumed"
         );
         let job = job_of(&run)?;
-        Ok(Some(self.launch(&run, &job, run.attempt, now).await?))
+        Ok(Some(
+            self.launch(&run, &job, run.attempt, ClaimOf::TakenOver, now)
+                .await?,
+        ))
     }
 }
 

@@ -345,6 +345,16 @@ impl fmt::Display for Swept {
     }
 }
 
+/// How the caller of [`Reactor::launch`] holds the attempt's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOf {
+    /// Written just now by the caller's own conditional write: no task can carry the attempt's `startedBy` yet
+    /// (launching it needs this claim), so there is nothing to adopt and no ListTasks to ask.
+    New,
+    /// Taken over from a launch that was interrupted or deferred: its RunTask may have started a task.
+    TakenOver,
+}
+
 /// How a run of a job with `concurrency` FORBID or REPLACE got past the job's lock.
 enum Exclusive {
     Created(Created),
@@ -439,6 +449,7 @@ mod outcome;
 mod reconcile;
 mod registered;
 mod sealed;
+pub use sealed::{open_registered, seal_spec};
 mod start;
 mod sweep;
 

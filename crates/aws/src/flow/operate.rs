@@ -149,7 +149,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         moved.attempt = next;
         moved.counts_from = next;
         moved.disruptions = 0;
-        let launch = self.launch(&moved, &job, next, now).await?;
+        let launch = self.launch(&moved, &job, next, ClaimOf::New, now).await?;
         Ok(Redrive::Redriven {
             attempt: next,
             launch,

@@ -3,7 +3,6 @@
 //! (a tick already on its way when the schedule was turned off), is recorded SKIPPED, not run.
 
 use super::*;
-use reactor_core::jobfile;
 use reactor_core::request::RegisteredTick;
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
@@ -23,21 +22,9 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 job: tick.job.clone(),
             });
         };
-        let unreadable = |message: String| FlowError::UnreadableJob {
-            job: tick.job.clone(),
-            message,
-        };
-        // The spec as jobs apply validated it; read again here, since another release may have written it.
-        // Field paths and positions only in the message, never a value.
-        let spec = serde_json::from_str(&item.spec).map_err(|e| {
-            unreadable(format!(
-                "not JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        let file = jobfile::read(spec, Some(&tick.job))
-            .map_err(|problems| unreadable(problems.join("; ")))?;
+        // The spec as jobs apply validated it (read again here, since another release may have written it), its
+        // sealed values opened: the run seals them again, under its own data key.
+        let file = open_registered(self.vault.as_ref(), &item).await?;
         let skipped = match (&item.suspended_by, &file.schedule) {
             (Some(by), _) => Some(("suspended", format!("the job is suspended (by {by})"))),
             (None, Some(s)) if !s.state.is_enabled() => Some((

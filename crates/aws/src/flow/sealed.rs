@@ -1,10 +1,59 @@
 //! Override values at rest: a new run's environment values and command arguments are sealed before the run
 //! is written (`reactor_core::secrets` splits them out, [`crate::vault`] encrypts them), and opened only for a
 //! launch, right before RunTask. Everything else reads the stored request with `(sealed)` in their place,
-//! which is all a decision needs.
+//! which is all a decision needs. The job registry keeps a job file's values the same way: `jobs apply` seals
+//! them ([`seal_spec`]), a tick opens them to start its run ([`open_registered`]).
 
 use super::*;
+use reactor_core::jobfile::{self, JobFile};
 use reactor_core::secrets::{self, OverrideValues};
+
+/// A job file's spec as the registry is to keep it (`jobs apply`): its values sealed with `vault`, when it has
+/// values and there is a vault (else as given), and the sealed values.
+pub async fn seal_spec(
+    vault: Option<&Vault>,
+    file: &JobFile,
+) -> Result<(serde_json::Value, Option<String>), FlowError> {
+    let unreadable = |e: serde_json::Error| FlowError::UnreadableJob {
+        job: file.job.job.clone(),
+        message: format!("the job cannot be written as JSON ({:?})", e.classify()),
+    };
+    let (redacted, values) = secrets::split(&file.job);
+    let Some(vault) = vault.filter(|_| !values.is_empty()) else {
+        return Ok((file.to_value().map_err(unreadable)?, None));
+    };
+    let sealed = vault.seal(&file.job.job, &values).await?;
+    let stored = JobFile {
+        job: redacted,
+        schedule: file.schedule.clone(),
+    };
+    Ok((stored.to_value().map_err(unreadable)?, Some(sealed)))
+}
+
+/// A registered job's file as `jobs apply` wrote it, its sealed values opened (a tick, `jobs run`, and the next
+/// apply's comparison need them). Field paths and positions only in an error, never a value.
+pub async fn open_registered(vault: Option<&Vault>, item: &JobItem) -> Result<JobFile, FlowError> {
+    let unreadable = |message: String| FlowError::UnreadableJob {
+        job: item.job.clone(),
+        message,
+    };
+    let spec = serde_json::from_str(&item.spec).map_err(|e| {
+        unreadable(format!(
+            "not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let mut file = jobfile::read(spec, Some(&item.job)).map_err(|p| unreadable(p.join("; ")))?;
+    if let Some(sealed) = &item.sealed_overrides {
+        let values = vault
+            .ok_or(VaultError::NoKey)?
+            .open(&item.job, sealed)
+            .await?;
+        file.job = secrets::restore(&file.job, &values).map_err(|e| unreadable(e.to_string()))?;
+    }
+    Ok(file)
+}
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// Seals `run`'s request (built from `job`, which has the values) when it has values to seal.

@@ -82,7 +82,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 if let Some(predecessor) = &run.replaces {
                     self.replace(run_id, predecessor, now).await?;
                 }
-                let launch = self.launch(&run, job, 1, now).await?;
+                let launch = self.launch(&run, job, 1, ClaimOf::New, now).await?;
                 Ok(Started::New {
                     run_id: run_id.into(),
                     launch,

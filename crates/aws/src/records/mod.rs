@@ -377,8 +377,11 @@ pub struct JobItem {
     pub pk: String,
     pub sk: String,
     pub job: String,
-    /// The job file as applied, JSON.
+    /// The job file as applied, JSON; with a key, its environment values and command arguments read `(sealed)`
+    /// and the values are in `sealed_overrides` (as on a run item).
     pub spec: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_overrides: Option<String>,
     /// 1 for the first apply, one more for each that changed the spec: an apply writes only over the revision
     /// it planned from, so two applies racing cannot merge.
     pub revision: u64,
@@ -424,6 +427,7 @@ impl JobItem {
             sk: job.into(),
             job: job.into(),
             spec,
+            sealed_overrides: None,
             revision,
             applied_at: at,
             applied_by: by.into(),

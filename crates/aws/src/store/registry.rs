@@ -94,13 +94,19 @@ impl Registry for DynamoStore {
             .enumerate()
             .map(|(i, _)| format!("#f{i} = :f{i}"))
             .collect();
+        // A spec without sealed values (none to seal, or no key) must not keep the previous spec's.
+        let remove = if names.iter().any(|n| n == "sealedOverrides") {
+            ""
+        } else {
+            " REMOVE sealedOverrides"
+        };
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(job.pk.clone()))
             .key("sk", AttributeValue::S(job.sk.clone()))
-            .update_expression(format!("SET {}", set.join(", ")));
+            .update_expression(format!("SET {}{remove}", set.join(", ")));
         for (i, name) in names.iter().enumerate() {
             update = update
                 .expression_attribute_names(format!("#f{i}"), name)

@@ -4,15 +4,17 @@
 //! conditional on the revision the plan saw, so two applies racing cannot merge; a second apply of the same
 //! files changes nothing.
 
+use super::locate_group;
 use super::plan::{self, Change, Desired, Plan, Registered, RegistryWrite, ScheduleWrite, Step};
 use super::schedules::Schedules;
-use super::{locate_group, spec_of};
 use crate::args::JobsApplyArgs;
-use crate::aws::{aws_failure, caller_arn, runtime};
+use crate::aws::{aws_failure, caller_arn, registry_vault, runtime};
 use crate::failure::Failure;
 use crate::validate;
+use reactor_aws::flow::{open_registered, seal_spec};
 use reactor_aws::records::JobItem;
 use reactor_aws::store::{Changed, DynamoStore, Registry};
+use reactor_aws::vault::Vault;
 use serde_json::{json, Value};
 use std::path::Path;
 use time::OffsetDateTime;
@@ -50,22 +52,39 @@ pub fn run(args: &JobsApplyArgs, now: OffsetDateTime) -> Result<String, Failure>
     runtime()?.block_on(async {
         let (sdk, table, group) = locate_group(&args.group).await?;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+        let vault = registry_vault(&args.group.table, &sdk, &table).await?;
         let schedules = Schedules::new(&sdk, group);
-        let registered = store
+        let mut registered = Vec::new();
+        // What each job was applied with, its sealed values opened (a changed value is a change).
+        for item in store
             .registered_jobs()
             .await
             .map_err(|e| aws_failure(&table, &e))?
-            .iter()
-            .map(|item| {
-                Ok(Registered {
-                    job: item.job.clone(),
-                    spec: spec_of(item)?,
-                    revision: item.revision,
-                    suspended: item.suspended_by.is_some(),
-                    schedule_applied: item.schedule_applied.clone(),
+        {
+            let spec = open_registered(vault.as_ref(), &item)
+                .await
+                .and_then(|file| {
+                    file.to_value().map_err(|e| {
+                        reactor_aws::flow::FlowError::UnreadableJob {
+                            job: item.job.clone(),
+                            message: format!("{:?}", e.classify()),
+                        }
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, Failure>>()?;
+                .map_err(|e| match e {
+                    e @ reactor_aws::flow::FlowError::UnreadableJob { .. } => Failure::Aws(format!(
+                        "{e}: the registry holds a spec this release cannot read; apply its file again"
+                    )),
+                    e => aws_failure(&table, &e),
+                })?;
+            registered.push(Registered {
+                job: item.job.clone(),
+                spec,
+                revision: item.revision,
+                suspended: item.suspended_by.is_some(),
+                schedule_applied: item.schedule_applied.clone(),
+            });
+        }
         let scheduled = schedules.states().await?;
         let group = schedules.group.clone();
         let fingerprint =
@@ -74,8 +93,14 @@ pub fn run(args: &JobsApplyArgs, now: OffsetDateTime) -> Result<String, Failure>
         let applying = !args.dry_run && !plan.changes_nothing();
         if applying {
             let by = caller_arn(&sdk, &table).await?;
+            if vault.is_none() && plan.steps.iter().any(|s| writes_values(&s.registry)) {
+                eprintln!(
+                    "ecs-reactor: note: no overrides key (REACTOR_OVERRIDES_KEY, or --stack for its OverridesKeyArn): \
+                     environment values and commands are registered as given, readable by whoever reads the table"
+                );
+            }
             for (done, step) in plan.steps.iter().enumerate() {
-                apply(&store, &schedules, step, &by, now)
+                apply(&store, &schedules, vault.as_ref(), step, &by, now)
                     .await
                     .map_err(|e| stopped(e, done, &plan))?;
             }
@@ -84,10 +109,20 @@ pub fn run(args: &JobsApplyArgs, now: OffsetDateTime) -> Result<String, Failure>
     })
 }
 
+/// Whether a registry write holds environment values or a command (what a key would seal).
+fn writes_values(write: &RegistryWrite) -> bool {
+    match write {
+        RegistryWrite::Put { spec, .. } => reactor_core::jobfile::read(spec.clone(), None)
+            .is_ok_and(|file| !reactor_core::secrets::split(&file.job).1.is_empty()),
+        _ => false,
+    }
+}
+
 /// One job's step, registry and schedule in the safe order.
 async fn apply(
     store: &DynamoStore,
     schedules: &Schedules,
+    vault: Option<&Vault>,
     step: &Step,
     by: &str,
     now: OffsetDateTime,
@@ -120,7 +155,13 @@ async fn apply(
         revision,
     } = &step.registry
     {
-        let item = JobItem::new(&step.job, spec.to_string(), *revision, by, now);
+        let file = reactor_core::jobfile::read(spec.clone(), Some(&step.job))
+            .map_err(Failure::Problems)?;
+        let (stored, sealed) = seal_spec(vault, &file)
+            .await
+            .map_err(|e| aws_failure(&table, &e))?;
+        let mut item = JobItem::new(&step.job, stored.to_string(), *revision, by, now);
+        item.sealed_overrides = sealed;
         let written = store
             .register_job(&item, *expected)
             .await

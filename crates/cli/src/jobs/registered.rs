@@ -302,7 +302,11 @@ pub fn run_now(args: &JobRunArgs, now: OffsetDateTime) -> Result<String, Failure
     let (response, suspended) = runtime()?.block_on(async {
         let acting = acting(&args.act, None).await?;
         let job = registered(&acting.reactor.store, &args.name).await?;
-        let file = parsed(&job)?;
+        // Read as `list` reads it (problems named), then with its sealed values opened for the launch.
+        parsed(&job)?;
+        let file = reactor_aws::flow::open_registered(acting.reactor.vault.as_ref(), &job)
+            .await
+            .map_err(|e| aws_failure(&acting.table, &e))?;
         let started = acting
             .reactor
             .start_scheduled(&file.job, &run_id, None, now)
