@@ -272,6 +272,12 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
             .interceptor(recorder("SNS"))
             .build(),
     );
+    // The job sets an environment variable (testkit's job does): its value is sealed and opened per launch.
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&stack.config)
+            .interceptor(recorder("KMS"))
+            .build(),
+    );
     Reactor {
         store: DynamoStore::new(dynamodb, &stack.table),
         launcher: EcsLauncher::new(ecs),
@@ -280,7 +286,11 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
         guard: stack.guard(),
         metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
         namespace: stack.namespace.clone(),
-        vault: Some(stack.vault(&stack.config)),
+        vault: Some(reactor_aws::vault::Vault::new(
+            kms,
+            &stack.overrides_key,
+            &stack.table,
+        )),
     }
 }
 

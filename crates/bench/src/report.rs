@@ -27,6 +27,8 @@ const LAMBDA_ARM_GB_SECOND: f64 = 0.000_013_333_4;
 const DYNAMODB_WRITE_UNIT: f64 = 0.625 / 1e6;
 const DYNAMODB_READ_UNIT: f64 = 0.125 / 1e6;
 const SNS_PUBLISH: f64 = 0.50 / 1e6;
+/// KMS: $0.03 per 10,000 requests (GenerateDataKey, Decrypt).
+const KMS_REQUEST: f64 = 0.03 / 1e4;
 const LOGS_PER_GB: f64 = 0.50;
 const SFN_TRANSITION: f64 = 0.025 / 1000.0;
 /// template.yml's MemorySize for the three functions.
@@ -58,12 +60,13 @@ struct Cost {
     writes: f64,
     reads: f64,
     sns: f64,
+    kms: f64,
     logs: f64,
 }
 
 impl Cost {
     fn total(&self) -> f64 {
-        self.requests + self.duration + self.writes + self.reads + self.sns + self.logs
+        self.requests + self.duration + self.writes + self.reads + self.sns + self.kms + self.logs
     }
 }
 
@@ -79,6 +82,7 @@ fn cost(s: &Scenario, functions: &[Measured]) -> Cost {
         writes: 0.0,
         reads: 0.0,
         sns: 0.0,
+        kms: 0.0,
         logs: 0.0,
     };
     for invocation in &s.invocations {
@@ -92,6 +96,7 @@ fn cost(s: &Scenario, functions: &[Measured]) -> Cost {
     c.writes = (s.write_units.0 + s.write_units.1) * DYNAMODB_WRITE_UNIT;
     c.reads = s.read_units * DYNAMODB_READ_UNIT;
     c.sns = s.count("SNS") as f64 * SNS_PUBLISH;
+    c.kms = s.count("KMS") as f64 * KMS_REQUEST;
     c
 }
 
@@ -315,8 +320,8 @@ pub fn render(f: &Figures) -> String {
     // 5.
     writeln!(w, "## 5. AWS calls per run and cost per million runs\n").unwrap();
     writeln!(w, "Each run is played with the real handlers in-process on clients that record every call (an SDK interceptor), against moto. DynamoDB request units follow DynamoDB's rules from the recorded requests and answers and the table's stream (old and new image of every change): 1 write unit per KB written, 2 in a transaction; every index whose key or projected item changes is written too (a key that changes: a delete and a put); a strongly consistent read 1 unit per 4 KB, eventually consistent half. The largest item written was {} bytes. A delayed retry is fired by the one-minute sweep (TTL is 8–28 minutes late): its launch is counted with the run, the sweep's own queries are a fixed cost per minute (below).\n", f.calls.scenarios.iter().map(|s| s.largest_item).max().unwrap_or(0)).unwrap();
-    writeln!(w, "| run | Lambda invocations | DynamoDB calls | write units (table + indexes) | read units | ECS calls | SNS publishes |").unwrap();
-    writeln!(w, "|---|---|---|---|---|---|---|").unwrap();
+    writeln!(w, "| run | Lambda invocations | DynamoDB calls | write units (table + indexes) | read units | ECS calls | SNS publishes | KMS calls (sealed environment values) |").unwrap();
+    writeln!(w, "|---|---|---|---|---|---|---|---|").unwrap();
     for s in &f.calls.scenarios {
         let invocations: Vec<String> = ["starter", "classifier", "scheduler"]
             .iter()
@@ -333,7 +338,7 @@ pub fn render(f: &Figures) -> String {
             .collect();
         writeln!(
             w,
-            "| {} | {} | {} ({}) | {:.0} + {:.0} | {:.1} | {} ({}) | {} |",
+            "| {} | {} | {} ({}) | {:.0} + {:.0} | {:.1} | {} ({}) | {} | {} ({}) |",
             s.name,
             invocations.join(", "),
             s.count("DynamoDB"),
@@ -343,19 +348,21 @@ pub fn render(f: &Figures) -> String {
             s.read_units,
             s.count("ECS"),
             s.operations("ECS"),
-            s.count("SNS")
+            s.count("SNS"),
+            s.count("KMS"),
+            s.operations("KMS")
         )
         .unwrap();
     }
     let (table, index) = success.write_units;
     writeln!(w, "\nWhere a run's money goes: DynamoDB writes. Of the {:.0} write units of a run that succeeds at once, {index:.0} are index writes (every index is keys-only but `byDue`, so an index is written only when its key is: the run's creation in `byJob`, `byStatus` and `byCreated`, the attempt's task in `byTask`, each status change in `byStatus` as a delete and a put) and {:.0} are the second unit of transactional writes; {} DynamoDB writes in all (create, record the launch, judge, claim the notification, mark it sent).", table + index, success.transaction_units, success.calls().filter(|c| c.service == "DynamoDB" && c.operation != "GetItem" && c.operation != "Query").count()).unwrap();
-    writeln!(w, "\nPrices (us-east-1 list prices, read {PRICES_READ}): Lambda $0.20 per million requests and $0.0000133334 per GB-second on arm64 (https://aws.amazon.com/lambda/pricing/), at the template's 128 MB and each function's measured median warm duration above, rounded up to the millisecond; DynamoDB on-demand $0.625 per million write request units and $0.125 per million read request units (https://aws.amazon.com/dynamodb/pricing/on-demand/), stream reads by Lambda and TTL deletes free; SNS $0.50 per million publishes (https://aws.amazon.com/sns/pricing/); EventBridge: ECS's events on the default bus and scheduled rules free (https://aws.amazon.com/eventbridge/pricing/); CloudWatch Logs $0.50 per GB ingested (https://aws.amazon.com/cloudwatch/pricing/), the bytes each function logged at INFO above (26 bytes per event included); Step Functions Standard $0.025 per 1,000 state transitions (https://aws.amazon.com/step-functions/pricing/). Free tiers left out.\n").unwrap();
-    writeln!(w, "| run | Lambda requests | Lambda GB-s | DynamoDB writes | DynamoDB reads | SNS | Logs | **ecs-reactor per 1M runs** | Step Functions design per 1M runs | cheaper |").unwrap();
-    writeln!(w, "|---|---|---|---|---|---|---|---|---|---|").unwrap();
+    writeln!(w, "\nPrices (us-east-1 list prices, read {PRICES_READ}): Lambda $0.20 per million requests and $0.0000133334 per GB-second on arm64 (https://aws.amazon.com/lambda/pricing/), at the template's 128 MB and each function's measured median warm duration above, rounded up to the millisecond; DynamoDB on-demand $0.625 per million write request units and $0.125 per million read request units (https://aws.amazon.com/dynamodb/pricing/on-demand/), stream reads by Lambda and TTL deletes free; SNS $0.50 per million publishes (https://aws.amazon.com/sns/pricing/); KMS $0.03 per 10,000 requests, the key's $1 a month left out (https://aws.amazon.com/kms/pricing/); EventBridge: ECS's events on the default bus and scheduled rules free (https://aws.amazon.com/eventbridge/pricing/); CloudWatch Logs $0.50 per GB ingested (https://aws.amazon.com/cloudwatch/pricing/), the bytes each function logged at INFO above (26 bytes per event included); Step Functions Standard $0.025 per 1,000 state transitions (https://aws.amazon.com/step-functions/pricing/). Free tiers left out.\n").unwrap();
+    writeln!(w, "| run | Lambda requests | Lambda GB-s | DynamoDB writes | DynamoDB reads | SNS | KMS | Logs | **ecs-reactor per 1M runs** | Step Functions design per 1M runs | cheaper |").unwrap();
+    writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|").unwrap();
     for (retries, s) in [0usize, 1, 1].iter().zip(&f.calls.scenarios) {
         let c = cost(s, f.functions);
         let sfn = step_functions(*retries, twin) * 1e6;
-        writeln!(w, "| {} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | **${:.2}** | ${sfn:.2} ({} transitions) | {:.1}× |", s.name, c.requests * 1e6, c.duration * 1e6, c.writes * 1e6, c.reads * 1e6, c.sns * 1e6, c.logs * 1e6, c.total() * 1e6, 2 + 4 * retries, sfn / (c.total() * 1e6)).unwrap();
+        writeln!(w, "| {} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | **${:.2}** | ${sfn:.2} ({} transitions) | {:.1}× |", s.name, c.requests * 1e6, c.duration * 1e6, c.writes * 1e6, c.reads * 1e6, c.sns * 1e6, c.kms * 1e6, c.logs * 1e6, c.total() * 1e6, 2 + 4 * retries, sfn / (c.total() * 1e6)).unwrap();
     }
     let scheduler = function(f.functions, "scheduler");
     let per_month = 43_200.0;

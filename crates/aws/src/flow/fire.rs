@@ -7,6 +7,18 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     /// Fires a due retry (its delay item deleted by TTL, or found overdue by the sweep): claims the attempt
     /// (exactly one of TTL, sweep and their redeliveries wins) and launches it.
     pub async fn fire(&self, delay: &DelayItem, now: OffsetDateTime) -> Result<Fired, FlowError> {
+        self.fire_known(delay, None, now).await
+    }
+
+    /// [`Reactor::fire`] with the run as read (by the sweep, for many retries in one read) before the claim:
+    /// once the claim holds, that read is the run but for what the claim changed (a claim succeeds only on the
+    /// run in RETRY_SCHEDULED at the attempt before, and nothing else changes a run waiting for its retry).
+    pub(super) async fn fire_known(
+        &self,
+        delay: &DelayItem,
+        known: Option<&RunItem>,
+        now: OffsetDateTime,
+    ) -> Result<Fired, FlowError> {
         // TTL deletes an item only after its time; a stream record of a delay not yet due was replayed or forged.
         // The delay item (if it is still there) is the sweep's when it falls due.
         if delay.due_at > now.unix_timestamp() {
@@ -39,8 +51,19 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 return Ok(Fired::Stale);
             }
         }
-        let Some(run) = self.store.run(&delay.run_id).await? else {
-            return Ok(Fired::Stale);
+        let run = match known.filter(|r| r.run_id == delay.run_id) {
+            Some(read) => {
+                let mut run = read.clone();
+                run.status = RunStatus::Launching;
+                run.attempt = delay.attempt;
+                run.updated_at = at;
+                run.next_retry_at = None;
+                run
+            }
+            None => match self.store.run(&delay.run_id).await? {
+                Some(run) => run,
+                None => return Ok(Fired::Stale),
+            },
         };
         // Counted once per retry: only the claimer gets here.
         let late = (now.unix_timestamp() - delay.due_at).max(0) as f64;

@@ -275,7 +275,20 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     }
                     fired_a_group = true;
                     pacer.admit(group.len()).await;
-                    let fired = join_all(group.iter().map(|d| self.fire(d, clock.now()))).await;
+                    // The group's runs in one read rather than one each after its claim (a fire reads its run
+                    // alone when this read fails or leaves it out).
+                    let ids: Vec<&str> = group.iter().map(|d| d.run_id.as_str()).collect();
+                    let known = self.store.runs(&ids).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "reading the due retries' runs at once failed; each is read alone");
+                        Vec::new()
+                    });
+                    let run_of = |d: &DelayItem| known.iter().find(|r| r.run_id == d.run_id);
+                    let fired = join_all(
+                        group
+                            .iter()
+                            .map(|d| self.fire_known(d, run_of(d), clock.now())),
+                    )
+                    .await;
                     for (delay, result) in group.iter().zip(fired) {
                         swept.due += 1;
                         match result {

@@ -66,9 +66,53 @@ pub trait Runs: Send + Sync {
         at: OffsetDateTime,
         lock: Option<(&LockItem, Option<&str>)>,
     ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+    /// Several runs in one read (strongly consistent; at most [`RUNS_READ_AT_ONCE`]): those the table has and
+    /// DynamoDB returned at once (a key it left unprocessed is simply not there: the caller reads it alone).
+    fn runs(
+        &self,
+        run_ids: &[&str],
+    ) -> impl Future<Output = Result<Vec<RunItem>, StoreError>> + Send;
 }
 
+/// BatchGetItem's limit.
+pub const RUNS_READ_AT_ONCE: usize = 100;
+
 impl Runs for DynamoStore {
+    async fn runs(&self, run_ids: &[&str]) -> Result<Vec<RunItem>, StoreError> {
+        let keys: Vec<_> = run_ids
+            .iter()
+            .take(RUNS_READ_AT_ONCE)
+            .map(|id| {
+                std::collections::HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(run_pk(id))),
+                    ("sk".to_owned(), AttributeValue::S(RUN_SK.to_owned())),
+                ])
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Corrupt {
+                key: "(runs read at once)".into(),
+                message: e.to_string(),
+            })?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, wanted)
+            .send()
+            .await
+            .map_err(super::dynamo::service)?;
+        out.responses()
+            .and_then(|tables| tables.get(&self.table))
+            .map(|items| items.iter().map(super::dynamo::read_item).collect())
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
     async fn create_run(&self, run: &RunItem, first: &AttemptItem) -> Result<Created, StoreError> {
         let (put_run, put_attempt) = (self.put_new(run)?, self.put_new(first)?);
         let result = self
