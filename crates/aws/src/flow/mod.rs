@@ -6,9 +6,10 @@
 //! classifier) says so in its result instead of failing; it fails only when a retry of the invocation can
 //! help (AWS did not answer, a write was throttled), so Lambda's own retries finish the job.
 //!
-//! Launches are guarded twice: the attempt is claimed by a conditional write before RunTask, and RunTask is
-//! preceded by a lookup of a task already carrying the attempt's `startedBy` (an earlier, interrupted launch of
-//! the same attempt), so a crash between RunTask and recording its task never starts a second task.
+//! Launches are guarded twice: the attempt is claimed by a conditional write before RunTask, and a launch that
+//! takes a claim over (its claimer crashed, or AWS deferred it) first looks for a task already carrying the
+//! attempt's `startedBy` (the earlier launch's), so a crash between RunTask and recording its task never starts a
+//! second task. A launch under a claim it has just written skips the lookup: nothing can have launched it yet.
 //!
 //! One module per step, each an `impl Reactor` block:
 //! - [`start`](start.rs): a request becomes a run (the guard, the job's lock for FORBID / REPLACE), then its launch.
