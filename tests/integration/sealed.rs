@@ -283,3 +283,72 @@ async fn a_redrive_by_a_caller_who_may_not_open_the_values_is_recorded_and_the_s
         ("DB_PASSWORD".to_owned(), MARKER.to_owned())
     );
 }
+
+#[tokio::test]
+async fn a_duplicate_start_is_a_duplicate_across_the_key_and_under_dynamodbs_token_mismatch() {
+    let stack = Stack::new().await;
+    // A run started as given (before the stack had a key) …
+    let mut before_the_key = stack.reactor();
+    before_the_key.vault = None;
+    let first = starter::handle(
+        &before_the_key,
+        tick(&stack, job_with(&stack, MARKER)),
+        "r1",
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.outcome, "STARTED");
+    // … delivered again to a starter that seals: the same request, so a duplicate, not a conflict; another
+    // value for the same tick still is one.
+    let again = starter::handle(
+        &stack.reactor(),
+        tick(&stack, job_with(&stack, MARKER)),
+        "r2",
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.outcome, again.run_id.as_str()),
+        ("DUPLICATE", first.run_id.as_str())
+    );
+    let other = starter::handle(
+        &stack.reactor(),
+        tick(&stack, job_with(&stack, "other")),
+        "r3",
+        T0,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(other.error_type(), "RunConflict");
+
+    // DynamoDB answers a creation under the same client token with other parameters (each delivery seals anew)
+    // IdempotentParameterMismatch for ten minutes (moto ignores tokens: played by a fault): the run exists.
+    let second = starter::handle(
+        &stack.reactor(),
+        tick(&stack, job_with(&stack, MARKER)),
+        "r4",
+        T0,
+    )
+    .await
+    .unwrap();
+    let mismatch = crate::faults::Faults::answer(
+        "dynamodb:TransactWriteItems",
+        1,
+        crate::faults::json_error(400, "IdempotentParameterMismatchException"),
+    );
+    let third = starter::handle(
+        &mismatch.reactor(&stack),
+        tick(&stack, job_with(&stack, MARKER)),
+        "r5",
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (second.outcome, third.outcome, third.run_id.as_str()),
+        ("DUPLICATE", "DUPLICATE", first.run_id.as_str())
+    );
+    assert_eq!(stack.tasks(&started_by(&first.run_id, 1)).await.len(), 1);
+}

@@ -703,9 +703,19 @@ fn template_wires_the_loop() {
         "sns:Publish", "sqs:SendMessage",
     ];
     let needs: [(&str, Vec<&str>); 3] = [
-        ("starter", launch.to_vec()),
-        ("classifier", launch.to_vec()),
-        ("scheduler", [&launch[..], &["dynamodb:Query"]].concat()),
+        (
+            "starter",
+            [&launch[..], &["kms:GenerateDataKey", "kms:Decrypt"]].concat(),
+        ),
+        ("classifier", [&launch[..], &["kms:Decrypt"]].concat()),
+        (
+            "scheduler",
+            [
+                &launch[..],
+                &["dynamodb:Query", "dynamodb:BatchGetItem", "kms:Decrypt"],
+            ]
+            .concat(),
+        ),
     ];
     for (binary, needed) in needs {
         let (id, f) = &functions[binary];

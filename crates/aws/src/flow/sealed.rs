@@ -93,17 +93,33 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         new: &RunItem,
         job: &JobRequest,
     ) -> Result<bool, FlowError> {
-        if existing.request != new.request {
-            return Ok(false);
+        if existing.request == new.request && existing.sealed_overrides.is_none() {
+            // Both as given (no key, or nothing to seal): the stored request says it all.
+            return Ok(new.sealed_overrides.is_none());
         }
-        match (&existing.sealed_overrides, &new.sealed_overrides) {
-            (None, None) => Ok(true),
-            (Some(stored), Some(_)) => {
-                let opened = self.open(&existing.job, stored).await?;
-                Ok(opened == secrets::split(job).1)
-            }
-            _ => Ok(false),
-        }
+        // Compared as request-without-values and values, whichever way each was stored (a run stored as given
+        // before the key, its duplicate sealed after it, is still a duplicate).
+        let as_written = |j: &JobRequest| {
+            serde_json::to_string(j).map_err(|e| FlowError::CorruptRun {
+                run_id: existing.run_id.clone(),
+                message: e.to_string(),
+            })
+        };
+        let (redacted, values) = secrets::split(job);
+        let (stored, stored_values) = match &existing.sealed_overrides {
+            Some(sealed) => (
+                existing.request.clone(),
+                self.open(&existing.job, sealed).await?,
+            ),
+            None => match JobRequest::from_json(&existing.request) {
+                Ok(stored) => {
+                    let (r, v) = secrets::split(&stored);
+                    (as_written(&r)?, v)
+                }
+                Err(_) => return Ok(false),
+            },
+        };
+        Ok(stored == as_written(&redacted)? && stored_values == values)
     }
 
     /// `job` (the run's request, as stored) with the run's sealed values put back, for RunTask.

@@ -125,10 +125,24 @@ impl Runs for DynamoStore {
             .transact_items(put_attempt)
             .send()
             .await;
-        match result.map_err(transaction_error) {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        match result {
             Ok(_) => Ok(Created::New),
-            Err(e) if e.is_conditional_check_failed() => Ok(Created::AlreadyExists),
-            Err(e) => Err(e),
+            // The token's transaction created the run within the last ten minutes with other parameters: an
+            // earlier delivery of this start (its values sealed anew, or its time a second earlier). The run
+            // exists; the caller compares the requests. (Local emulators ignore tokens.)
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::IdempotentParameterMismatchException(_))
+                ) =>
+            {
+                Ok(Created::AlreadyExists)
+            }
+            Err(e) => match transaction_error(e) {
+                e if e.is_conditional_check_failed() => Ok(Created::AlreadyExists),
+                e => Err(e),
+            },
         }
     }
 
