@@ -418,14 +418,7 @@ async fn a_registered_jobs_tick_runs_once_suspend_skips_it_resume_and_run_now_st
         Some(at),
         "the tick, not the clock"
     );
-    let app = task
-        .overrides()
-        .unwrap()
-        .container_overrides()
-        .iter()
-        .find(|c| c.name() == Some("app"))
-        .unwrap()
-        .clone();
+    let app = crate::stack::container_override(&task, "app");
     assert_eq!(app.command(), ["report", "--date", "2026-03-29"]);
     assert!(
         app.environment()

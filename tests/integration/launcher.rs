@@ -109,13 +109,7 @@ async fn a_task_is_launched_with_the_attempts_identity_and_adopted_after() {
     ] {
         assert!(tags.contains(&want), "{want:?} not in {tags:?}");
     }
-    let app = task
-        .overrides()
-        .unwrap()
-        .container_overrides()
-        .iter()
-        .find(|c| c.name() == Some("app"))
-        .unwrap();
+    let app = crate::stack::container_override(task, "app");
     assert_eq!(app.command(), ["run"]);
     assert_eq!(app.environment()[0].name(), Some("MODE"));
 }

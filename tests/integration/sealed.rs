@@ -35,14 +35,7 @@ fn tick(stack: &Stack, job: Value) -> Value {
 /// the run's identity, `ECS_REACTOR_*`, which every launch adds).
 async fn launched_with(stack: &Stack, task: &str) -> (Vec<String>, Vec<(String, String)>) {
     let described = stack.task(task).await;
-    let app = described
-        .overrides()
-        .unwrap()
-        .container_overrides()
-        .iter()
-        .find(|c| c.name() == Some("app"))
-        .unwrap()
-        .clone();
+    let app = crate::stack::container_override(&described, "app");
     (
         app.command().to_vec(),
         app.environment()

@@ -507,12 +507,7 @@ pub async fn store(args: &TableArgs) -> Result<DynamoStore, Failure> {
 /// An AWS error in on-call's words: one line naming the cause and what to do, from the failure's kind (the
 /// SDK's typed error, found in the error's source chain), never from its text.
 pub fn aws_failure(table: &str, e: &(dyn std::error::Error + 'static)) -> Failure {
-    // FlowError wraps it transparently (its source is the vault's own source): asked for by name.
-    let vault = match e.downcast_ref::<FlowError>() {
-        Some(FlowError::Vault(v)) => Some(v),
-        _ => find_in_chain::<reactor_aws::vault::VaultError>(e),
-    };
-    if let Some(vault) = vault {
+    if let Some(vault) = find_in_chain::<reactor_aws::vault::VaultError>(e) {
         // Starting or relaunching a job with environment values or a command seals or opens them; reading
         // never does. A run recorded before the failure is launched by the sweep, which may open them.
         let transient = vault.is_retryable();

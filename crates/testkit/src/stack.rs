@@ -554,3 +554,22 @@ async fn overrides_key(config: &SdkConfig) -> String {
         .unwrap();
     key.key_metadata().unwrap().arn().unwrap().to_owned()
 }
+
+/// The override a launched task carries for `container` (its command and environment as RunTask sent them).
+pub fn container_override<'t>(
+    task: &'t aws_sdk_ecs::types::Task,
+    container: &str,
+) -> &'t aws_sdk_ecs::types::ContainerOverride {
+    task.overrides()
+        .and_then(|o| {
+            o.container_overrides()
+                .iter()
+                .find(|c| c.name() == Some(container))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no override for container {container:?} on {:?}",
+                task.task_arn()
+            )
+        })
+}

@@ -138,8 +138,9 @@ pub enum FlowError {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
-    /// The run's override values could not be sealed or opened.
-    #[error(transparent)]
+    /// The run's override values could not be sealed or opened. Not transparent: the vault's error stays in the
+    /// source chain, where a caller finds it (and the AWS failure under it) like any other.
+    #[error("{0}")]
     Vault(#[from] VaultError),
     /// Another invocation is publishing this run's outcome right now; retry to make sure it was published.
     #[error("run {0}: another invocation holds the notification; it is retried until published")]
