@@ -315,6 +315,30 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
         );
         covered.push("stream-ttl-remove.json");
 
+        // The retry queue's delivery of the same retry, judged again: delivered twice, launched once.
+        reseed(&stack).await;
+        let event: Value = serde_json::from_str(&sample("stopped-pull-rate-limit.json")).unwrap();
+        let judged = classifier::handle(&reactor, event, utc(&shifted("2026-11-21T02:41:41Z")))
+            .await
+            .unwrap();
+        assert_eq!(judged.action, Some("RETRY_LATER"));
+        let earlier = stack.tasks(&attempt_2).await.len();
+        for delivery in 0..2 {
+            let due = scheduler.invoke(&sample("scheduler-retry-due.json"));
+            assert_eq!(
+                due.body,
+                json!({"batchItemFailures": []}),
+                "delivery {delivery}: {}",
+                scheduler.logs()
+            );
+        }
+        assert_eq!(
+            stack.tasks(&attempt_2).await.len(),
+            earlier + 1,
+            "one launch for two deliveries from the retry queue"
+        );
+        covered.push("scheduler-retry-due.json");
+
         let sweep = scheduler.invoke(&sample("sweep.json"));
         assert_eq!(sweep.body["sweep"]["due"], 0, "{}", sweep.body);
         covered.push("sweep.json");

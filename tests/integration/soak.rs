@@ -1,5 +1,6 @@
 //! The soak: many runs with random endings and random duplicate, late, out-of-order and lost deliveries, through
-//! the real handlers against moto, the clock played forward minute by minute (TTL late by up to ten
+//! the real handlers against moto, the clock played forward minute by minute (the retry queue delivering most
+//! retries once due, TTL late by up to ten
 //! minutes, the sweep every minute); then the invariants, checked against the table, ECS and the subscriber
 //! queue. `REACTOR_SOAK_RUNS` sets the size (`make test`: 100, `make soak`: 1,000), `REACTOR_SOAK_SEED` the
 //! seed (printed, so a failure can be replayed).
@@ -8,7 +9,7 @@ use crate::faults::{after, runs_without_a_next_step};
 use crate::handlers::T0;
 use crate::moto::soak_moto;
 use crate::reliability::{deliver, Delivery};
-use crate::stack::{sweep_event, Stack};
+use crate::stack::{sqs_event, sweep_event, Stack};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -54,6 +55,7 @@ struct Tally {
     out_of_order: usize,
     lost: usize,
     ttl_fired: usize,
+    queue_delivered: usize,
     sweeps: usize,
     endings: BTreeMap<&'static str, usize>,
 }
@@ -84,10 +86,10 @@ async fn soak() {
     let f = &figures;
     println!(
         "soak: {runs} runs (seed {seed}, {BATCH} per table) {:?}; {} attempts ({} Spot relaunches), {} tasks; {} \
-         deliveries ({} duplicates, {} older twins, {} events lost, {} failed and retried, {} TTL deletes, {} sweeps) over {} \
+         deliveries ({} duplicates, {} older twins, {} events lost, {} failed and retried, {} TTL deletes, {} retry queue deliveries, {} sweeps) over {} \
          simulated minutes; endings {:?}; {} notifications, one per run; invariants held; {:.1} s",
         f.by_status, f.attempts, f.disruptions, f.tasks, f.tally.deliveries, f.tally.duplicates,
-        f.tally.out_of_order, f.tally.lost, f.tally.failed, f.tally.ttl_fired, f.tally.sweeps, f.minutes, f.tally.endings,
+        f.tally.out_of_order, f.tally.lost, f.tally.failed, f.tally.ttl_fired, f.tally.queue_delivered, f.tally.sweeps, f.minutes, f.tally.endings,
         f.notifications, started.elapsed().as_secs_f64()
     );
 }
@@ -185,8 +187,17 @@ async fn soak_batch(runs: usize, dice: &mut Dice, figures: &mut Figures) {
             .filter(|i| i["sk"].as_str().is_some_and(|s| s.starts_with("DELAY#")))
         {
             let due = delay["dueAt"].as_i64().unwrap();
+            let run_id = delay["runId"].as_str().unwrap();
+            // The retry queue delivers most retries once due (again, with the others, as SQS may); a message can
+            // also be lost, and then TTL or the sweep fires the retry.
+            if due <= now.unix_timestamp() && dice.chance(60) {
+                let body =
+                    json!({"runId": run_id, "attempt": delay["attempt"], "dueAt": due}).to_string();
+                let id = format!("q-{run_id}-{}", delay["attempt"]);
+                tally.queue_delivered += 1;
+                pending.push(Delivery::Scheduler(sqs_event(&[(&id, &body)])));
+            }
             if due + dice.below(180) as i64 <= now.unix_timestamp() {
-                let run_id = delay["runId"].as_str().unwrap();
                 let batch = stack.expire(run_id, delay["sk"].as_str().unwrap()).await;
                 tally.ttl_fired += 1;
                 pending.push(Delivery::Scheduler(batch));

@@ -640,6 +640,50 @@ fn template_wires_the_loop() {
         !stream["DestinationConfig"]["OnFailure"]["Destination"].is_null(),
         "records that still fail must go to an OnFailure destination"
     );
+    // …the retry queue, its messages handed back one by one, at a bounded concurrency; every function that can
+    // schedule a retry (all three judge a refused launch) knows the queue and may send to it…
+    let queues = to("scheduler")
+        .into_iter()
+        .filter(|s| s.kind == "SQS")
+        .collect::<Vec<_>>();
+    assert_eq!(queues.len(), 1, "one SQS source on the scheduler");
+    let queue = &queues[0].properties;
+    assert_eq!(queue["Queue"], json!({"Fn::GetAtt": ["RetryQueue", "Arn"]}));
+    assert_eq!(
+        queue["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert!(
+        queue["ScalingConfig"]["MaximumConcurrency"]
+            .as_u64()
+            .is_some_and(|n| (2..=10).contains(&n)),
+        "the retry queue's deliveries need a bounded concurrency: {queue}"
+    );
+    let retry_queue = &template["Resources"]["RetryQueue"]["Properties"];
+    assert!(
+        retry_queue["VisibilityTimeout"].as_u64().unwrap_or(30)
+            >= 6 * property(&template, functions["scheduler"].1, "Timeout")
+                .as_u64()
+                .unwrap(),
+        "Lambda's guidance: the queue's visibility timeout at least six times the function's timeout"
+    );
+    assert_eq!(
+        template["Globals"]["Function"]["Environment"]["Variables"]["REACTOR_RETRY_QUEUE_URL"],
+        json!({"Ref": "RetryQueue"})
+    );
+    for binary in BINARIES {
+        let (id, f) = &functions[binary];
+        let sends = f["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| statements(&p["Statement"]))
+            .any(|st| {
+                actions(st).iter().any(|a| a == "sqs:SendMessage")
+                    && st["Resource"] == json!({"Fn::GetAtt": ["RetryQueue", "Arn"]})
+            });
+        assert!(sends, "{id}: may not send to the retry queue");
+    }
     // …and the sweep, every minute, with the plain Scheduled Event the scheduler recognises.
     let sweeps = to("scheduler")
         .into_iter()
@@ -1480,9 +1524,16 @@ fn every_failure_path_has_an_alarm_that_notifies() {
     };
     for (queue, _) in resources_of_type(&template, "AWS::SQS::Queue") {
         let name = json!({"Fn::GetAtt": [queue, "QueueName"]});
+        // A dead-letter queue alarms on its first message; the retry queue (due retries pass through it in
+        // seconds) on a message left waiting.
+        let metric = if queue == "RetryQueue" {
+            "ApproximateAgeOfOldestMessage"
+        } else {
+            "ApproximateNumberOfMessagesVisible"
+        };
         assert!(
-            watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", &name),
-            "no alarm on the depth of {queue}"
+            watched("AWS/SQS", metric, &name),
+            "no alarm on {metric} of {queue}"
         );
     }
     for (function, _) in functions(&template).into_values() {

@@ -35,6 +35,8 @@ pub struct Config {
     pub namespace: Namespace,
     /// The KMS key that seals override values at rest (`crate::vault`).
     pub overrides_key: Option<String>,
+    /// The queue that delivers a delayed retry at its due second (`crate::retry_queue`).
+    pub retry_queue_url: Option<String>,
     pub call_timeout: Duration,
     pub attempt_timeout: Duration,
     pub settings: Settings,
@@ -131,6 +133,9 @@ impl Config {
             topic_arn: required("REACTOR_TOPIC_ARN")?,
             namespace,
             overrides_key: lookup("REACTOR_OVERRIDES_KEY")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            retry_queue_url: lookup("REACTOR_RETRY_QUEUE_URL")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
             call_timeout: Duration::from_millis(call),
@@ -235,6 +240,10 @@ impl Config {
                 .overrides_key
                 .as_ref()
                 .map(|key| crate::vault::Vault::on(sdk, key, &self.table)),
+            retry_queue: self
+                .retry_queue_url
+                .as_ref()
+                .map(|url| crate::retry_queue::RetryQueue::on(sdk, url)),
         }
     }
 }

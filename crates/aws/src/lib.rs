@@ -15,6 +15,7 @@
 //! - [`metrics`]: the [`metrics::MetricSink`] trait and [`metrics::EmfLines`]: CloudWatch metrics as Embedded Metric Format lines on stdout.
 //! - [`notifier`]: the [`notifier::Notifier`] trait and [`notifier::SnsNotifier`]: one versioned message per run event (ended, retrying).
 //! - [`store`]: the [`store::Store`] (runs, launches, decisions, sweeps: one trait and file each) and [`store::DynamoStore`]; every state change a conditional write.
+//! - [`retry_queue`]: a delayed retry due within 15 minutes also sent to an SQS queue that delivers it at its due second.
 //! - [`vault`]: override values sealed at rest (KMS data key, AES-256-GCM), opened only for a launch.
 //!
 //! Handlers are generic over the traits, so tests can wrap the real adapters (to inject faults) and
@@ -30,5 +31,6 @@ pub mod launcher;
 pub mod metrics;
 pub mod notifier;
 pub mod records;
+pub mod retry_queue;
 pub mod store;
 pub mod vault;

@@ -193,22 +193,23 @@ pub async fn run() -> Calls {
             Some("SUCCEED") => None,
             Some("RETRY_NOW") => judged.next_task_arn.clone(),
             Some("RETRY_LATER") => {
-                // TTL is 8–28 minutes late; the sweep of the minute after the due time fires the retry.
+                // The retry queue delivers the retry at its due second (the classifier sent it, with its
+                // delay): one scheduler invocation of its own.
                 let due =
                     now + time::Duration::seconds(i64::from(judged.delay_seconds.unwrap_or(0)) + 1);
-                scheduler::handle(&reactor, sweep_event(), due)
+                let delivery = stack.retry_delivery(&run_id, 2).await.unwrap();
+                let answer = scheduler::handle(&reactor, delivery, due).await.unwrap();
+                assert_eq!(
+                    answer["batchItemFailures"],
+                    serde_json::json!([]),
+                    "{answer}"
+                );
+                invocations.push(take("scheduler", true));
+                // The sweep of the minute after finds nothing due: its own calls are a fixed cost a minute.
+                scheduler::handle(&reactor, sweep_event(), due + time::Duration::minutes(1))
                     .await
                     .unwrap();
-                let fired = take("scheduler", false);
-                let (own, per_run): (Vec<Call>, Vec<Call>) = fired
-                    .calls
-                    .into_iter()
-                    .partition(|c| c.operation == "Query");
-                sweep_calls = own;
-                invocations.push(Invocation {
-                    calls: per_run,
-                    ..fired
-                });
+                sweep_calls = take("scheduler", false).calls;
                 stack
                     .tasks(&started_by(&run_id, 2))
                     .await
@@ -278,6 +279,11 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
             .interceptor(recorder("KMS"))
             .build(),
     );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&stack.config)
+            .interceptor(recorder("SQS"))
+            .build(),
+    );
     Reactor {
         store: DynamoStore::new(dynamodb, &stack.table),
         launcher: EcsLauncher::new(ecs),
@@ -290,6 +296,10 @@ fn recorded(stack: &Stack, calls: &Arc<Mutex<Vec<Call>>>) -> LocalReactor {
             kms,
             &stack.overrides_key,
             &stack.table,
+        )),
+        retry_queue: Some(reactor_aws::retry_queue::RetryQueue::new(
+            sqs,
+            &stack.retry_queue_url,
         )),
     }
 }

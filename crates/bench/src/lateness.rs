@@ -1,39 +1,49 @@
-//! Section 8: how late a delayed retry fires after its due time. TTL deletes a delay item 8–28 minutes after
-//! it expires (public measurements; drawn uniformly in that range here), the sweep runs every minute and fires
-//! what is due (`dueAt <= now` on the `byDue` index), page after page, a few at once, RunTask paced at
-//! `launch_rate` a second, for up to `sweep_budget_seconds`, and waits within that budget for what comes due
-//! in the next `sweep_lookahead_seconds`, firing each at its due time; its clock is its invocation time plus
-//! the time it has run, so a retry fired late in a long drain is recorded as that late.
+//! Section 8: how late a delayed retry fires after its due time. The classifier sends a retry due within 15
+//! minutes to the retry queue with its delay, and the queue delivers it to the scheduler at its due second;
+//! the sweep runs every minute and fires what is due that nothing fired (`dueAt <= now` on the `byDue`
+//! index), page after page, a few at once, RunTask paced at `launch_rate` a second, for up to
+//! `sweep_budget_seconds`, and waits within that budget for what comes due in the next
+//! `sweep_lookahead_seconds`; TTL deletes a delay item 8–28 minutes after it expires (public measurements).
+//! Whichever comes first claims the retry.
 //!
-//! Two ways: the burst's delay items fired by the real scheduler handler against moto on a simulated clock
-//! (sweeps at each whole minute, TTL deletes played at their drawn times, whichever comes first wins, as in
-//! production), and a model of exactly that for a steady flow of retries over many minutes.
+//! Two ways: the burst's retries fired by the real scheduler handler against moto, the queue's messages
+//! received from moto and delivered at their due second while the sweep runs at each whole minute beside
+//! them, all on one clock (the instant the burst was judged, plus the time run since); and models of the
+//! sweep alone (the backstop) for a steady flow of retries and for short delays.
 
 use crate::flood::Burst;
-use crate::play::scan;
+use crate::play::{scan, Instance};
 use crate::stack::sweep_event;
 use crate::stats::uniform;
 use reactor_core::SplitMix64;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// TTL's lateness after expiry, seconds: the public measurements' range.
 pub const TTL_LAG: (f64, f64) = (8.0 * 60.0, 28.0 * 60.0);
 
+/// Scheduler instances the queue's event source runs at once (template.yml's `MaximumConcurrency`).
+pub const QUEUE_INSTANCES: usize = 5;
+
 pub struct Lateness {
     /// Seconds past due of each retry of the burst, fired by the real code.
     pub burst: Vec<f64>,
-    /// Of those, fired by a TTL delete rather than the sweep.
-    pub burst_by_ttl: usize,
-    /// Sweeps it took to fire them all.
+    /// Of those, fired by the sweep rather than the queue.
+    pub burst_by_sweep: usize,
+    /// The queue's messages received and delivered.
+    pub delivered: usize,
+    /// Sweeps run while the burst was drained.
     pub sweeps: usize,
     /// Runs without exactly one launched attempt 2.
     pub burst_wrong: usize,
-    /// Seconds past due in the model of a steady flow.
+    /// Seconds past due in the model of a steady flow, the sweep alone.
     pub steady: Vec<f64>,
-    /// Seconds past due in the model of retries with delays shorter than the sweep's period.
+    /// Seconds past due in the model of retries with delays shorter than the sweep's period, the sweep alone.
     pub short: Vec<f64>,
     /// Retries one sweep fires at most (RunTask rate × budget).
     pub sweep_capacity: u32,
@@ -45,51 +55,130 @@ pub struct Lateness {
     pub lookahead: u64,
 }
 
+/// A received message: (due second, id, body, receipt handle), earliest due first.
+type Pending = Reverse<(i64, String, String, String)>;
+
 pub async fn run(burst: &Burst, quick: bool) -> Lateness {
     let stack = &burst.stack;
-    let reactor = stack.reactor();
-    let settings = reactor.settings;
-    let mut draw = SplitMix64(11);
-    // TTL deletes: (when, run), in time order.
-    let mut ttl: Vec<(i64, String)> = scan(stack)
-        .await
-        .into_iter()
-        .filter(|i| i["sk"] == "DELAY#0002")
-        .map(|i| {
-            let due = i["dueAt"].as_i64().unwrap();
-            (
-                due + uniform(&mut draw, TTL_LAG.0, TTL_LAG.1) as i64,
-                i["runId"].as_str().unwrap().to_owned(),
-            )
-        })
+    let settings = stack.reactor().settings;
+    let instance = Instance::of(stack);
+    // The clock: the burst's instant when the play starts. Every message was sent before, with its delay
+    // counted from that instant, so moto shows it no later than its due second on this clock; it is held
+    // until then, as the queue would hold it.
+    let began = Instant::now();
+    let judged = burst.judged_at;
+    let now = move || judged + time::Duration::try_from(began.elapsed()).unwrap();
+    let give_up = judged + time::Duration::minutes(10);
+    let total = burst.runs.len();
+    let mut pending: BinaryHeap<Pending> = BinaryHeap::new();
+    let (mut received, mut delivered, mut sweeps) = (0, 0, 0);
+    let mut deliveries = tokio::task::JoinSet::new();
+    let mut sweeping = tokio::task::JoinSet::new();
+    let queue_reactors: Vec<_> = (0..QUEUE_INSTANCES)
+        .map(|_| Arc::new(instance.reactor()))
         .collect();
-    ttl.sort();
-    let mut ttl = ttl.into_iter().peekable();
-    let start = burst.judged_at.unix_timestamp();
+    let start = judged.unix_timestamp();
     let mut sweep_at = start - start.rem_euclid(60) + 60;
-    let (mut launched, mut by_ttl, mut sweeps) = (0, 0, 0);
-    let at = |epoch: i64| OffsetDateTime::from_unix_timestamp(epoch).unwrap();
-    while launched < burst.runs.len() && sweeps < 120 {
-        if ttl.peek().is_some_and(|(when, _)| *when < sweep_at) {
-            let (when, run) = ttl.next().unwrap();
-            if let Some(batch) = stack.expire_if_present(&run, "DELAY#0002").await {
-                let answer = scheduler::handle(&reactor, batch, at(when)).await.unwrap();
+    // Lambda's pollers: a receive round (until the queue shows nothing more) once a second, not in a spin, so
+    // the polls do not take moto's time from the deliveries.
+    let mut polled = Instant::now() - Duration::from_secs(1);
+    while (delivered < total || !deliveries.is_empty()) && now() < give_up {
+        while received < total && polled.elapsed() >= Duration::from_secs(1) {
+            let got = stack
+                .sqs
+                .receive_message()
+                .queue_url(&stack.retry_queue_url)
+                .max_number_of_messages(10)
+                // Held here until due (SQS itself would not show it before): not shown again meanwhile.
+                .visibility_timeout(900)
+                .send()
+                .await
+                .unwrap();
+            for m in got.messages() {
+                let body = m.body().unwrap_or_default().to_owned();
+                let due = serde_json::from_str::<Value>(&body).unwrap()["dueAt"]
+                    .as_i64()
+                    .unwrap();
+                let (id, receipt) = (
+                    m.message_id().unwrap_or_default(),
+                    m.receipt_handle().unwrap_or_default(),
+                );
+                pending.push(Reverse((due, id.to_owned(), body, receipt.to_owned())));
+                received += 1;
+            }
+            if got.messages().len() < 10 {
+                polled = Instant::now();
+            }
+        }
+        // The sweep of each whole minute, beside the queue's deliveries (EventBridge invokes it whatever runs).
+        if now().unix_timestamp() >= sweep_at {
+            let reactor = instance.reactor();
+            let at = OffsetDateTime::from_unix_timestamp(sweep_at).unwrap();
+            sweeping.spawn(async move {
+                let answer = scheduler::handle(&reactor, sweep_event(), at)
+                    .await
+                    .unwrap();
+                answer["sweep"]["launched"].as_u64().unwrap_or(0) as usize
+            });
+            sweeps += 1;
+            sweep_at += 60;
+        }
+        // Due messages in batches of up to 10, on up to QUEUE_INSTANCES instances at once.
+        while deliveries.len() < QUEUE_INSTANCES
+            && pending
+                .peek()
+                .is_some_and(|Reverse((due, ..))| *due <= now().unix_timestamp())
+        {
+            let mut batch = Vec::new();
+            while batch.len() < 10
+                && pending
+                    .peek()
+                    .is_some_and(|Reverse((due, ..))| *due <= now().unix_timestamp())
+            {
+                batch.push(pending.pop().unwrap().0);
+            }
+            delivered += batch.len();
+            let reactor = queue_reactors[deliveries.len() % QUEUE_INSTANCES].clone();
+            let sqs = stack.sqs.clone();
+            let url = stack.retry_queue_url.clone();
+            let at = now();
+            deliveries.spawn(async move {
+                let messages: Vec<(&str, &str)> = batch
+                    .iter()
+                    .map(|(_, id, body, _)| (id.as_str(), body.as_str()))
+                    .collect();
+                let event = crate::stack::sqs_event(&messages);
+                let answer = scheduler::handle(&reactor, event, at).await.unwrap();
                 assert_eq!(
                     answer["batchItemFailures"],
                     serde_json::json!([]),
                     "{answer}"
                 );
-                launched += 1;
-                by_ttl += 1;
-            }
-            continue;
+                // The event source deletes a batch's handled messages in one call.
+                let entries = batch.iter().enumerate().map(|(i, (_, _, _, receipt))| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .build()
+                        .unwrap()
+                });
+                sqs.delete_message_batch()
+                    .queue_url(&url)
+                    .set_entries(Some(entries.collect()))
+                    .send()
+                    .await
+                    .unwrap();
+            });
         }
-        let answer = scheduler::handle(&reactor, sweep_event(), at(sweep_at))
-            .await
-            .unwrap();
-        launched += answer["sweep"]["launched"].as_u64().unwrap_or(0) as usize;
-        sweeps += 1;
-        sweep_at += 60;
+        while deliveries.try_join_next().is_some() {}
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while let Some(done) = deliveries.join_next().await {
+        done.unwrap();
+    }
+    let mut by_sweep = 0;
+    while let Some(launched) = sweeping.join_next().await {
+        by_sweep += launched.unwrap();
     }
 
     let mut rows: HashMap<String, Vec<Value>> = HashMap::new();
@@ -126,7 +215,8 @@ pub async fn run(burst: &Burst, quick: bool) -> Lateness {
     }
     Lateness {
         burst: late,
-        burst_by_ttl: by_ttl,
+        burst_by_sweep: by_sweep,
+        delivered,
         sweeps,
         burst_wrong: wrong,
         steady: steady(

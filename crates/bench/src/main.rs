@@ -114,12 +114,16 @@ async fn main() {
         let lateness = lateness::run(&burst, options.quick).await;
         let late = &lateness.burst;
         say(&format!(
-            "burst retries late p50 / p90 / p99 / max: {:.0} / {:.0} / {:.0} / {:.0} s ({} retries)",
+            "burst retries late p50 / p90 / p99 / max: {:.0} / {:.0} / {:.0} / {:.0} s ({} retries; {} delivered by the queue, {} fired by {} sweeps, {} wrong)",
             stats::median(late),
             stats::percentile(late, 90.0),
             stats::percentile(late, 99.0),
             stats::max(late),
-            late.len()
+            late.len(),
+            lateness.delivered,
+            lateness.burst_by_sweep,
+            lateness.sweeps,
+            lateness.burst_wrong
         ));
         return;
     }

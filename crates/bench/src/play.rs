@@ -80,6 +80,7 @@ pub struct Instance {
     topic_arn: String,
     guard: reactor_core::Guard,
     overrides_key: String,
+    retry_queue_url: String,
 }
 
 impl Instance {
@@ -90,6 +91,7 @@ impl Instance {
             topic_arn: stack.topic_arn.clone(),
             guard: stack.guard(),
             overrides_key: stack.overrides_key.clone(),
+            retry_queue_url: stack.retry_queue_url.clone(),
         }
     }
 
@@ -107,6 +109,10 @@ impl Instance {
                 aws_sdk_kms::Client::new(&self.config),
                 &self.overrides_key,
                 &self.table,
+            )),
+            retry_queue: Some(reactor_aws::retry_queue::RetryQueue::on(
+                &self.config,
+                &self.retry_queue_url,
             )),
         }
     }

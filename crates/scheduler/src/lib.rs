@@ -1,6 +1,9 @@
 //! The scheduler Lambda: fires delayed retries.
 //!
-//! Two inputs, two paths to the same step ([`reactor_aws::flow::Reactor::fire`]):
+//! Three inputs, three paths to the same step ([`reactor_aws::flow::Reactor::fire`]):
+//! - **retry queue batches** (SQS): a retry due within 15 minutes was sent with its delay and is delivered
+//!   at its due second (`reactor_aws::retry_queue`). Fired concurrently (a batch is at most 10); the response
+//!   lists the messages to deliver again (`batchItemFailures`).
 //! - **DynamoDB stream batches**: DynamoDB's TTL deleted a delay item (a REMOVE record whose `userIdentity` is
 //!   the DynamoDB service). Any other record (inserts, updates, deletes by the reactor itself) is skipped. The
 //!   response lists the records to retry (`batchItemFailures`), so one bad record does not replay the batch.
@@ -8,14 +11,16 @@
 //!   sweep queries the overdue delays of every `byDue` shard and fires them, and resumes launches that an
 //!   interrupted invocation left behind.
 //!
-//! TTL and sweep may both fire one delay: claiming the retry is a conditional write, exactly one launches.
+//! Queue, TTL and sweep may all fire one delay: claiming the retry is a conditional write, exactly one launches.
 
 use aws_lambda_events::event::dynamodb::EventRecord;
+use futures_util::future::join_all;
 use reactor_aws::edge::HandlerError;
 use reactor_aws::flow::{Fired, FlowError, Reactor, Swept};
 use reactor_aws::launcher::Launcher;
 use reactor_aws::notifier::Notifier;
 use reactor_aws::records::{delay_of_image, DelayItem};
+use reactor_aws::retry_queue::QueuedRetry;
 use reactor_aws::store::Store;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -94,7 +99,16 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
     now: OffsetDateTime,
 ) -> Result<Value, SchedulerError> {
     if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-        let response = handle_stream(reactor, records, now).await?;
+        let from_queue = records
+            .first()
+            .and_then(|r| r.get("eventSource"))
+            .and_then(Value::as_str)
+            == Some("aws:sqs");
+        let response = if from_queue {
+            handle_queue(reactor, records, now).await
+        } else {
+            handle_stream(reactor, records, now).await?
+        };
         return Ok(json!(response));
     }
     let is_schedule = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
@@ -111,10 +125,65 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
         }));
     }
     let e = SchedulerError::Unrecognised(
-        "expected a DynamoDB stream batch (Records) or the sweep's Scheduled Event".into(),
+        "expected a retry queue batch, a DynamoDB stream batch (Records) or the sweep's Scheduled Event".into(),
     );
     tracing::error!(error = %e, "unrecognised event");
     Err(e)
+}
+
+/// A retry queue batch: each message's retry fired, all at once. A message whose fire failed is handed back
+/// (SQS delivers it again after the visibility timeout); the delay item stays in the table either way, so the
+/// sweep fires the retry if the queue never does.
+async fn handle_queue<S: Store, L: Launcher, N: Notifier>(
+    reactor: &Reactor<S, L, N>,
+    records: &[Value],
+    now: OffsetDateTime,
+) -> BatchResponse {
+    let shards = reactor.settings.sweep_shards;
+    let read: Vec<(String, Result<DelayItem, String>)> = records
+        .iter()
+        .map(|record| {
+            let id = record
+                .get("messageId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let body = record
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            (id, QueuedRetry::from_body(body).map(|q| q.delay(shards)))
+        })
+        .collect();
+    let fired = join_all(read.iter().map(|(_, delay)| async move {
+        match delay {
+            Ok(delay) => Some(reactor.fire(delay, now).await),
+            Err(_) => None,
+        }
+    }))
+    .await;
+    let mut response = BatchResponse::default();
+    for ((id, delay), fired) in read.into_iter().zip(fired) {
+        let failed = match (delay, fired) {
+            // Delivering it again cannot make it readable, and it stands for no delay item the sweep would
+            // not fire anyway (the table is the record of every retry): refused with an error line, not kept.
+            (Err(why), _) => {
+                tracing::error!(message = id.as_str(), why = why.as_str(), "unreadable retry message refused; the sweep fires every due retry from the table");
+                false
+            }
+            (Ok(_), Some(Ok(_))) | (Ok(_), None) => false,
+            (Ok(delay), Some(Err(e))) => {
+                tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, retryable = e.is_retryable(), error = %e, "due retry failed; message handed back");
+                true
+            }
+        };
+        if failed {
+            response.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            });
+        }
+    }
+    response
 }
 
 async fn handle_stream<S: Store, L: Launcher, N: Notifier>(

@@ -144,6 +144,7 @@ pub fn lambda_reactor(stack: &Stack, http: Option<Faults>, endpoint: Option<&str
         metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
         namespace: stack.namespace.clone(),
         vault: Some(stack.vault(&sdk)),
+        retry_queue: Some(stack.retry_queue(&sdk)),
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Stack {
     pub namespace: reactor_core::Namespace,
     /// The KMS key that seals override values (`REACTOR_OVERRIDES_KEY`; template.yml's `OverridesKey`).
     pub overrides_key: String,
+    /// The queue that delivers delayed retries at their due second (`REACTOR_RETRY_QUEUE_URL`; template.yml's
+    /// `RetryQueue`). moto sends no events: a test receives its messages and hands them to the scheduler.
+    pub retry_queue_url: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -52,6 +55,14 @@ impl Stack {
         let (topic_arn, queue_url) = topic_with_inbox(&sns, &sqs).await;
         let (cluster, family) = cluster_and_task_definition(&ecs).await;
         let overrides_key = overrides_key(&config).await;
+        let retry_queue_url = sqs
+            .create_queue()
+            .queue_name(unique("retries"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
         Stack {
             table,
             topic_arn,
@@ -61,6 +72,7 @@ impl Stack {
             subnet: default_subnet(server),
             namespace: reactor_core::Namespace::default(),
             overrides_key,
+            retry_queue_url,
             dynamodb,
             ecs,
             sqs,
@@ -77,6 +89,7 @@ impl Stack {
             ("REACTOR_ALLOWED_CLUSTERS", self.cluster.clone()),
             ("REACTOR_NAMESPACE", self.namespace.to_string()),
             ("REACTOR_OVERRIDES_KEY", self.overrides_key.clone()),
+            ("REACTOR_RETRY_QUEUE_URL", self.retry_queue_url.clone()),
         ]
     }
 
@@ -100,7 +113,52 @@ impl Stack {
             metrics: std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
             namespace: self.namespace.clone(),
             vault: Some(self.vault(&self.config)),
+            retry_queue: Some(self.retry_queue(&self.config)),
         }
+    }
+
+    /// The retry queue this stack's functions send delayed retries to, on clients of `sdk`.
+    pub fn retry_queue(&self, sdk: &SdkConfig) -> reactor_aws::retry_queue::RetryQueue {
+        reactor_aws::retry_queue::RetryQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            &self.retry_queue_url,
+        )
+    }
+
+    /// The retry queue's messages visible now (moto honours `DelaySeconds`: a message shows once its delay
+    /// has passed), as the scheduler's SQS event source delivers them: one event of up to 10 records. Waits up
+    /// to `wait_seconds` for the first. The messages stay in flight (not deleted), as during an invocation.
+    pub async fn queued_retries(&self, wait_seconds: i32) -> Value {
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.retry_queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .unwrap();
+        sqs_event(
+            got.messages()
+                .iter()
+                .map(|m| {
+                    (
+                        m.message_id().unwrap_or_default(),
+                        m.body().unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .as_slice(),
+        )
+    }
+
+    /// The retry queue's delivery of `run_id`'s attempt `attempt` at its due second, as the queue would hand it
+    /// over (built from its delay item, without waiting `DelaySeconds` in real time). `None`: no delay item.
+    pub async fn retry_delivery(&self, run_id: &str, attempt: u32) -> Option<Value> {
+        let delay = self.row(run_id, &format!("DELAY#{attempt:04}")).await?;
+        let body =
+            json!({"runId": run_id, "attempt": attempt, "dueAt": delay["dueAt"]}).to_string();
+        Some(sqs_event(&[(&format!("retry-{run_id}-{attempt}"), &body)]))
     }
 
     /// The vault this stack's functions seal override values with, on clients of `sdk`.
@@ -456,6 +514,25 @@ pub async fn topic_with_inbox(
         .unwrap();
     let queue_url = subscriber(sns, sqs, &topic_arn, None).await;
     (topic_arn, queue_url)
+}
+
+/// The event Lambda's SQS event source hands the scheduler for these messages (id, body), as
+/// `events/scheduler-retry-due.json` shows it.
+pub fn sqs_event(messages: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000",
+                               "SenderId": "AROAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795000000000"},
+                "messageAttributes": {}, "md5OfBody": "",
+                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ecs-reactor-RetryQueue",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
 }
 
 /// A queue subscribed to `topic`, with `policy` as its subscription's FilterPolicy (on message attributes).

@@ -4,8 +4,9 @@
 use super::*;
 
 impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
-    /// Fires a due retry (its delay item deleted by TTL, or found overdue by the sweep): claims the attempt
-    /// (exactly one of TTL, sweep and their redeliveries wins) and launches it.
+    /// Fires a due retry (delivered by the retry queue at its due second, its delay item deleted by TTL, or
+    /// found due by the sweep): claims the attempt (exactly one of queue, TTL, sweep and their redeliveries
+    /// wins) and launches it.
     pub async fn fire(&self, delay: &DelayItem, now: OffsetDateTime) -> Result<Fired, FlowError> {
         self.fire_known(delay, None, now).await
     }
@@ -19,15 +20,16 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         known: Option<&RunItem>,
         now: OffsetDateTime,
     ) -> Result<Fired, FlowError> {
-        // TTL deletes an item only after its time; a stream record of a delay not yet due was replayed or forged.
-        // The delay item (if it is still there) is the sweep's when it falls due.
+        // TTL deletes an item only after its time, and the retry queue delivers a message no earlier than its due
+        // second: a delay not yet due was replayed or forged. The delay item (if it is still there) is the
+        // sweep's when it falls due.
         if delay.due_at > now.unix_timestamp() {
             tracing::warn!(
                 run = delay.run_id.as_str(),
                 attempt = delay.attempt,
                 due_at = delay.due_at,
                 early_seconds = delay.due_at - now.unix_timestamp(),
-                "a retry not yet due was fired (a replayed or forged stream record): left to the sweep"
+                "a retry not yet due was fired (a replayed or forged record or message): left to the sweep"
             );
             return Ok(Fired::NotDue);
         }

@@ -147,7 +147,10 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     attempt: n,
                 })
             }
-            Applied::Applied => self.count_decision(&run.job, &decision),
+            Applied::Applied => {
+                self.count_decision(&run.job, &decision);
+                self.queue_retry(&run.job, &next, now).await;
+            }
         }
         if decision.action.is_retry() {
             self.notify_retry(&run, &job, n, &decision, Some(&task.task_arn), &next, now)

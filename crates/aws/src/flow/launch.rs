@@ -140,6 +140,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
             log_decision(&run.job, &run.run_id, attempt, None, &decision, applied);
             if applied == Applied::Applied {
                 self.count_decision(&run.job, &decision);
+                self.queue_retry(&run.job, &next, now).await;
             }
             if applied == Applied::Applied && decision.action.is_retry() {
                 self.notify_retry(run, job, attempt, &decision, None, &next, now)

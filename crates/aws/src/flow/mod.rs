@@ -37,6 +37,7 @@ use crate::records::{
     stamp, status_key, AttemptItem, AttemptState, DeadlineItem, DelayItem, DueItem, JobItem,
     LockItem, RunItem,
 };
+use crate::retry_queue::RetryQueue;
 use crate::store::{
     Applied, Changed, Claimed, Created, LaunchFacts, Next, Recorded, StopFacts, Store, StoreError,
 };
@@ -128,6 +129,9 @@ pub struct Reactor<S, L, N> {
     /// Where override values are sealed at rest (`REACTOR_OVERRIDES_KEY`); without one they are stored as
     /// given, and each run that has some says so in a warning.
     pub vault: Option<Vault>,
+    /// Where a retry due within 15 minutes is also sent, to be fired at its due second
+    /// (`REACTOR_RETRY_QUEUE_URL`, `crate::retry_queue`); without one the sweep fires it.
+    pub retry_queue: Option<RetryQueue>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,24 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
         }
     }
 
+    /// A retry scheduled for later is also sent to the retry queue, which delivers it at its due second. A
+    /// send that fails is logged and left: the delay item is in the table, and the sweep fires it when due.
+    pub(super) async fn queue_retry(&self, job: &str, next: &Next, now: OffsetDateTime) {
+        let (Some(queue), Next::RetryLater(delay)) = (&self.retry_queue, next) else {
+            return;
+        };
+        if let Err(e) = queue.send(delay, now).await {
+            tracing::warn!(
+                job,
+                run = delay.run_id.as_str(),
+                attempt = delay.attempt,
+                due_at = delay.due_at,
+                error = %e,
+                "the retry queue did not take the retry; the sweep fires it when due"
+            );
+        }
+    }
+
     /// `notify.on` RETRYING: publishes a retry decision, then marks the attempt so a redelivery of the event
     /// publishes only what is missing.
     #[allow(clippy::too_many_arguments)]
