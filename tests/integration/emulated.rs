@@ -50,6 +50,7 @@ fn shifted(text: &str) -> String {
     for epoch in [
         1_795_228_901i64,
         1_795_228_943,
+        1_795_228_961,
         1_795_228_963,
         1_795_229_783,
         1_795_000_000,
@@ -322,6 +323,19 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
             .await
             .unwrap();
         assert_eq!(judged.action, Some("RETRY_LATER"));
+        // The sample's message is the one sent for this retry: its run, attempt and due second.
+        let sample_body: Value = serde_json::from_str(
+            serde_json::from_str::<Value>(&sample("scheduler-retry-due.json")).unwrap()["Records"]
+                [0]["body"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let delay = stack.row(&sample_run(), "DELAY#0002").await.unwrap();
+        assert_eq!(
+            sample_body,
+            json!({"runId": sample_run(), "attempt": 2, "dueAt": delay["dueAt"]})
+        );
         let earlier = stack.tasks(&attempt_2).await.len();
         for delivery in 0..2 {
             let due = scheduler.invoke(&sample("scheduler-retry-due.json"));

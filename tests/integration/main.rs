@@ -54,7 +54,7 @@ mod refusals;
 /// Proves: exactly once under a crash after every AWS call of every step, duplicates and reordering.
 mod reliability;
 /// Proves: a retry scheduled for later is queued with its delay and fired once when the queue delivers it,
-/// never early; unreadable messages are refused, failed fires handed back; what the queue did not take, the
+/// never early; unreadable messages are refused, a failed fire fails the invocation; what the queue did not take, the
 /// sweep fires.
 mod retry_queue;
 /// Proves: jobs' environment values and commands are sealed in the table (on-call's queries, show, runs and explain

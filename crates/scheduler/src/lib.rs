@@ -2,8 +2,8 @@
 //!
 //! Three inputs, three paths to the same step ([`reactor_aws::flow::Reactor::fire`]):
 //! - **retry queue batches** (SQS): a retry due within 15 minutes was sent with its delay and is delivered
-//!   at its due second (`reactor_aws::retry_queue`). Fired concurrently (a batch is at most 10); the response
-//!   lists the messages to deliver again (`batchItemFailures`).
+//!   at its due second (`reactor_aws::retry_queue`). Fired concurrently (a batch is at most 10); a fire that
+//!   failed fails the invocation (`RetryQueueBatchFailed`), and SQS delivers the batch again.
 //! - **DynamoDB stream batches**: DynamoDB's TTL deleted a delay item (a REMOVE record whose `userIdentity` is
 //!   the DynamoDB service). Any other record (inserts, updates, deletes by the reactor itself) is skipped. The
 //!   response lists the records to retry (`batchItemFailures`), so one bad record does not replay the batch.
@@ -32,6 +32,8 @@ pub enum SchedulerError {
     Unrecognised(String),
     #[error("sweep incomplete: {0}")]
     SweepIncomplete(Swept),
+    #[error("{failed} of {of} due retries from the retry queue failed to fire; the batch is delivered again (the fired ones are then already claimed) and the sweep fires them meanwhile")]
+    QueueBatchFailed { failed: usize, of: usize },
     #[error(transparent)]
     Flow(#[from] FlowError),
 }
@@ -41,6 +43,7 @@ impl HandlerError for SchedulerError {
         match self {
             SchedulerError::Unrecognised(_) => "UnrecognisedEvent",
             SchedulerError::SweepIncomplete(_) => "SweepIncomplete",
+            SchedulerError::QueueBatchFailed { .. } => "RetryQueueBatchFailed",
             SchedulerError::Flow(e) if e.is_retryable() => "RetryableError",
             SchedulerError::Flow(_) => "SchedulerFailed",
         }
@@ -104,11 +107,11 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
             .and_then(|r| r.get("eventSource"))
             .and_then(Value::as_str)
             == Some("aws:sqs");
-        let response = if from_queue {
-            handle_queue(reactor, records, now).await
-        } else {
-            handle_stream(reactor, records, now).await?
-        };
+        if from_queue {
+            handle_queue(reactor, records, now).await?;
+            return Ok(json!(BatchResponse::default()));
+        }
+        let response = handle_stream(reactor, records, now).await?;
         return Ok(json!(response));
     }
     let is_schedule = payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event");
@@ -131,14 +134,15 @@ pub async fn handle<S: Store, L: Launcher, N: Notifier>(
     Err(e)
 }
 
-/// A retry queue batch: each message's retry fired, all at once. A message whose fire failed is handed back
-/// (SQS delivers it again after the visibility timeout); the delay item stays in the table either way, so the
-/// sweep fires the retry if the queue never does.
+/// A retry queue batch: each message's retry fired, all at once. A fire that failed fails the invocation (after
+/// the others were fired), so that it counts in the scheduler's errors alarm: a partial batch response would
+/// not. SQS then delivers the whole batch again, where the retries already fired are answered already claimed;
+/// the delay items stay in the table either way, so the sweep fires a retry the queue never does.
 async fn handle_queue<S: Store, L: Launcher, N: Notifier>(
     reactor: &Reactor<S, L, N>,
     records: &[Value],
     now: OffsetDateTime,
-) -> BatchResponse {
+) -> Result<(), SchedulerError> {
     let shards = reactor.settings.sweep_shards;
     let read: Vec<(String, Result<DelayItem, String>)> = records
         .iter()
@@ -162,28 +166,28 @@ async fn handle_queue<S: Store, L: Launcher, N: Notifier>(
         }
     }))
     .await;
-    let mut response = BatchResponse::default();
+    let mut failed = 0;
     for ((id, delay), fired) in read.into_iter().zip(fired) {
-        let failed = match (delay, fired) {
+        match (delay, fired) {
             // Delivering it again cannot make it readable, and it stands for no delay item the sweep would
             // not fire anyway (the table is the record of every retry): refused with an error line, not kept.
             (Err(why), _) => {
                 tracing::error!(message = id.as_str(), why = why.as_str(), "unreadable retry message refused; the sweep fires every due retry from the table");
-                false
             }
-            (Ok(_), Some(Ok(_))) | (Ok(_), None) => false,
+            (Ok(_), Some(Ok(_))) | (Ok(_), None) => {}
             (Ok(delay), Some(Err(e))) => {
-                tracing::error!(run = delay.run_id.as_str(), attempt = delay.attempt, retryable = e.is_retryable(), error = %e, "due retry failed; message handed back");
-                true
+                failed += 1;
+                tracing::error!(message = id.as_str(), run = delay.run_id.as_str(), attempt = delay.attempt, retryable = e.is_retryable(), error = %e, "due retry from the retry queue failed");
             }
-        };
-        if failed {
-            response.batch_item_failures.push(BatchItemFailure {
-                item_identifier: id,
-            });
         }
     }
-    response
+    if failed > 0 {
+        return Err(SchedulerError::QueueBatchFailed {
+            failed,
+            of: records.len(),
+        });
+    }
+    Ok(())
 }
 
 async fn handle_stream<S: Store, L: Launcher, N: Notifier>(
