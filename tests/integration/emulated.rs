@@ -269,15 +269,20 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
     }
 
     // scheduler: the sample run waits for attempt 2; a non-TTL batch changes nothing, the TTL delete launches
-    // it once, the sweep then finds nothing due.
+    // it once, so does the retry queue's delivery of it, the sweep then finds nothing due.
     {
-        reseed(&stack).await;
         let reactor = stack.reactor();
-        let event: Value = serde_json::from_str(&sample("stopped-pull-rate-limit.json")).unwrap();
-        let judged = classifier::handle(&reactor, event, utc(&shifted("2026-11-21T02:41:41Z")))
-            .await
-            .unwrap();
-        assert_eq!(judged.action, Some("RETRY_LATER"));
+        // The sample run, reseeded, its attempt 1 judged RETRY_LATER: what each delivery below fires.
+        let waiting_for_retry = || async {
+            reseed(&stack).await;
+            let event: Value =
+                serde_json::from_str(&sample("stopped-pull-rate-limit.json")).unwrap();
+            let judged = classifier::handle(&reactor, event, utc(&shifted("2026-11-21T02:41:41Z")))
+                .await
+                .unwrap();
+            assert_eq!(judged.action, Some("RETRY_LATER"));
+        };
+        waiting_for_retry().await;
 
         let scheduler = Function::start("scheduler", &stack.env());
         let noise = scheduler.invoke(&sample("stream-not-ttl.json"));
@@ -293,37 +298,7 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
         );
         covered.push("stream-not-ttl.json");
 
-        // The classifier cases' attempt 2 tasks of the same sample run are still in ECS.
-        let attempt_2 = format!("ecs-reactor/{}/2", sample_run());
-        let earlier = stack.tasks(&attempt_2).await.len();
-        for delivery in 0..2 {
-            let ttl = scheduler.invoke(&sample("stream-ttl-remove.json"));
-            assert_eq!(
-                ttl.body,
-                json!({"batchItemFailures": []}),
-                "delivery {delivery}: {}",
-                scheduler.logs()
-            );
-        }
-        assert_eq!(
-            stack.tasks(&attempt_2).await.len(),
-            earlier + 1,
-            "one launch for two deliveries"
-        );
-        assert_eq!(
-            stack.row(&sample_run(), "ATTEMPT#0002").await.unwrap()["state"],
-            "LAUNCHED"
-        );
-        covered.push("stream-ttl-remove.json");
-
-        // The retry queue's delivery of the same retry, judged again: delivered twice, launched once.
-        reseed(&stack).await;
-        let event: Value = serde_json::from_str(&sample("stopped-pull-rate-limit.json")).unwrap();
-        let judged = classifier::handle(&reactor, event, utc(&shifted("2026-11-21T02:41:41Z")))
-            .await
-            .unwrap();
-        assert_eq!(judged.action, Some("RETRY_LATER"));
-        // The sample's message is the one sent for this retry: its run, attempt and due second.
+        // The queue's sample is the message sent for this retry: its run, attempt and due second.
         let sample_body: Value = serde_json::from_str(
             serde_json::from_str::<Value>(&sample("scheduler-retry-due.json")).unwrap()["Records"]
                 [0]["body"]
@@ -336,22 +311,38 @@ async fn every_sample_event_on_its_function_under_the_runtime_emulator() {
             sample_body,
             json!({"runId": sample_run(), "attempt": 2, "dueAt": delay["dueAt"]})
         );
-        let earlier = stack.tasks(&attempt_2).await.len();
-        for delivery in 0..2 {
-            let due = scheduler.invoke(&sample("scheduler-retry-due.json"));
+
+        // The classifier cases' attempt 2 tasks of the same sample run are still in ECS.
+        let attempt_2 = format!("ecs-reactor/{}/2", sample_run());
+        for (n, delivered) in ["stream-ttl-remove.json", "scheduler-retry-due.json"]
+            .into_iter()
+            .enumerate()
+        {
+            if n > 0 {
+                waiting_for_retry().await;
+            }
+            let earlier = stack.tasks(&attempt_2).await.len();
+            for delivery in 0..2 {
+                let answer = scheduler.invoke(&sample(delivered));
+                assert_eq!(
+                    answer.body,
+                    json!({"batchItemFailures": []}),
+                    "{delivered}, delivery {delivery}: {}",
+                    scheduler.logs()
+                );
+            }
             assert_eq!(
-                due.body,
-                json!({"batchItemFailures": []}),
-                "delivery {delivery}: {}",
-                scheduler.logs()
+                stack.tasks(&attempt_2).await.len(),
+                earlier + 1,
+                "{delivered}: one launch for two deliveries"
             );
+            assert_eq!(
+                stack.row(&sample_run(), "ATTEMPT#0002").await.unwrap()["state"],
+                "LAUNCHED",
+                "{delivered}"
+            );
+            covered.push(delivered);
         }
-        assert_eq!(
-            stack.tasks(&attempt_2).await.len(),
-            earlier + 1,
-            "one launch for two deliveries from the retry queue"
-        );
-        covered.push("scheduler-retry-due.json");
 
         let sweep = scheduler.invoke(&sample("sweep.json"));
         assert_eq!(sweep.body["sweep"]["due"], 0, "{}", sweep.body);

@@ -114,6 +114,26 @@ pub fn lambda_config(
     .map_err(|e| Failure::BadInput(e.to_string()))
 }
 
+/// The loop's steps on the real AWS adapters, as the command line runs them.
+pub type AwsReactor = reactor_aws::flow::Reactor<
+    DynamoStore,
+    reactor_aws::launcher::EcsLauncher,
+    reactor_aws::notifier::SnsNotifier,
+>;
+
+/// The reactor a command that starts or relaunches runs uses: the Lambdas' configuration for the located
+/// stack (`located`'s table, namespace and overrides key, and its `topic`, taken out of it by the caller), and
+/// no metric lines, since the command line's own output is on stdout (the Lambdas count what follows).
+pub fn command_reactor(
+    (sdk, table): (&aws_config::SdkConfig, &str),
+    topic: &str,
+    namespace: &reactor_core::Namespace,
+    overrides_key: Option<&str>,
+) -> Result<AwsReactor, Failure> {
+    let config = lambda_config(table, topic, Some(namespace), overrides_key)?;
+    Ok(config.reactor(sdk, std::sync::Arc::new(reactor_aws::metrics::NoMetrics)))
+}
+
 /// The namespace of the stack the command line works on when it reads no stack: `REACTOR_NAMESPACE`, else
 /// `ecs-reactor` (what a stack deployed with the defaults uses).
 pub fn namespace_from_env() -> Result<reactor_core::Namespace, Failure> {

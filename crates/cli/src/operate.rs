@@ -3,19 +3,18 @@
 //! nothing twice and a command racing a Lambda loses cleanly (and says so).
 
 use crate::args::{ActArgs, CancelArgs, RedriveArgs, StartArgs};
-use crate::aws::{aws_failure, caller_arn, lambda_config, locate_with_topic, runtime};
+use crate::aws::{
+    aws_failure, caller_arn, command_reactor, lambda_config, locate_with_topic, runtime, AwsReactor,
+};
 use crate::failure::{read_input, Failure};
-use reactor_aws::flow::{Cancel, FlowError, Launch, Reactor, Redrive, StartResponse};
-use reactor_aws::launcher::{EcsLauncher, STOP_REASON_MAX};
-use reactor_aws::notifier::SnsNotifier;
+use reactor_aws::flow::{Cancel, FlowError, Launch, Redrive, StartResponse};
+use reactor_aws::launcher::STOP_REASON_MAX;
 use reactor_aws::store::prelude::*;
 use reactor_aws::store::DynamoStore;
 use reactor_core::request::start_request;
 use reactor_core::run::RunStatus;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
-
-type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
 
 /// The Lambdas' timeouts, for every call the command makes (the stack's and STS's too): read, and a bad
 /// variable refused, before the table and topic are found, which the timeouts do not depend on.
@@ -55,17 +54,12 @@ pub(crate) async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, 
             return Err(missing);
         }
     };
-    let config = lambda_config(
-        &located.table,
+    let reactor = command_reactor(
+        (&located.sdk, &located.table),
         &topic,
-        Some(&located.namespace),
+        &located.namespace,
         located.overrides_key.as_deref(),
     )?;
-    // The command line's own output is on stdout: no EMF lines there (the Lambdas count what follows).
-    let reactor = config.reactor(
-        &located.sdk,
-        std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
-    );
     Ok(Acting {
         reactor,
         table: located.table,

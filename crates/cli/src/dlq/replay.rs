@@ -1,19 +1,14 @@
 //! A dead letter replayed through the flow step its handler runs, in-process (as `start`, `cancel` and
-//! `redrive` do): a STOPPED event → the classifier's [`Reactor::judge_stop`], a job request or a schedule's
-//! tick → the starter's [`Reactor::start_scheduled`] under the run id the first try used. Each step is
+//! `redrive` do): a STOPPED event → the classifier's [`reactor_aws::flow::Reactor::judge_stop`], a job request or a schedule's
+//! tick → the starter's [`reactor_aws::flow::Reactor::start_scheduled`] under the run id the first try used. Each step is
 //! idempotent, so a replay of what was handled since changes nothing: DUPLICATE or STALE.
 
 use super::letter::About;
-use crate::aws::{aws_failure, lambda_config, locate_with_topic};
+use crate::aws::{aws_failure, command_reactor, locate_with_topic, AwsReactor};
 use crate::failure::Failure;
-use reactor_aws::flow::{FlowError, Judged, Launch, Reactor, StartResponse};
-use reactor_aws::launcher::EcsLauncher;
-use reactor_aws::notifier::SnsNotifier;
-use reactor_aws::store::DynamoStore;
+use reactor_aws::flow::{FlowError, Judged, Launch, StartResponse};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
-
-type AwsReactor = Reactor<DynamoStore, EcsLauncher, SnsNotifier>;
 
 /// The reactor replays run on, and its table (named in failures).
 pub struct Replayer {
@@ -30,17 +25,12 @@ pub async fn connect(
 ) -> Result<Replayer, Failure> {
     let located = locate_with_topic(args, topic, Some(timeouts)).await?;
     let topic = located.topic?;
-    let config = lambda_config(
-        &located.table,
+    let reactor = command_reactor(
+        (&located.sdk, &located.table),
         &topic,
-        Some(&located.namespace),
+        &located.namespace,
         located.overrides_key.as_deref(),
     )?;
-    // The command line's own output is on stdout: no metric lines there (the Lambdas count what follows).
-    let reactor = config.reactor(
-        &located.sdk,
-        std::sync::Arc::new(reactor_aws::metrics::NoMetrics),
-    );
     Ok(Replayer {
         reactor,
         table: located.table,
