@@ -5,7 +5,7 @@
 
 use crate::oncall::{assert_mentions, output, shell, Out};
 use crate::stack::Stack;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -58,6 +58,7 @@ async fn cfn_stack(stack: &Stack, q: &Queues) -> String {
         ("StreamFailureQueueUrl", &q.stream),
         ("AttemptsTableName", &stack.table),
         ("OutcomesTopicArn", &stack.topic_arn),
+        ("RetryQueueUrl", &stack.retry_queue_url),
     ];
     for (name, _) in &outputs {
         assert!(
@@ -110,6 +111,25 @@ async fn stopped_run(stack: &Stack, tick: &str) -> (Value, String) {
         .await;
     stopped["detail"]["overrides"] = secret_job(stack)["runTask"]["overrides"].clone();
     (stopped, started.run_id)
+}
+
+/// The messages in the stack's retry queue, delayed or visible (a retry's message is delayed until it is due).
+async fn retry_queue_messages(stack: &Stack) -> u64 {
+    let attributes = stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&stack.retry_queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    attributes
+        .values()
+        .map(|count| count.parse::<u64>().unwrap())
+        .sum()
 }
 
 /// Sends `body` to `queue` with string message attributes; returns the message id.
@@ -448,7 +468,12 @@ async fn replaying_a_stopped_event_judges_the_run_once_and_deletes_the_message()
     );
     stack.notifications_now().await;
 
-    let replayed = dlq(&acting(&stack), &["dlq", "replay", &id, "--queue", &q.rule]);
+    // The table, topic and retry queue from the stack's outputs.
+    let name = cfn_stack(&stack, &q).await;
+    let replayed = dlq(
+        &[("REACTOR_STACK", name.as_str())],
+        &["dlq", "replay", &id, "--queue", &q.rule],
+    );
     assert_eq!(replayed.code, 0, "{}", replayed.stderr);
     assert_mentions(
         &replayed.stdout,
@@ -470,6 +495,11 @@ async fn replaying_a_stopped_event_judges_the_run_once_and_deletes_the_message()
         stack.row(&run, "DELAY#0002").await.is_some(),
         "the retry is scheduled"
     );
+    assert_eq!(
+        retry_queue_messages(&stack).await,
+        1,
+        "the retry is sent to the stack's RetryQueueUrl, to fire at its due second"
+    );
     assert!(listed(&q.rule).is_empty(), "deleted once replayed");
     let rows = stack.rows(&run).await;
     let notices = stack.notifications_now().await;
@@ -487,6 +517,7 @@ async fn replaying_a_stopped_event_judges_the_run_once_and_deletes_the_message()
                 "replayed": true, "outcome": "DUPLICATE", "runId": run, "attempt": 1, "deleted": true}])
     );
     assert_eq!(stack.rows(&run).await, rows, "one effect");
+    assert_eq!(retry_queue_messages(&stack).await, 1, "queued once");
     assert!(
         stack.notifications_now().await.is_empty(),
         "nothing announced twice (the first replay announced {} notice(s))",

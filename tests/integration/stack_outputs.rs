@@ -62,6 +62,7 @@ pub async fn reactor_stack(stack: &Stack) -> String {
             "OutcomesTopicArn" => (name.as_str(), stack.topic_arn.as_str()),
             "Namespace" => (name.as_str(), stack.namespace.as_str()),
             "OverridesKeyArn" => (name.as_str(), stack.overrides_key.as_str()),
+            "RetryQueueUrl" => (name.as_str(), stack.retry_queue_url.as_str()),
             other => (other, "placeholder"),
         })
         .collect();

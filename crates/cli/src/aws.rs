@@ -25,13 +25,24 @@ pub const NAMESPACE_OUTPUT: &str = "Namespace";
 /// The KMS key that seals jobs' override values at rest: a command that starts or relaunches a run seals or
 /// opens them with it (on-call's reads never need it).
 pub const OVERRIDES_KEY_OUTPUT: &str = "OverridesKeyArn";
+/// The queue that fires a delayed retry at its due second: a retry the command line schedules is sent there.
+pub const RETRY_QUEUE_OUTPUT: &str = "RetryQueueUrl";
+
+/// The variable `var` when set, else the stack's output `output` when the stack was read.
+fn variable_or_output(
+    var: &'static str,
+    outputs: Option<&StackOutputs>,
+    output: &str,
+) -> Option<String> {
+    match given(None, var) {
+        Some((value, _)) => Some(value.trim().to_owned()),
+        None => outputs.and_then(|o| o.optional(output)),
+    }
+}
 
 /// The overrides key: `REACTOR_OVERRIDES_KEY` when set, else the stack's output when the stack was read.
 fn overrides_key_of(outputs: Option<&StackOutputs>) -> Option<String> {
-    match given(None, "REACTOR_OVERRIDES_KEY") {
-        Some((key, _)) => Some(key.trim().to_owned()),
-        None => outputs.and_then(|o| o.optional(OVERRIDES_KEY_OUTPUT)),
-    }
+    variable_or_output("REACTOR_OVERRIDES_KEY", outputs, OVERRIDES_KEY_OUTPUT)
 }
 
 /// The namespace of a stack whose outputs were read: `REACTOR_NAMESPACE` when set (it wins, as the table's
@@ -97,19 +108,20 @@ pub async fn registry_vault(
 
 /// The Lambdas' configuration (timeouts, sweep shards, leases and the guard from the same variables) with the
 /// table and topic the command line found, in the stack's namespace when it is known (else `REACTOR_NAMESPACE`
-/// or the default), so that what the command line launches is the stack's to judge.
+/// or the default), so that what the command line launches is the stack's to judge. `found`: the other
+/// variables the command line found in the stack's outputs (its overrides key and retry queue); a variable it
+/// has no value for is read from the environment.
 pub fn lambda_config(
     table: &str,
     topic: &str,
     namespace: Option<&reactor_core::Namespace>,
-    overrides_key: Option<&str>,
+    found: impl Fn(&str) -> Option<String>,
 ) -> Result<reactor_aws::config::Config, Failure> {
     reactor_aws::config::Config::from_lookup(|name| match name {
         "REACTOR_TABLE" => Some(table.to_owned()),
         "REACTOR_TOPIC_ARN" => Some(topic.to_owned()),
         "REACTOR_NAMESPACE" if namespace.is_some() => namespace.map(|n| n.to_string()),
-        "REACTOR_OVERRIDES_KEY" if overrides_key.is_some() => overrides_key.map(str::to_owned),
-        other => std::env::var(other).ok(),
+        other => found(other).or_else(|| std::env::var(other).ok()),
     })
     .map_err(|e| Failure::BadInput(e.to_string()))
 }
@@ -122,15 +134,18 @@ pub type AwsReactor = reactor_aws::flow::Reactor<
 >;
 
 /// The reactor a command that starts or relaunches runs uses: the Lambdas' configuration for the located
-/// stack (`located`'s table, namespace and overrides key, and its `topic`, taken out of it by the caller), and
+/// stack (`located`'s table, and its `topic`, taken out of it by the caller, and what it launches with), and
 /// no metric lines, since the command line's own output is on stdout (the Lambdas count what follows).
 pub fn command_reactor(
     (sdk, table): (&aws_config::SdkConfig, &str),
     topic: &str,
-    namespace: &reactor_core::Namespace,
-    overrides_key: Option<&str>,
+    launch: &LaunchSettings,
 ) -> Result<AwsReactor, Failure> {
-    let config = lambda_config(table, topic, Some(namespace), overrides_key)?;
+    let config = lambda_config(table, topic, Some(&launch.namespace), |name| match name {
+        "REACTOR_OVERRIDES_KEY" => launch.overrides_key.clone(),
+        "REACTOR_RETRY_QUEUE_URL" => launch.retry_queue_url.clone(),
+        _ => None,
+    })?;
     Ok(config.reactor(sdk, std::sync::Arc::new(reactor_aws::metrics::NoMetrics)))
 }
 
@@ -171,12 +186,23 @@ pub struct Located {
     pub sdk: aws_config::SdkConfig,
     pub table: String,
     pub topic: Result<String, Failure>,
-    /// The stack's namespace: `REACTOR_NAMESPACE`, else the stack's `Namespace` output when the stack was read,
-    /// else `ecs-reactor`. A redrive launches with it, so the stack's classifier judges the new task.
+    /// What a start or a relaunch needs from the stack besides the table and topic.
+    pub launch: LaunchSettings,
+}
+
+/// What the command line launches with, so that the stack's functions judge and fire what it launches as their
+/// own: each from its variable when set, else from the stack's outputs when they were read.
+pub struct LaunchSettings {
+    /// The stack's namespace: `REACTOR_NAMESPACE`, else the stack's `Namespace` output, else `ecs-reactor`. A
+    /// redrive launches with it, so the stack's classifier judges the new task.
     pub namespace: reactor_core::Namespace,
     /// The key that seals override values (`REACTOR_OVERRIDES_KEY`, else the stack's `OverridesKeyArn`): a
     /// start seals a job's values with it, a redrive opens them for its launch.
     pub overrides_key: Option<String>,
+    /// The retry queue (`REACTOR_RETRY_QUEUE_URL`, else the stack's `RetryQueueUrl`): a launch the command
+    /// line's step judges RETRY_LATER is sent there to fire at its due second; without it the sweep fires it
+    /// (up to a minute late).
+    pub retry_queue_url: Option<String>,
 }
 
 /// The SDK configuration and the table: `--table`, else `REACTOR_TABLE`, else the stack's
@@ -199,17 +225,30 @@ pub async fn locate_with_topic(
     let topic = given(topic_flag, "REACTOR_TOPIC_ARN");
     let (sdk, table, mut outputs) = locate(args, Some(&topic), timeouts).await?;
     let stack = given(args.stack.as_deref(), "REACTOR_STACK");
-    let env_has_all = given(None, "REACTOR_NAMESPACE").is_some()
-        && given(None, "REACTOR_OVERRIDES_KEY").is_some();
+    let env_has_all = [
+        "REACTOR_NAMESPACE",
+        "REACTOR_OVERRIDES_KEY",
+        "REACTOR_RETRY_QUEUE_URL",
+    ]
+    .into_iter()
+    .all(|var| given(None, var).is_some());
     if let (None, Some((stack, _)), false) = (&outputs, stack, env_has_all) {
-        // Table and topic given explicitly, a stack named: its namespace and key still come from it.
+        // Table and topic given explicitly, a stack named: its namespace, key and queue still come from it.
         outputs = Some(stack_outputs(&sdk, &stack).await?);
     }
     let namespace = match &outputs {
         Some(outputs) => namespace_of(outputs)?,
         None => namespace_from_env()?,
     };
-    let overrides_key = overrides_key_of(outputs.as_ref());
+    let launch = LaunchSettings {
+        namespace,
+        overrides_key: overrides_key_of(outputs.as_ref()),
+        retry_queue_url: variable_or_output(
+            "REACTOR_RETRY_QUEUE_URL",
+            outputs.as_ref(),
+            RETRY_QUEUE_OUTPUT,
+        ),
+    };
     let topic = match (topic, outputs) {
         (Some((topic, _)), _) => Ok(topic),
         (None, Some(outputs)) => {
@@ -224,8 +263,7 @@ pub async fn locate_with_topic(
         sdk,
         table,
         topic,
-        namespace,
-        overrides_key,
+        launch,
     })
 }
 

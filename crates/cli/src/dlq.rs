@@ -75,7 +75,7 @@ fn table_args(args: &QueueArgs, table: Option<String>) -> TableArgs {
 
 /// The Lambdas' timeouts, for every call the command makes (a bad variable refused before any call).
 fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
-    crate::aws::lambda_config("-", "-", None, None).map(|config| config.timeouts())
+    crate::aws::lambda_config("-", "-", None, |_| None).map(|config| config.timeouts())
 }
 
 /// Reads every queue (at once: each ends with a one-second wait for more), at most `cap` messages each,

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 /// The Lambdas' timeouts, for every call the command makes (the stack's and STS's too): read, and a bad
 /// variable refused, before the table and topic are found, which the timeouts do not depend on.
 fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, Failure> {
-    lambda_config("-", "-", None, None).map(|config| config.timeouts())
+    lambda_config("-", "-", None, |_| None).map(|config| config.timeouts())
 }
 
 /// What a command acts through: the reactor on the table and topic it found, and the SDK configuration.
@@ -54,12 +54,7 @@ pub(crate) async fn acting(args: &ActArgs, run: Option<&str>) -> Result<Acting, 
             return Err(missing);
         }
     };
-    let reactor = command_reactor(
-        (&located.sdk, &located.table),
-        &topic,
-        &located.namespace,
-        located.overrides_key.as_deref(),
-    )?;
+    let reactor = command_reactor((&located.sdk, &located.table), &topic, &located.launch)?;
     Ok(Acting {
         reactor,
         table: located.table,

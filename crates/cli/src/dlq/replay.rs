@@ -25,12 +25,7 @@ pub async fn connect(
 ) -> Result<Replayer, Failure> {
     let located = locate_with_topic(args, topic, Some(timeouts)).await?;
     let topic = located.topic?;
-    let reactor = command_reactor(
-        (&located.sdk, &located.table),
-        &topic,
-        &located.namespace,
-        located.overrides_key.as_deref(),
-    )?;
+    let reactor = command_reactor((&located.sdk, &located.table), &topic, &located.launch)?;
     Ok(Replayer {
         reactor,
         table: located.table,
