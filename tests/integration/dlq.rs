@@ -527,6 +527,41 @@ async fn replaying_a_stopped_event_judges_the_run_once_and_deletes_the_message()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_retry_the_retry_queue_did_not_take_is_said_on_stderr_and_left_to_the_sweep() {
+    let stack = Stack::new().await;
+    let q = queues(&stack).await;
+    let (event, run) = stopped_run(&stack, "2026-11-21T02:30:00Z").await;
+    let id = send(&stack, &q.rule, &event, &RULE_ATTRIBUTES).await;
+    let gone = format!(
+        "{}/123456789012/no-such-retry-queue",
+        crate::moto::moto().endpoint
+    );
+    let mut env = acting(&stack).to_vec();
+    env.push(("REACTOR_RETRY_QUEUE_URL", gone.as_str()));
+
+    let replayed = dlq(&env, &["dlq", "replay", &id, "--queue", &q.rule]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_mentions(
+        &replayed.stderr,
+        &[format!(
+            "ecs-reactor: warning: the retry queue did not take the retry; the sweep fires it when due \
+             (job=nightly-report, run={run}, attempt=2, due_at="
+        )],
+    );
+    assert_eq!(
+        replayed.stderr.lines().count(),
+        1,
+        "one line: {}",
+        replayed.stderr
+    );
+    assert!(!replayed.stderr.contains(MARKER), "{}", replayed.stderr);
+    assert!(
+        stack.row(&run, "DELAY#0002").await.is_some(),
+        "the retry is still scheduled, for the sweep"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failed_or_impossible_replay_keeps_the_message() {
     let stack = Stack::new().await;
     let q = queues(&stack).await;

@@ -13,6 +13,7 @@ mod oncall;
 mod operate;
 mod rules;
 mod validate;
+mod warnings;
 mod yaml;
 
 use clap::Parser;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    warnings::to_stderr();
     let now = cli.now();
     let result = match cli.command {
         args::Command::Explain(a) => explain::run(&a),
