@@ -118,13 +118,21 @@ impl Logged {
     /// Writes `lines` (milliseconds after `t0`, message) to `container`'s stream of `task`, as awslogs would.
     async fn log(&self, task: &str, container: &str, lines: &[(i64, &str)]) {
         let stream = stream(container, task);
-        self.logs
+        // A second call for the same stream writes on in it.
+        let created = self
+            .logs
             .create_log_stream()
             .log_group_name(&self.group)
             .log_stream_name(&stream)
             .send()
-            .await
-            .unwrap();
+            .await;
+        if let Err(e) = created {
+            assert!(
+                e.as_service_error()
+                    .is_some_and(|e| e.is_resource_already_exists_exception()),
+                "{e:?}"
+            );
+        }
         let mut put = self
             .logs
             .put_log_events()
@@ -278,6 +286,58 @@ async fn follow_on_a_stopped_task_prints_its_lines_and_ends() {
             "--follow {extra:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn following_a_running_task_shows_each_line_whole_as_it_comes() {
+    use std::io::BufRead;
+    let (logged, task) = logged_run().await;
+    logged
+        .log(&task, "app", &[(1_000, "starting report")])
+        .await;
+    // Under `timeout`: a follow that never ended would end the test (124), not hang it.
+    let mut command = shell("timeout", &[("REACTOR_TABLE", &logged.stack.table)]);
+    command
+        .args([
+            "60",
+            env!("CARGO_BIN_EXE_ecs-reactor"),
+            "logs",
+            &logged.run,
+            "--container",
+            "app",
+            "--follow",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut follower = command.spawn().unwrap();
+    let mut lines = std::io::BufReader::new(follower.stdout.take().unwrap());
+
+    // The one line there is, whole, while the task still runs (a reader waiting for whole lines, `| grep`,
+    // gets it now, not when a next line comes).
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    assert_eq!(
+        first,
+        format!("{} app | starting report\n", logged.at("00:00:01.000"))
+    );
+    assert!(
+        follower.try_wait().unwrap().is_none(),
+        "still following: the task runs"
+    );
+
+    // A line more, then the stop: printed, and the follow ends.
+    logged.log(&task, "app", &[(3_000, "done")]).await;
+    let mut second = String::new();
+    lines.read_line(&mut second).unwrap();
+    assert_eq!(
+        second,
+        format!("{} app | done\n", logged.at("00:00:03.000"))
+    );
+    logged.stop(&task, 1, "stopped-success.json", 1).await;
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+    let status = follower.wait().unwrap();
+    assert_eq!((status.code(), rest.as_str()), (Some(0), ""));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -31,11 +31,11 @@ const TEXT_TIME: &[FormatItem<'static>] =
 const JSON_TIME: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
-pub fn run(args: &LogsArgs) -> Result<String, Failure> {
+pub fn run(args: &LogsArgs) -> Result<(), Failure> {
     runtime()?.block_on(logs(args))
 }
 
-async fn logs(args: &LogsArgs) -> Result<String, Failure> {
+async fn logs(args: &LogsArgs) -> Result<(), Failure> {
     // One configuration for the table, ECS (the task definition) and CloudWatch Logs.
     let (config, table) = locate_table(&args.table, None).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
@@ -108,15 +108,10 @@ async fn logs(args: &LogsArgs) -> Result<String, Failure> {
         interval: POLL_INTERVAL,
     };
     let mut printer = Printer::new(std::io::stdout().lock(), args.table.json, width);
-    if let Err(failure) = tail(&mut source, args.follow, &mut printer).await {
-        // main writes only the failure (on stderr): the last line written still needs its newline.
-        printer.end_line();
-        return Err(failure);
-    }
+    tail(&mut source, args.follow, &mut printer).await?;
     if printer.closed {
-        // The reader went away (`| head`): main's write of the last newline meets the same closed pipe and
-        // ends quietly, as for any command.
-        return Ok(String::new());
+        // The reader went away (`| head`): the command ends quietly, as for any command.
+        return Ok(());
     }
     let unread: Vec<String> = source.streams.iter().filter_map(Stream::unread).collect();
     if !printer.printed {
@@ -125,8 +120,7 @@ async fn logs(args: &LogsArgs) -> Result<String, Failure> {
     for line in &unread {
         eprintln!("ecs-reactor: {line}");
     }
-    // Every line was written but for the newline of the last one: main writes it (see Printer).
-    Ok(String::new())
+    Ok(())
 }
 
 /// The attempt to show, and its task: `--attempt N`; else the attempt that ran the task `wanted` names (a
@@ -278,10 +272,8 @@ async fn tail<T: Tail, W: Write>(
     }
 }
 
-/// Writes the lines as they come. main writes what a command returns followed by a newline (and handles a
-/// closed pipe), so each line's newline is written before the next line, and the last one's by main: the
-/// bytes are whole lines, and the newest line shows at once on a terminal while following (a reader that
-/// waits for whole lines, `| grep`, gets it when the next one comes or the command ends).
+/// Writes the lines as they come, each whole with its newline and flushed after each read: while following,
+/// the newest line shows at once on a terminal and to a reader that waits for whole lines (`| grep`).
 struct Printer<W: Write> {
     out: W,
     json: bool,
@@ -317,8 +309,7 @@ impl<W: Write> Printer<W> {
         if self.closed {
             return;
         }
-        let newline = if self.printed { "\n" } else { "" };
-        if write!(self.out, "{newline}{text}").is_err() {
+        if writeln!(self.out, "{text}").is_err() {
             self.closed = true;
         }
         self.printed = true;
@@ -327,14 +318,6 @@ impl<W: Write> Printer<W> {
     fn flush(&mut self) {
         if !self.closed && self.out.flush().is_err() {
             self.closed = true;
-        }
-    }
-
-    /// Ends the last line written, when the command returns no text for main to end it with.
-    fn end_line(&mut self) {
-        if self.printed && !self.closed {
-            // Nothing more is written after it: a failure to write it changes nothing.
-            let _ = writeln!(self.out).and_then(|()| self.out.flush());
         }
     }
 }
@@ -610,8 +593,8 @@ mod tests {
             out,
             "2026-11-21 02:30:00.000Z app | one\n\
              2026-11-21 02:30:00.002Z app | three\n\
-             2026-11-21 02:30:00.001Z app | two",
-            "no newline after the last line: main writes it"
+             2026-11-21 02:30:00.001Z app | two\n",
+            "each line whole, the last one too"
         );
         assert_eq!((script.asked, script.pauses), (3, 2));
         assert!(script.rounds.is_empty());
@@ -624,7 +607,7 @@ mod tests {
             (false, vec![line("app", T, "never read")]),
         ]);
         let out = played(&mut script, false);
-        assert_eq!(out, "2026-11-21 02:30:00.000Z app | one");
+        assert_eq!(out, "2026-11-21 02:30:00.000Z app | one\n");
         assert_eq!(
             (script.asked, script.pauses, script.rounds.len()),
             (0, 0, 1)

@@ -24,21 +24,23 @@ fn main() -> ExitCode {
     warnings::to_stderr();
     let now = cli.now();
     let result = match cli.command {
-        args::Command::Explain(a) => explain::run(&a),
-        args::Command::Rules(a) => rules::run(&a),
-        args::Command::Validate(a) => validate::run(&a),
-        args::Command::Runs(a) => oncall::runs(&a, now),
-        args::Command::Show(a) => oncall::show(&a, now),
-        args::Command::Logs(a) => logs::run(&a),
-        args::Command::Start(a) => operate::start(&a, now),
-        args::Command::Cancel(a) => operate::cancel(&a, now),
-        args::Command::Redrive(a) => operate::redrive(&a, now),
-        args::Command::Dlq(a) => dlq::run(&a, now),
-        args::Command::Jobs(a) => jobs::run(&a, now),
-        args::Command::ImportSfn(a) => import_sfn::run(&a),
+        args::Command::Explain(a) => explain::run(&a).map(Some),
+        args::Command::Rules(a) => rules::run(&a).map(Some),
+        args::Command::Validate(a) => validate::run(&a).map(Some),
+        args::Command::Runs(a) => oncall::runs(&a, now).map(Some),
+        args::Command::Show(a) => oncall::show(&a, now).map(Some),
+        // `logs` writes its lines itself, each whole as it comes: a follower (`| grep` too) sees it at once.
+        args::Command::Logs(a) => logs::run(&a).map(|()| None),
+        args::Command::Start(a) => operate::start(&a, now).map(Some),
+        args::Command::Cancel(a) => operate::cancel(&a, now).map(Some),
+        args::Command::Redrive(a) => operate::redrive(&a, now).map(Some),
+        args::Command::Dlq(a) => dlq::run(&a, now).map(Some),
+        args::Command::Jobs(a) => jobs::run(&a, now).map(Some),
+        args::Command::ImportSfn(a) => import_sfn::run(&a).map(Some),
     };
     match result {
-        Ok(output) => print(&output),
+        Ok(Some(output)) => print(&output),
+        Ok(None) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("ecs-reactor: {failure}");
             failure.exit_code()
