@@ -6,6 +6,7 @@
 use crate::oncall::{assert_mentions, output, shell, Out};
 use crate::stack::Stack;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use reactor_core::run::delay_shard;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -48,18 +49,21 @@ async fn queues(stack: &Stack) -> Queues {
     }
 }
 
-/// A CloudFormation stack in moto whose outputs name this stack's queues, table and topic (moto cannot run
-/// template.yml's SAM transform; the output names are template.yml's, checked here).
-async fn cfn_stack(stack: &Stack, q: &Queues) -> String {
+/// A CloudFormation stack in moto whose outputs name this stack's queues, table, topic and retry queue, and
+/// `more` (moto cannot run template.yml's SAM transform; the output names are template.yml's, checked here).
+async fn cfn_stack(stack: &Stack, q: &Queues, more: &[(&str, &str)]) -> String {
     let template = std::fs::read_to_string(crate::cli::root().join("template.yml")).unwrap();
-    let outputs: Vec<(&str, &str)> = vec![
-        ("InvokeFailureQueueUrl", &q.invoke),
-        ("RuleDeliveryFailureQueueUrl", &q.rule),
-        ("StreamFailureQueueUrl", &q.stream),
-        ("AttemptsTableName", &stack.table),
-        ("OutcomesTopicArn", &stack.topic_arn),
-        ("RetryQueueUrl", &stack.retry_queue_url),
-    ];
+    let outputs: Vec<(&str, &str)> = [
+        ("InvokeFailureQueueUrl", q.invoke.as_str()),
+        ("RuleDeliveryFailureQueueUrl", q.rule.as_str()),
+        ("StreamFailureQueueUrl", q.stream.as_str()),
+        ("AttemptsTableName", stack.table.as_str()),
+        ("OutcomesTopicArn", stack.topic_arn.as_str()),
+        ("RetryQueueUrl", stack.retry_queue_url.as_str()),
+    ]
+    .into_iter()
+    .chain(more.iter().copied())
+    .collect();
     for (name, _) in &outputs {
         assert!(
             template.contains(&format!("\n  {name}:\n")),
@@ -235,7 +239,7 @@ fn listed(queue: &str) -> Vec<String> {
 async fn list_and_show_explain_each_shape_and_never_print_a_secret() {
     let stack = Stack::new().await;
     let q = queues(&stack).await;
-    let name = cfn_stack(&stack, &q).await;
+    let name = cfn_stack(&stack, &q, &[]).await;
     let (event, run) = stopped_run(&stack, "2026-11-21T02:30:00Z").await;
     let task = event["detail"]["taskArn"].as_str().unwrap().to_owned();
     let task_id = task.rsplit('/').next().unwrap();
@@ -468,8 +472,12 @@ async fn replaying_a_stopped_event_judges_the_run_once_and_deletes_the_message()
     );
     stack.notifications_now().await;
 
-    // The table, topic and retry queue from the stack's outputs.
-    let name = cfn_stack(&stack, &q).await;
+    // The table, topic, retry queue and byDue shards from the stack's outputs: a count of shards under which
+    // this run's retry lands in another shard than under the default (4).
+    let shards = (1..=64)
+        .find(|n| delay_shard(&run, *n) != delay_shard(&run, 4))
+        .unwrap();
+    let name = cfn_stack(&stack, &q, &[("SweepShards", &shards.to_string())]).await;
     let replayed = dlq(
         &[("REACTOR_STACK", name.as_str())],
         &["dlq", "replay", &id, "--queue", &q.rule],
@@ -491,9 +499,11 @@ async fn replaying_a_stopped_event_judges_the_run_once_and_deletes_the_message()
         stack.row(&run, "RUN").await.unwrap()["status"],
         "RETRY_SCHEDULED"
     );
-    assert!(
-        stack.row(&run, "DELAY#0002").await.is_some(),
-        "the retry is scheduled"
+    let delay = stack.row(&run, "DELAY#0002").await.unwrap();
+    assert_eq!(
+        delay["dueShard"],
+        format!("DUE#{}", delay_shard(&run, shards)),
+        "the retry is written to a shard the stack's sweep reads every minute"
     );
     assert_eq!(
         retry_queue_messages(&stack).await,
@@ -565,7 +575,7 @@ async fn a_retry_the_retry_queue_did_not_take_is_said_on_stderr_and_left_to_the_
 async fn a_failed_or_impossible_replay_keeps_the_message() {
     let stack = Stack::new().await;
     let q = queues(&stack).await;
-    let name = cfn_stack(&stack, &q).await;
+    let name = cfn_stack(&stack, &q, &[]).await;
     let (event, run) = stopped_run(&stack, "2026-11-21T02:30:00Z").await;
     let stopped_id = send(&stack, &q.rule, &event, &RULE_ATTRIBUTES).await;
     let stream_id = send(&stack, &q.stream, &stream_record(&stack.table), &[]).await;

@@ -27,6 +27,8 @@ pub const NAMESPACE_OUTPUT: &str = "Namespace";
 pub const OVERRIDES_KEY_OUTPUT: &str = "OverridesKeyArn";
 /// The queue that fires a delayed retry at its due second: a retry the command line schedules is sent there.
 pub const RETRY_QUEUE_OUTPUT: &str = "RetryQueueUrl";
+/// The byDue shards the stack's functions write retries to: the command line writes to the same ones.
+pub const SWEEP_SHARDS_OUTPUT: &str = "SweepShards";
 
 /// The variable `var` when set, else the stack's output `output` when the stack was read.
 fn variable_or_output(
@@ -37,6 +39,24 @@ fn variable_or_output(
     match given(None, var) {
         Some((value, _)) => Some(value.trim().to_owned()),
         None => outputs.and_then(|o| o.optional(output)),
+    }
+}
+
+/// The byDue shards: `REACTOR_SWEEP_SHARDS` when set (checked with the Lambdas' other variables), else the
+/// stack's output when the stack was read, which must be a count the sweep knows.
+fn sweep_shards_of(outputs: Option<&StackOutputs>) -> Result<Option<String>, Failure> {
+    let max = reactor_aws::flow::MAX_SWEEP_SHARDS;
+    match variable_or_output("REACTOR_SWEEP_SHARDS", outputs, SWEEP_SHARDS_OUTPUT) {
+        Some(shards) if given(None, "REACTOR_SWEEP_SHARDS").is_none() => {
+            match shards.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(Some(shards)),
+                _ => Err(Failure::BadInput(format!(
+                    "the stack's {SWEEP_SHARDS_OUTPUT} output: a whole number from 1 to {max} expected, got \
+                     {shards:?}"
+                ))),
+            }
+        }
+        shards => Ok(shards),
     }
 }
 
@@ -144,6 +164,7 @@ pub fn command_reactor(
     let config = lambda_config(table, topic, Some(&launch.namespace), |name| match name {
         "REACTOR_OVERRIDES_KEY" => launch.overrides_key.clone(),
         "REACTOR_RETRY_QUEUE_URL" => launch.retry_queue_url.clone(),
+        "REACTOR_SWEEP_SHARDS" => launch.sweep_shards.clone(),
         _ => None,
     })?;
     Ok(config.reactor(sdk, std::sync::Arc::new(reactor_aws::metrics::NoMetrics)))
@@ -203,6 +224,10 @@ pub struct LaunchSettings {
     /// line's step judges RETRY_LATER is sent there to fire at its due second; without it the sweep fires it
     /// (up to a minute late).
     pub retry_queue_url: Option<String>,
+    /// The byDue shards (`REACTOR_SWEEP_SHARDS`, else the stack's `SweepShards`): a retry the command line
+    /// schedules is written to one the sweep reads every minute (under another count it could wait for the
+    /// sweep's turn through all 64, up to an hour).
+    pub sweep_shards: Option<String>,
 }
 
 /// The SDK configuration and the table: `--table`, else `REACTOR_TABLE`, else the stack's
@@ -248,6 +273,7 @@ pub async fn locate_with_topic(
             outputs.as_ref(),
             RETRY_QUEUE_OUTPUT,
         ),
+        sweep_shards: sweep_shards_of(outputs.as_ref())?,
     };
     let topic = match (topic, outputs) {
         (Some((topic, _)), _) => Ok(topic),
@@ -660,4 +686,42 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 fn from_table(e: &(dyn std::error::Error + 'static)) -> bool {
     e.downcast_ref::<StoreError>().is_some()
         || matches!(e.downcast_ref::<FlowError>(), Some(FlowError::Store(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stacks_sweep_shards_output_is_a_count_the_sweep_knows() {
+        // The variable wins over the output: these cases are about the output alone.
+        if given(None, "REACTOR_SWEEP_SHARDS").is_some() {
+            return;
+        }
+        let stack = |value: Option<&str>| StackOutputs {
+            name: "s".into(),
+            status: "CREATE_COMPLETE".into(),
+            outputs: value
+                .map(|v| vec![(SWEEP_SHARDS_OUTPUT.to_owned(), v.to_owned())])
+                .unwrap_or_default(),
+        };
+        type Case<'a> = (Option<&'a str>, Result<Option<&'a str>, &'a str>);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            (None,         Ok(None)),
+            (Some("4"),    Ok(Some("4"))),
+            (Some("64"),   Ok(Some("64"))),
+            (Some("0"),    Err("the stack's SweepShards output: a whole number from 1 to 64 expected, got \"0\"")),
+            (Some("65"),   Err("the stack's SweepShards output: a whole number from 1 to 64 expected, got \"65\"")),
+            (Some("many"), Err("the stack's SweepShards output: a whole number from 1 to 64 expected, got \"many\"")),
+        ];
+        for (value, expected) in cases {
+            let got = sweep_shards_of(Some(&stack(*value))).map_err(|e| e.to_string());
+            let expected = expected
+                .map(|v| v.map(str::to_owned))
+                .map_err(str::to_owned);
+            assert_eq!(got, expected, "{value:?}");
+        }
+        assert_eq!(sweep_shards_of(None).map_err(|e| e.to_string()), Ok(None));
+    }
 }
