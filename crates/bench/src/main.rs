@@ -114,7 +114,7 @@ async fn main() {
         let lateness = lateness::run(&burst, options.quick).await;
         let late = &lateness.burst;
         say(&format!(
-            "burst retries late p50 / p90 / p99 / max: {:.0} / {:.0} / {:.0} / {:.0} s ({} retries; {} delivered by the queue, {} fired by {} sweeps, {} wrong)",
+            "burst retries late p50 / p90 / p99 / max: {:.0} / {:.0} / {:.0} / {:.0} s ({} retries; {} delivered by the queue, {} fired by {} sweep(s), {} wrong)",
             stats::median(late),
             stats::percentile(late, 90.0),
             stats::percentile(late, 99.0),
