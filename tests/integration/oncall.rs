@@ -40,6 +40,7 @@ pub fn shell(program: &str, env: &[(&str, &str)]) -> Command {
         .env_remove("REACTOR_NAMESPACE")
         .env_remove("REACTOR_OVERRIDES_KEY")
         .env_remove("REACTOR_RETRY_QUEUE_URL")
+        .env_remove("REACTOR_SWEEP_SHARDS")
         .env("AWS_ENDPOINT_URL", &crate::moto::moto().endpoint)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -411,6 +412,16 @@ async fn start_cancel_and_redrive_from_the_command_line() {
     // start: the starter's code; the same key names the same run.
     let started = cli(&["start", "job.json"]);
     assert_eq!(started.code, 0, "{}", started.stderr);
+    // No overrides key here: the job's environment value (REPORT_FORMAT=csv) is stored as given, and the
+    // command says so in one line that names the run and job, not the value.
+    let run_of_started = started.stdout.split_whitespace().nth(1).unwrap();
+    assert_eq!(
+        started.stderr,
+        format!(
+            "ecs-reactor: warning: override values stored unsealed: REACTOR_OVERRIDES_KEY is not set \
+             (run={run_of_started}, job=adhoc, values=1)\n"
+        )
+    );
     assert!(
         started.stdout.starts_with("run adhoc-")
             && started

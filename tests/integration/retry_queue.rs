@@ -13,12 +13,12 @@ use time::OffsetDateTime;
 const TICK: &str = "2026-11-21T02:30:00Z";
 
 /// Starts a run of a job retrying `interval` seconds after a failure (no jitter), stops attempt 1 with a
-/// registry's rate limit (RETRY_LATER) and returns (run id, the retry's due second).
+/// registry's rate limit (RETRY_LATER) and returns (run id, the retry's due second, the STOPPED event).
 async fn waiting_for_retry(
     stack: &Stack,
     reactor: &crate::stack::LocalReactor,
     interval: u32,
-) -> (String, OffsetDateTime) {
+) -> (String, OffsetDateTime, Value) {
     let mut tick = stack.tick("queued", TICK);
     tick["detail"]["retry"]["intervalSeconds"] = json!(interval);
     tick["detail"]["retry"]["maxDelaySeconds"] = json!(interval.max(900));
@@ -33,7 +33,9 @@ async fn waiting_for_retry(
             3,
         )
         .await;
-    let judged = classifier::handle(reactor, stopped, T_STOP).await.unwrap();
+    let judged = classifier::handle(reactor, stopped.clone(), T_STOP)
+        .await
+        .unwrap();
     assert_eq!(
         (judged.action, judged.delay_seconds),
         (Some("RETRY_LATER"), Some(interval)),
@@ -42,7 +44,11 @@ async fn waiting_for_retry(
     let due = stack.row(&run_id, "DELAY#0002").await.unwrap()["dueAt"]
         .as_i64()
         .unwrap();
-    (run_id, OffsetDateTime::from_unix_timestamp(due).unwrap())
+    (
+        run_id,
+        OffsetDateTime::from_unix_timestamp(due).unwrap(),
+        stopped,
+    )
 }
 
 fn no_failures() -> Value {
@@ -53,7 +59,7 @@ fn no_failures() -> Value {
 async fn a_retry_for_later_is_queued_with_its_delay_and_fired_once_never_before_its_due_second() {
     let stack = Stack::new().await;
     let reactor = stack.reactor();
-    let (run_id, due) = waiting_for_retry(&stack, &reactor, 1).await;
+    let (run_id, due, _) = waiting_for_retry(&stack, &reactor, 1).await;
 
     // moto shows the message once its DelaySeconds (1) has passed.
     let delivery = stack.queued_retries(10).await;
@@ -105,11 +111,47 @@ async fn a_retry_for_later_is_queued_with_its_delay_and_fired_once_never_before_
 }
 
 #[tokio::test]
+async fn a_redelivered_stop_sends_the_retry_an_interrupted_invocation_did_not() {
+    let stack = Stack::new().await;
+    let reactor = stack.reactor();
+    let (run_id, due, stopped) = waiting_for_retry(&stack, &reactor, 1).await;
+    // The invocation that judged it stopped after its transaction, before its message was sent: none queued.
+    stack
+        .sqs
+        .purge_queue()
+        .queue_url(&stack.retry_queue_url)
+        .send()
+        .await
+        .unwrap();
+
+    // EventBridge delivers the event again: judged already, and the retry is sent again with its due second.
+    let again = classifier::handle(&reactor, stopped.clone(), T_STOP)
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, "DUPLICATE", "{again:?}");
+    let delivery = stack.queued_retries(10).await;
+    let records = delivery["Records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{delivery}");
+    assert_eq!(
+        serde_json::from_str::<Value>(records[0]["body"].as_str().unwrap()).unwrap(),
+        json!({"runId": run_id, "attempt": 2, "dueAt": due.unix_timestamp()}),
+    );
+    let answer = scheduler::handle(&reactor, delivery, due).await.unwrap();
+    assert_eq!(answer, no_failures());
+    assert_eq!(stack.tasks(&started_by(&run_id, 2)).await.len(), 1);
+
+    // Once the retry has fired, a delivery of the old event again sends nothing.
+    let late = classifier::handle(&reactor, stopped, T_STOP).await.unwrap();
+    assert_eq!(late.outcome, "DUPLICATE", "{late:?}");
+    assert_eq!(stack.queued_retries(2).await["Records"], json!([]));
+}
+
+#[tokio::test]
 async fn an_unreadable_message_is_refused_without_its_content_and_a_failed_fire_fails_the_invocation(
 ) {
     let stack = Stack::new().await;
     let reactor = stack.reactor();
-    let (run_id, due) = waiting_for_retry(&stack, &reactor, 1).await;
+    let (run_id, due, _) = waiting_for_retry(&stack, &reactor, 1).await;
     let good = json!({"runId": run_id, "attempt": 2, "dueAt": due.unix_timestamp()}).to_string();
     let batch = sqs_event(&[
         ("m-unreadable", "MARKER-queue-5d1 {not json"),
@@ -158,7 +200,7 @@ async fn a_retry_the_queue_did_not_take_is_fired_by_the_sweep() {
         stack.sqs.clone(),
         &format!("{}-deleted", stack.retry_queue_url),
     ));
-    let (refused_run, due) = waiting_for_retry(&stack, &reactor, 1).await;
+    let (refused_run, due, _) = waiting_for_retry(&stack, &reactor, 1).await;
     assert_eq!(
         stack.row(&refused_run, "RUN").await.unwrap()["status"],
         "RETRY_SCHEDULED"
@@ -167,7 +209,7 @@ async fn a_retry_the_queue_did_not_take_is_fired_by_the_sweep() {
     // Beyond SQS's 15 minutes, nothing is sent: TTL and the sweep fire it.
     let far = Stack::new().await;
     let far_reactor = far.reactor();
-    let (far_run, far_due) = waiting_for_retry(&far, &far_reactor, 1200).await;
+    let (far_run, far_due, _) = waiting_for_retry(&far, &far_reactor, 1200).await;
     assert_eq!(far.queued_retries(2).await["Records"], json!([]));
 
     for (stack, reactor, run, due) in [

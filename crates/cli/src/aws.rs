@@ -42,21 +42,24 @@ fn variable_or_output(
     }
 }
 
-/// The byDue shards: `REACTOR_SWEEP_SHARDS` when set (checked with the Lambdas' other variables), else the
-/// stack's output when the stack was read, which must be a count the sweep knows.
-fn sweep_shards_of(outputs: Option<&StackOutputs>) -> Result<Option<String>, Failure> {
+/// The byDue shards: `variable` (`REACTOR_SWEEP_SHARDS`, checked with the Lambdas' other variables) when set,
+/// else the stack's output when the stack was read, which must be a count the sweep knows.
+fn sweep_shards_of(
+    variable: Option<String>,
+    outputs: Option<&StackOutputs>,
+) -> Result<Option<String>, Failure> {
     let max = reactor_aws::flow::MAX_SWEEP_SHARDS;
-    match variable_or_output("REACTOR_SWEEP_SHARDS", outputs, SWEEP_SHARDS_OUTPUT) {
-        Some(shards) if given(None, "REACTOR_SWEEP_SHARDS").is_none() => {
-            match shards.parse::<u32>() {
-                Ok(n) if (1..=max).contains(&n) => Ok(Some(shards)),
-                _ => Err(Failure::BadInput(format!(
-                    "the stack's {SWEEP_SHARDS_OUTPUT} output: a whole number from 1 to {max} expected, got \
-                     {shards:?}"
-                ))),
-            }
-        }
-        shards => Ok(shards),
+    if variable.is_some() {
+        return Ok(variable);
+    }
+    let Some(shards) = outputs.and_then(|o| o.optional(SWEEP_SHARDS_OUTPUT)) else {
+        return Ok(None);
+    };
+    match shards.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(shards)),
+        _ => Err(Failure::BadInput(format!(
+            "the stack's {SWEEP_SHARDS_OUTPUT} output: a whole number from 1 to {max} expected, got {shards:?}"
+        ))),
     }
 }
 
@@ -254,11 +257,12 @@ pub async fn locate_with_topic(
         "REACTOR_NAMESPACE",
         "REACTOR_OVERRIDES_KEY",
         "REACTOR_RETRY_QUEUE_URL",
+        "REACTOR_SWEEP_SHARDS",
     ]
     .into_iter()
     .all(|var| given(None, var).is_some());
     if let (None, Some((stack, _)), false) = (&outputs, stack, env_has_all) {
-        // Table and topic given explicitly, a stack named: its namespace, key and queue still come from it.
+        // Table and topic given explicitly, a stack named: what it launches with still comes from it.
         outputs = Some(stack_outputs(&sdk, &stack).await?);
     }
     let namespace = match &outputs {
@@ -273,7 +277,10 @@ pub async fn locate_with_topic(
             outputs.as_ref(),
             RETRY_QUEUE_OUTPUT,
         ),
-        sweep_shards: sweep_shards_of(outputs.as_ref())?,
+        sweep_shards: sweep_shards_of(
+            given(None, "REACTOR_SWEEP_SHARDS").map(|(v, _)| v),
+            outputs.as_ref(),
+        )?,
     };
     let topic = match (topic, outputs) {
         (Some((topic, _)), _) => Ok(topic),
@@ -694,10 +701,6 @@ mod tests {
 
     #[test]
     fn a_stacks_sweep_shards_output_is_a_count_the_sweep_knows() {
-        // The variable wins over the output: these cases are about the output alone.
-        if given(None, "REACTOR_SWEEP_SHARDS").is_some() {
-            return;
-        }
         let stack = |value: Option<&str>| StackOutputs {
             name: "s".into(),
             status: "CREATE_COMPLETE".into(),
@@ -705,23 +708,38 @@ mod tests {
                 .map(|v| vec![(SWEEP_SHARDS_OUTPUT.to_owned(), v.to_owned())])
                 .unwrap_or_default(),
         };
-        type Case<'a> = (Option<&'a str>, Result<Option<&'a str>, &'a str>);
+        let refused = |v: &str| {
+            format!(
+                "the stack's SweepShards output: a whole number from 1 to 64 expected, got \"{v}\""
+            )
+        };
+        // (REACTOR_SWEEP_SHARDS, the output, what is used)
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<Option<&'a str>, String>,
+        );
         #[rustfmt::skip]
         let cases: &[Case] = &[
-            (None,         Ok(None)),
-            (Some("4"),    Ok(Some("4"))),
-            (Some("64"),   Ok(Some("64"))),
-            (Some("0"),    Err("the stack's SweepShards output: a whole number from 1 to 64 expected, got \"0\"")),
-            (Some("65"),   Err("the stack's SweepShards output: a whole number from 1 to 64 expected, got \"65\"")),
-            (Some("many"), Err("the stack's SweepShards output: a whole number from 1 to 64 expected, got \"many\"")),
+            (None,      None,         Ok(None)),
+            (None,      Some("4"),    Ok(Some("4"))),
+            (None,      Some("64"),   Ok(Some("64"))),
+            (None,      Some("0"),    Err(refused("0"))),
+            (None,      Some("65"),   Err(refused("65"))),
+            (None,      Some("many"), Err(refused("many"))),
+            // The variable wins; it is checked with the Lambdas' other variables.
+            (Some("2"), Some("16"),   Ok(Some("2"))),
+            (Some("2"), Some("many"), Ok(Some("2"))),
         ];
-        for (value, expected) in cases {
-            let got = sweep_shards_of(Some(&stack(*value))).map_err(|e| e.to_string());
-            let expected = expected
-                .map(|v| v.map(str::to_owned))
-                .map_err(str::to_owned);
-            assert_eq!(got, expected, "{value:?}");
+        for (variable, output, expected) in cases {
+            let got = sweep_shards_of(variable.map(str::to_owned), Some(&stack(*output)))
+                .map_err(|e| e.to_string());
+            let expected = expected.clone().map(|v| v.map(str::to_owned));
+            assert_eq!(got, expected, "{variable:?} {output:?}");
         }
-        assert_eq!(sweep_shards_of(None).map_err(|e| e.to_string()), Ok(None));
+        assert_eq!(
+            sweep_shards_of(None, None).map_err(|e| e.to_string()),
+            Ok(None)
+        );
     }
 }

@@ -83,17 +83,6 @@ fn act<T>(
     })
 }
 
-/// Says so when a job's environment values or command are about to be stored as given: the command line found
-/// no overrides key (`REACTOR_OVERRIDES_KEY`, or a stack's `OverridesKeyArn` through `--stack`).
-pub(crate) fn note_unsealed(reactor: &AwsReactor, job: &reactor_core::JobRequest) {
-    if reactor.vault.is_none() && !reactor_core::secrets::split(job).1.is_empty() {
-        eprintln!(
-            "ecs-reactor: note: no overrides key (REACTOR_OVERRIDES_KEY, or --stack NAME for its OverridesKeyArn): \
-             the job's environment values and command are stored as given, readable by whoever reads the table"
-        );
-    }
-}
-
 fn unknown_run(run: &str, table: &str) -> Failure {
     Failure::NotFound(format!("no run {run:?} in table {table}"))
 }
@@ -201,7 +190,6 @@ pub fn start(args: &StartArgs, now: OffsetDateTime) -> Result<String, Failure> {
     let response = runtime()?
         .block_on(async {
             let acting = acting(&args.act, None).await?;
-            note_unsealed(&acting.reactor, &request.job);
             acting
                 .reactor
                 .start(&request.job, &request.run_id, now)

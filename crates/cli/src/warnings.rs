@@ -1,24 +1,30 @@
 //! The loop's warnings, on stderr. The command line runs the Lambdas' steps (start, redrive, replay), and a step
-//! that goes on despite something worth knowing logs a warning (a retry the retry queue did not take, a task
-//! ListTasks could not look for): in a Lambda that is a log line, here it is one stderr line, so that nothing
-//! the command did is silently worse than it says. Errors are not repeated: the command's failure says them.
+//! that goes on despite something worth knowing logs a warning (a retry the retry queue did not take, values
+//! stored unsealed for want of a key, a task ListTasks could not look for): in a Lambda that is a log line, here
+//! it is one stderr line, so that nothing the command did is silently worse than it says. Errors are not
+//! repeated (the command's failure says them), nor what the command's own output reports.
 
 use std::fmt::Write as _;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The loop's steps: their warnings are said. The SDK's own (a config file named but missing, which it then
 /// does without) are not ours to word.
 const THE_LOOP: &str = "reactor_aws::";
-/// A warning the command line words itself (`operate::note_unsealed`): not repeated.
-const SAID_BY_THE_COMMAND: &[&str] = &["reactor_aws::flow::sealed"];
+/// Warnings about what the command's output reports itself: an event for no run and a second task of an
+/// attempt (`dlq replay`'s outcome), a launch deferred, overtaken or refused (the launch summary).
+const SAID_BY_THE_COMMAND: &[&str] = &["reactor_aws::flow::judge", "reactor_aws::flow::launch"];
 
 /// Writes every warning of the loop's steps to stderr for the rest of the process.
 pub fn to_stderr() {
     // A second call (none today) keeps the first subscriber: nothing to report.
-    let _ = tracing_subscriber::registry().with(Warnings).try_init();
+    // Filtered before the layer: the SDK's debug events are never built.
+    let _ = tracing_subscriber::registry()
+        .with(Warnings.with_filter(LevelFilter::WARN))
+        .try_init();
 }
 
 struct Warnings;

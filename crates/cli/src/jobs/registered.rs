@@ -307,7 +307,6 @@ pub fn run_now(args: &JobRunArgs, now: OffsetDateTime) -> Result<String, Failure
         let file = reactor_aws::flow::open_registered(acting.reactor.vault.as_ref(), &job)
             .await
             .map_err(|e| aws_failure(&acting.table, &e))?;
-        crate::operate::note_unsealed(&acting.reactor, &file.job);
         let started = acting
             .reactor
             .start_scheduled(&file.job, &run_id, None, now)
