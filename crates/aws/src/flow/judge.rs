@@ -38,22 +38,6 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                     self.store.mark_attempt_notified(run_id, n, now).await?;
                 }
             }
-            // The invocation that decided it may have been interrupted before sending the retry to the queue: sent
-            // again while it waits (firing is one conditional claim: a second message fires nothing more).
-            if let (Some(Action::RetryLater), RunStatus::RetryScheduled, Some(due)) =
-                (attempt.action, run.status, run.next_retry_at)
-            {
-                if run.attempt == n {
-                    let delay = DelayItem::new(
-                        run_id,
-                        n + 1,
-                        due.unix_timestamp(),
-                        self.settings.sweep_shards,
-                    );
-                    self.queue_retry(&run.job, &Next::RetryLater(delay), now)
-                        .await;
-                }
-            }
             tracing::info!(
                 run = run_id,
                 attempt = n,
@@ -62,7 +46,7 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 judged_version = attempt.event_version,
                 "duplicate: attempt judged already"
             );
-            // The invocation that judged it may have been interrupted before publishing or launching.
+            // The invocation that judged it may have been interrupted before publishing, queueing or launching.
             self.resume(run_id, now).await?;
             return Ok(Judged::Duplicate {
                 run_id: ids().0,

@@ -299,8 +299,8 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
     }
 
     /// Resumes a run whose launch was interrupted: if it is LAUNCHING an attempt still CLAIMED and the
-    /// claimer's lease ran out, take the lease and launch. Also publishes a finished run's outcome if that
-    /// was interrupted. `None` when there was nothing to resume.
+    /// claimer's lease ran out, take the lease and launch. Also publishes a finished run's outcome, and sends a
+    /// waiting retry to the retry queue, if that was interrupted. `None` when there was nothing to launch.
     pub async fn resume(
         &self,
         run_id: &str,
@@ -327,6 +327,19 @@ impl<S: Store, L: Launcher, N: Notifier> Reactor<S, L, N> {
                 );
                 self.notify_once(&outcome, now).await?;
             }
+            return Ok(None);
+        }
+        if let (RunStatus::RetryScheduled, Some(due)) = (run.status, run.next_retry_at) {
+            // The invocation that scheduled the retry may have been interrupted before sending it to the queue:
+            // sent again while it waits (firing is one conditional claim: a second message fires nothing more).
+            let delay = DelayItem::new(
+                run_id,
+                run.attempt + 1,
+                due.unix_timestamp(),
+                self.settings.sweep_shards,
+            );
+            self.queue_retry(&run.job, &Next::RetryLater(delay), now)
+                .await;
             return Ok(None);
         }
         if run.status != RunStatus::Launching {
