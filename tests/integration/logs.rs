@@ -161,6 +161,16 @@ impl Logged {
         ecs_reactor(Some(&self.stack.table), &all)
     }
 
+    /// `logs RUN ARGS --follow` under `timeout 60`: a follow that never ended ends the test (124), not hangs it.
+    fn follow(&self, args: &[&str]) -> std::process::Command {
+        let mut command = shell("timeout", &[("REACTOR_TABLE", &self.stack.table)]);
+        command
+            .args(["60", env!("CARGO_BIN_EXE_ecs-reactor"), "logs", &self.run])
+            .args(args)
+            .arg("--follow");
+        command
+    }
+
     /// `t0`'s date and `time` (`00:00:01.000`) as `logs` prints them.
     fn at(&self, time: &str) -> String {
         format!("{} {time}Z", &stamp(self.t0)[..10])
@@ -264,18 +274,7 @@ async fn follow_on_a_stopped_task_prints_its_lines_and_ends() {
     assert_eq!(plain.code, 0, "{}", plain.stderr);
     for extra in [&[][..], &["--json"][..]] {
         let once = logged.cli(&[&[logged.run.as_str()][..], extra].concat());
-        // Under `timeout`: a follow that never ended would fail the test (124), not hang it.
-        let mut command = shell("timeout", &[("REACTOR_TABLE", &logged.stack.table)]);
-        command
-            .args([
-                "60",
-                env!("CARGO_BIN_EXE_ecs-reactor"),
-                "logs",
-                &logged.run,
-                "--follow",
-            ])
-            .args(extra);
-        let followed = output(command);
+        let followed = output(logged.follow(extra));
         assert_eq!(
             (
                 followed.code,
@@ -295,18 +294,8 @@ async fn following_a_running_task_shows_each_line_whole_as_it_comes() {
     logged
         .log(&task, "app", &[(1_000, "starting report")])
         .await;
-    // Under `timeout`: a follow that never ended would end the test (124), not hang it.
-    let mut command = shell("timeout", &[("REACTOR_TABLE", &logged.stack.table)]);
+    let mut command = logged.follow(&["--container", "app"]);
     command
-        .args([
-            "60",
-            env!("CARGO_BIN_EXE_ecs-reactor"),
-            "logs",
-            &logged.run,
-            "--container",
-            "app",
-            "--follow",
-        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut follower = command.spawn().unwrap();
@@ -460,17 +449,7 @@ async fn no_stream_yet_is_exit_4_and_a_container_logging_elsewhere_is_named() {
     logged
         .stop(&task, 1, "stopped-pull-rate-limit.json", 1)
         .await;
-    let mut command = shell("timeout", &[("REACTOR_TABLE", &logged.stack.table)]);
-    command.args([
-        "60",
-        env!("CARGO_BIN_EXE_ecs-reactor"),
-        "logs",
-        &logged.run,
-        "--container",
-        "sidecar",
-        "--follow",
-    ]);
-    let out = output(command);
+    let out = output(logged.follow(&["--container", "sidecar"]));
     assert_eq!(
         (out.code, out.stderr),
         (
